@@ -1,0 +1,86 @@
+"""Build the MCP server: tools, resources and prompts wired to a Studio. No logic of its own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from mcp.server.lowlevel.helper_types import ReadResourceContents
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError
+from mcp_types import InputRequiredResult
+from pydantic.networks import AnyUrl
+
+from easel_mcp import __version__
+from easel_mcp.errors import WorkspaceError
+from easel_mcp.settings import Settings
+from easel_mcp.studio import Studio, open_studio
+
+IMAGE_URI_PREFIX = "easel://images/"
+MIME = {".png": "image/png", ".jpeg": "image/jpeg", ".jpg": "image/jpeg", ".webp": "image/webp"}
+
+INSTRUCTIONS = """Easel is an image studio. generate_image makes new images from a prompt; edit_image
+changes or combines existing ones; every result is saved in the workspace and returned as an id, a
+path and a small preview. Pass image ids (or workspace-relative paths) to later calls. Results state
+what each call cost; offline results are placeholders drawn without an AI model."""
+
+
+class EaselServer(MCPServer[Studio]):
+    """MCPServer that serves workspace images at easel://images/<id> with their own MIME type."""
+
+    def __init__(self, studio: Studio, **kwargs: Any) -> None:
+        self.studio = studio
+        super().__init__(**kwargs)
+
+    async def read_resource(
+        self, uri: AnyUrl | str, context: Context[Studio, Any] | None = None
+    ) -> Iterable[ReadResourceContents] | InputRequiredResult:
+        text = str(uri)
+        if not text.startswith(IMAGE_URI_PREFIX):
+            return await super().read_resource(uri, context)
+        image_id = text.removeprefix(IMAGE_URI_PREFIX)
+        import anyio.to_thread
+
+        try:
+            path = await anyio.to_thread.run_sync(self.studio.workspace.find_image, image_id)
+            data = await anyio.to_thread.run_sync(path.read_bytes)
+        except WorkspaceError as e:
+            raise ResourceNotFoundError(str(e)) from e
+        return [ReadResourceContents(content=data, mime_type=MIME.get(path.suffix.lower(), "image/png"))]
+
+
+def build_server(settings: Settings, studio: Studio | None = None) -> EaselServer:
+    """The Easel MCP server for `settings` (the workspace is opened and the provider checked here)."""
+    from easel_mcp.tools import images
+
+    studio = studio or open_studio(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Studio]) -> AsyncIterator[Studio]:
+        try:
+            yield studio
+        finally:
+            await studio.aclose()
+
+    server = EaselServer(
+        studio,
+        name="easel",
+        title="Easel image studio",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        log_level=settings.log_level,
+    )
+    images.register(server, studio)
+
+    @server.resource(
+        IMAGE_URI_PREFIX + "{image_id}",
+        name="workspace image",
+        description="An image in the Easel workspace, by id (as returned by the image tools).",
+        mime_type="image/png",
+    )
+    def workspace_image(image_id: str) -> bytes:  # pragma: no cover - EaselServer.read_resource serves reads
+        return server.studio.workspace.find_image(image_id).read_bytes()
+
+    return server

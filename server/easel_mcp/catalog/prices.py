@@ -1,0 +1,149 @@
+"""Prices as data: USD per 1M tokens, output-token tables and formulas, listed per-image prices.
+
+Every row names its source and date (../shared/reference/image-apis.md, section 3).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+_AS_OF = date(2026, 11, 25)
+
+# Output image tokens for models before gpt-image-2 (S; matches gpt-image-1's per-image prices).
+LEGACY_OUTPUT_TOKENS: dict[str, dict[str, int]] = {
+    "low": {"1024x1024": 272, "1024x1536": 408, "1536x1024": 400},
+    "medium": {"1024x1024": 1056, "1024x1536": 1584, "1536x1024": 1568},
+    "high": {"1024x1024": 4160, "1024x1536": 6240, "1536x1024": 6208},
+}
+GPT2_BASES = {"low": 16, "medium": 48, "high": 96}
+GPT25_BASES = {"low": 16, "medium": 24, "high": 48, "xhigh": 64, "max": 96}
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRow:
+    """What a model costs. Token prices are USD per 1M tokens; None means not published."""
+
+    model: str
+    text_in: float | None
+    image_in: float | None
+    image_out: float | None
+    output_tokens: Literal["table", "formula", "none"]
+    source: str
+    as_of: date
+    bases: dict[str, int] = field(default_factory=dict)  # formula bases per quality
+    table: dict[str, dict[str, int]] = field(default_factory=dict)  # quality -> size -> tokens
+    per_image: dict[str, dict[str, float]] = field(default_factory=dict)  # quality -> size|"*" -> USD
+    note: str = ""
+
+    def output_tokens_for(self, size: tuple[int, int], quality: str) -> int | None:
+        """Output image tokens for one image, or None when the row cannot say."""
+        if self.output_tokens == "table":
+            return self.table.get(quality, {}).get(f"{size[0]}x{size[1]}")
+        if self.output_tokens == "formula" and quality in self.bases:
+            return formula_tokens(self.bases[quality], size)
+        return None
+
+    def listed_price(self, size: tuple[int, int], quality: str) -> float | None:
+        prices = self.per_image.get(quality)
+        if not prices:
+            return None
+        return prices.get(f"{size[0]}x{size[1]}", prices.get("*"))
+
+
+def formula_tokens(base: int, size: tuple[int, int]) -> int:
+    """gpt-image-2 family output tokens (OpenAI's cost calculator, S)."""
+    w, h = size
+    long_side, short_side = max(w, h), min(w, h)
+    u = (2 * base * short_side + long_side) // (2 * long_side)
+    return math.ceil(base * u * (2_000_000 + w * h) / 4_000_000)
+
+
+def input_image_tokens(size: tuple[int, int]) -> int:
+    """Tokens billed for one input image: scaled so its short side is 512 px, 65 + 129 per 512-px tile."""
+    w, h = size
+    scale = 512 / min(w, h)
+    sw, sh = math.ceil(w * scale), math.ceil(h * scale)
+    return 65 + 129 * math.ceil(sw / 512) * math.ceil(sh / 512)
+
+
+def fidelity_tokens(size: tuple[int, int]) -> int:
+    """Extra input tokens of input_fidelity=high (S): 4160 for a square first image, else 6240."""
+    return 4160 if size[0] == size[1] else 6240
+
+
+_S = "S: third-party copies of OpenAI's pricing page, via image-apis.md"
+_P = "P-excerpt: OpenAI pricing, via image-apis.md"
+
+PRICES: tuple[PriceRow, ...] = (
+    PriceRow("gpt-image-1", 5.00, 10.00, 40.00, "table", _P, _AS_OF, table=LEGACY_OUTPUT_TOKENS),
+    PriceRow(
+        "gpt-image-1-mini", 2.00, 2.50, 8.00, "table", _P, _AS_OF,
+        table=LEGACY_OUTPUT_TOKENS,
+        per_image={
+            "low": {"1024x1024": 0.005, "*": 0.006},
+            "medium": {"1024x1024": 0.011, "*": 0.015},
+            "high": {"1024x1024": 0.036, "*": 0.052},
+        },
+        note="listed per-image prices are used for estimates (they do not follow from the token table)",
+    ),
+    PriceRow("gpt-image-1.5", 5.00, 8.00, 32.00, "table", _S, _AS_OF, table=LEGACY_OUTPUT_TOKENS),
+    PriceRow(
+        "chatgpt-image-latest", 5.00, 8.00, 32.00, "table",
+        "assumed equal to gpt-image-1.5 (no separate price published)", _AS_OF,
+        table=LEGACY_OUTPUT_TOKENS,
+    ),
+    PriceRow("gpt-image-2", 5.00, 8.00, 30.00, "formula", _S, _AS_OF, bases=GPT2_BASES),
+    PriceRow("gpt-image-2.5-sunburst", 5.00, 8.00, 30.00, "formula", _S, _AS_OF, bases=GPT25_BASES),
+    PriceRow("gpt-image-2.5-flare", 5.00, 8.00, 30.00, "formula", _S, _AS_OF, bases=GPT25_BASES),
+    PriceRow(
+        "gpt-image-2.6-sunburst", None, None, None, "formula", "no published prices (SDK listing only)", _AS_OF,
+        bases=GPT25_BASES, note="token counts follow the 2.5 formula; prices unknown",
+    ),
+    PriceRow(
+        "gpt-image-2.6-flare", None, None, None, "formula", "no published prices (SDK listing only)", _AS_OF,
+        bases=GPT25_BASES, note="token counts follow the 2.5 formula; prices unknown",
+    ),
+    PriceRow(
+        "dall-e-3", None, None, None, "none", "retired; historical prices", _AS_OF,
+        per_image={"standard": {"1024x1024": 0.040, "*": 0.080}, "hd": {"1024x1024": 0.080, "*": 0.120}},
+    ),
+    PriceRow(
+        "dall-e-2", None, None, None, "none", "retired; historical prices", _AS_OF,
+        per_image={"standard": {"256x256": 0.016, "512x512": 0.018, "1024x1024": 0.020}},
+    ),
+)
+
+_BY_MODEL = {row.model: row for row in PRICES}
+
+
+def price_row(model: str) -> PriceRow | None:
+    from easel_mcp.catalog import get_model
+
+    spec = get_model(model)
+    return _BY_MODEL.get(spec.name if spec else model)
+
+
+def cost_from_usage(model: str, usage: dict[str, object] | None) -> tuple[float | None, str | None]:
+    """The billed cost of a call from the usage block the upstream returned: (usd, why-None)."""
+    if usage is None:
+        return None, "the provider returned no usage"
+    row = price_row(model)
+    if row is None or row.text_in is None or row.image_in is None or row.image_out is None:
+        return None, f"no token prices known for {model}"
+    details = usage.get("input_tokens_details")
+    input_tokens = _int(usage.get("input_tokens"))
+    if isinstance(details, dict):
+        text_tokens = _int(details.get("text_tokens"))
+        image_tokens = _int(details.get("image_tokens"))
+    else:
+        text_tokens, image_tokens = input_tokens, 0
+    output_tokens = _int(usage.get("output_tokens"))
+    usd = (text_tokens * row.text_in + image_tokens * row.image_in + output_tokens * row.image_out) / 1_000_000
+    return round(usd, 6), None
+
+
+def _int(value: object) -> int:
+    return int(value) if isinstance(value, int | float) else 0

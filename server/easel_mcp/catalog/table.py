@@ -1,0 +1,156 @@
+"""The model table: every fact about a model is a row here, with its source and date.
+
+Sources (see ../shared/reference/image-apis.md): P = vendor SDK source or API spec,
+S = consistent third-party copies of vendor pages.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from easel_mcp.catalog.models import DALLE2, DALLE3, GPT_FIXED, GPT_FLEXIBLE, ModelSpec
+
+_AS_OF = date(2026, 11, 25)
+_SDK = "P: openai-python 3.57 (image_model.py, image_generate_params.py)"
+_SPEC = "P: openai-openapi images spec 2026-08-21"
+_GPT_QUALITIES = ("low", "medium", "high", "auto")
+_GPT25_QUALITIES = ("low", "medium", "high", "xhigh", "max", "auto")
+
+MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        name="gpt-image-1",
+        family="gpt-image-1",
+        status="retired",
+        status_date=date(2026, 10, 23),
+        status_note="shut down by OpenAI on 2026-10-23; still selectable for gateways that serve it",
+        sizes=GPT_FIXED,
+        qualities=_GPT_QUALITIES,
+        input_fidelity=("high", "low"),
+        source=_SDK,
+        as_of=_AS_OF,
+    ),
+    ModelSpec(
+        name="gpt-image-1-mini",
+        family="gpt-image-1",
+        status="deprecated",
+        status_note="deprecated by OpenAI, no shut-down date announced",
+        sizes=GPT_FIXED,
+        qualities=_GPT_QUALITIES,
+        input_fidelity=(),
+        source=_SDK,
+        as_of=_AS_OF,
+    ),
+    ModelSpec(
+        name="gpt-image-1.5",
+        family="gpt-image-1",
+        status="live",
+        sizes=GPT_FIXED,
+        qualities=_GPT_QUALITIES,
+        input_fidelity=("high", "low"),
+        source=_SPEC,
+        as_of=_AS_OF,
+    ),
+    ModelSpec(
+        name="gpt-image-2",
+        family="gpt-image-2",
+        status="live",
+        sizes=GPT_FLEXIBLE,
+        qualities=_GPT_QUALITIES,
+        transparent_background="preview",
+        source=_SDK,
+        as_of=_AS_OF,
+        aliases=("gpt-image-2-2026-04-21",),
+    ),
+    ModelSpec(
+        name="gpt-image-2.5-sunburst",
+        family="gpt-image-2.5",
+        status="live",
+        sizes=GPT_FLEXIBLE,
+        qualities=_GPT25_QUALITIES,
+        transparent_background="preview",
+        extra_fields=("complexity",),
+        source=_SDK,
+        as_of=_AS_OF,
+        aliases=("gpt-image-2.5-sunburst-2026-09-08",),
+    ),
+    ModelSpec(
+        name="gpt-image-2.5-flare",
+        family="gpt-image-2.5",
+        status="live",
+        sizes=GPT_FLEXIBLE,
+        qualities=_GPT25_QUALITIES,
+        transparent_background="preview",
+        extra_fields=("complexity",),
+        source=_SDK,
+        as_of=_AS_OF,
+        aliases=("gpt-image-2.5-flare-2026-09-08",),
+    ),
+    ModelSpec(
+        name="gpt-image-2.6-sunburst",
+        family="gpt-image-2.5",
+        status="listed",
+        status_note="listed in the SDK; no snapshot date or published prices",
+        sizes=GPT_FLEXIBLE,
+        qualities=_GPT25_QUALITIES,
+        transparent_background="preview",
+        extra_fields=("complexity",),
+        source=_SDK,
+        as_of=_AS_OF,
+    ),
+    ModelSpec(
+        name="gpt-image-2.6-flare",
+        family="gpt-image-2.5",
+        status="listed",
+        status_note="listed in the SDK; no snapshot date or published prices",
+        sizes=GPT_FLEXIBLE,
+        qualities=_GPT25_QUALITIES,
+        transparent_background="preview",
+        extra_fields=("complexity",),
+        source=_SDK,
+        as_of=_AS_OF,
+    ),
+    ModelSpec(
+        name="chatgpt-image-latest",
+        family="gpt-image-1",
+        status="live",
+        status_note="alias that follows the newest ChatGPT image model",
+        sizes=GPT_FIXED,
+        qualities=_GPT_QUALITIES,
+        source=_SDK,
+        as_of=_AS_OF,
+    ),
+    ModelSpec(
+        name="dall-e-3",
+        family="dall-e",
+        status="retired",
+        status_date=date(2026, 5, 12),
+        status_note="retired by OpenAI on 2026-05-12",
+        sizes=DALLE3,
+        qualities=("standard", "hd"),
+        edits=False,
+        masks=False,
+        moderation=False,
+        streaming=False,
+        max_n=1,
+        max_prompt_chars=4000,
+        source=_SDK,
+        as_of=_AS_OF,
+    ),
+    ModelSpec(
+        name="dall-e-2",
+        family="dall-e",
+        status="retired",
+        status_date=date(2026, 5, 12),
+        status_note="retired by OpenAI on 2026-05-12",
+        sizes=DALLE2,
+        qualities=("standard",),
+        moderation=False,
+        streaming=False,
+        max_input_images=1,
+        max_prompt_chars=1000,
+        source=_SDK,
+        as_of=_AS_OF,
+    ),
+)
+
+DEFAULT_MODEL = "gpt-image-1.5"

@@ -1,0 +1,184 @@
+"""Check a request against the catalog before anything leaves the machine.
+
+Returns the options exactly as they will be sent (named sizes resolved, fields a model does not
+take dropped with a warning) or raises `InvalidRequest` saying what is allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from easel_mcp.catalog import get_model
+from easel_mcp.catalog.models import ModelSpec, format_size, parse_size
+from easel_mcp.errors import InvalidRequest
+
+Operation = Literal["generate", "edit"]
+NAMED_SIZES = ("square", "portrait", "landscape")
+
+
+@dataclass(slots=True)
+class Options:
+    """A request's options, validated and normalised."""
+
+    model: str
+    spec: ModelSpec | None
+    size: str
+    quality: str
+    n: int
+    output_format: str
+    background: str | None = None
+    output_compression: int | None = None
+    moderation: str | None = None
+    input_fidelity: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def size_tuple(self) -> tuple[int, int] | None:
+        return parse_size(self.size)
+
+
+def resolve_size(size: str | None, spec: ModelSpec | None, model: str) -> str:
+    """'landscape' -> '1536x1024'; '1536X1024' -> '1536x1024'; checks the model's size rule."""
+    text = (size or "auto").strip().lower()
+    if text == "auto":
+        return "auto"
+    if text in NAMED_SIZES:
+        if spec is None:
+            named = {"square": "1024x1024", "landscape": "1536x1024", "portrait": "1024x1536"}
+            return named[text]
+        named_size = spec.sizes.named_size(text)
+        if named_size is None:
+            raise InvalidRequest(f"{model} has no {text} size; allowed: {spec.sizes.describe()}", field="size")
+        return format_size(named_size)
+    parsed = parse_size(text)
+    if parsed is None:
+        raise InvalidRequest(
+            f"size {size!r} is not understood; use WIDTHxHEIGHT (e.g. 1536x1024), square, portrait, landscape "
+            "or auto",
+            field="size",
+        )
+    if spec is not None and (problem := spec.sizes.problem(parsed)) is not None:
+        raise InvalidRequest(f"size {format_size(parsed)} is not valid for {model}: {problem}", field="size")
+    return format_size(parsed)
+
+
+def resolve_options(
+    operation: Operation,
+    *,
+    model: str,
+    prompt: str,
+    size: str | None = None,
+    quality: str | None = None,
+    n: int = 1,
+    background: str | None = None,
+    output_format: str | None = None,
+    output_compression: int | None = None,
+    moderation: str | None = None,
+    input_fidelity: str | None = None,
+    image_count: int = 0,
+    has_mask: bool = False,
+) -> Options:
+    model = model.strip()
+    spec = get_model(model)
+    warnings: list[str] = []
+    if spec is None:
+        warnings.append(
+            f"model {model!r} is not in Easel's catalog: it was sent as named, sizes and qualities were not "
+            "checked, and the cost is unknown"
+        )
+    else:
+        model = spec.name if model.lower() == spec.name else model
+        if spec.status == "retired" and not spec.usable:
+            raise InvalidRequest(
+                f"{spec.name} is retired ({spec.status_note}); use gpt-image-1.5 or gpt-image-2", field="model"
+            )
+        if spec.status in ("retired", "deprecated", "listed"):
+            warnings.append(f"{spec.name}: {spec.status_note}")
+
+    if not prompt.strip():
+        raise InvalidRequest("the prompt is empty; describe the image you want", field="prompt")
+    max_chars = spec.max_prompt_chars if spec else 32_000
+    if len(prompt) > max_chars:
+        raise InvalidRequest(f"the prompt has {len(prompt):,} characters; {model} takes at most {max_chars:,}",
+                             field="prompt")
+
+    max_n = spec.max_n if spec else 10
+    if not 1 <= n <= max_n:
+        raise InvalidRequest(f"n must be between 1 and {max_n} for {model} (got {n})", field="n")
+
+    fmt = (output_format or "png").lower().replace("jpg", "jpeg")
+    formats = spec.output_formats if spec else ("png", "jpeg", "webp")
+    if fmt not in formats:
+        raise InvalidRequest(f"output_format {fmt!r} is not offered by {model}; use one of {', '.join(formats)}",
+                             field="output_format")
+
+    if output_compression is not None:
+        if fmt not in ("jpeg", "webp"):
+            raise InvalidRequest("output_compression applies only to jpeg or webp output; set output_format to "
+                                 "jpeg or webp, or leave output_compression out", field="output_compression")
+        if not 0 <= output_compression <= 100:
+            raise InvalidRequest("output_compression must be 0-100", field="output_compression")
+
+    if background is not None:
+        background = background.lower()
+        if background == "transparent":
+            if fmt not in ("png", "webp"):
+                raise InvalidRequest("a transparent background needs output_format png or webp",
+                                     field="background")
+            if spec is not None and spec.transparent_background == "no":
+                raise InvalidRequest(f"{model} cannot make transparent backgrounds", field="background")
+            if spec is not None and spec.transparent_background == "preview":
+                warnings.append(f"transparent backgrounds are a preview feature on {model}; check the result")
+
+    qualities = spec.qualities if spec else ()
+    q = (quality or "auto").lower()
+    if qualities and q not in qualities:
+        raise InvalidRequest(f"quality {q!r} is not valid for {model}; use one of {', '.join(qualities)}",
+                             field="quality")
+
+    if operation == "edit":
+        if moderation is not None:
+            warnings.append("moderation applies to generations only; it was not sent with this edit")
+            moderation = None
+        if spec is not None and not spec.edits:
+            raise InvalidRequest(f"{model} cannot edit images; use gpt-image-1.5 or gpt-image-2", field="model")
+        max_images = spec.max_input_images if spec else 16
+        if not 1 <= image_count <= max_images:
+            raise InvalidRequest(f"{model} takes 1 to {max_images} input images (got {image_count})",
+                                 field="images")
+        if has_mask and spec is not None and not spec.masks:
+            raise InvalidRequest(f"{model} does not take masks", field="mask")
+        if input_fidelity is not None:
+            fidelity = input_fidelity.lower()
+            if spec is not None and not spec.input_fidelity:
+                warnings.append(f"input_fidelity is not accepted by {model}; it was left out of the request")
+                input_fidelity = None
+            elif spec is not None and fidelity not in spec.input_fidelity:
+                raise InvalidRequest(f"input_fidelity {fidelity!r} is not valid for {model}; use one of "
+                                     f"{', '.join(spec.input_fidelity)}", field="input_fidelity")
+            else:
+                input_fidelity = fidelity
+    else:
+        input_fidelity = None
+        if moderation is not None:
+            moderation = moderation.lower()
+            if moderation not in ("low", "auto"):
+                raise InvalidRequest("moderation must be low or auto", field="moderation")
+            if spec is not None and not spec.moderation:
+                warnings.append(f"{model} takes no moderation setting; it was left out")
+                moderation = None
+
+    return Options(
+        model=model,
+        spec=spec,
+        size=resolve_size(size, spec, model),
+        quality=q,
+        n=n,
+        output_format=fmt,
+        background=background,
+        output_compression=output_compression,
+        moderation=moderation,
+        input_fidelity=input_fidelity,
+        warnings=warnings,
+    )

@@ -1,0 +1,77 @@
+"""`easel-mcp`: serve the MCP server (stdio by default) and commands for people.
+
+stdout belongs to the stdio protocol while serving; everything else is logged to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+log = logging.getLogger("easel_mcp")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="easel-mcp", description="Easel: an MCP image studio for LLM agents.")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the MCP server (default: stdio)")
+    serve.add_argument("--transport", choices=["stdio", "http", "sse"], default="stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    demo = sub.add_parser("demo", help="drive every tool through a real in-memory MCP client and show the files")
+    demo.add_argument("--workspace", help="workspace folder for the demo (default: a new temporary folder)")
+    return parser
+
+
+def _configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    command = args.command or "serve"
+    if command == "demo":
+        from easel_mcp.demo import run_demo
+
+        _configure_logging("WARNING")
+        sys.exit(run_demo(args.workspace))
+    _serve(getattr(args, "transport", "stdio"), getattr(args, "host", "127.0.0.1"), getattr(args, "port", 8000))
+
+
+def _serve(transport: str, host: str, port: int) -> None:
+    from easel_mcp.errors import ConfigurationError
+    from easel_mcp.settings import Settings
+
+    settings = Settings()
+    _configure_logging(settings.log_level)
+    try:
+        from easel_mcp.app import build_server
+
+        server = build_server(settings)
+        studio = server.studio
+        log.info(
+            "Easel ready: workspace %s, provider %s, model %s, transport %s",
+            studio.workspace.root, studio.default_provider, settings.model, transport,
+        )
+        if transport == "stdio":
+            server.run("stdio")
+        else:
+            from easel_mcp.http import serve_http
+
+            token = settings.auth_token.get_secret_value() if settings.auth_token else None
+            serve_http(server, "sse" if transport == "sse" else "http", host, port, token, settings.log_level)
+    except ConfigurationError as e:
+        log.error("%s", e)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

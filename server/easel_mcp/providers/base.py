@@ -1,0 +1,79 @@
+"""The one small interface every upstream implements, and the data that crosses it.
+
+A provider owns its credentials, base URL and HTTP client (built on first use, kept for the
+server's lifetime), speaks its wire format, and translates its vendor's exceptions into
+`easel_mcp.errors.ProviderError` at one boundary. It knows nothing of MCP or the workspace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class InputImage:
+    """An image sent upstream: the bytes as they are on disk (no decode and re-encode when valid)."""
+
+    data: bytes
+    filename: str
+    mime_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateRequest:
+    model: str
+    prompt: str
+    size: str  # "1024x1024" or "auto"
+    quality: str
+    n: int = 1
+    background: str | None = None
+    output_format: str = "png"
+    output_compression: int | None = None
+    moderation: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EditRequest:
+    model: str
+    prompt: str
+    images: tuple[InputImage, ...]
+    size: str
+    quality: str
+    n: int = 1
+    mask: bytes | None = None
+    input_fidelity: str | None = None
+    background: str | None = None
+    output_format: str = "png"
+    output_compression: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ProviderResult:
+    """What came back: image bytes in `output_format`, the usage block as the vendor sent it."""
+
+    images: list[bytes]
+    output_format: str
+    usage: dict[str, Any] | None
+    request_id: str | None = None
+    revised_prompts: list[str | None] = field(default_factory=list)
+    size: str | None = None
+    quality: str | None = None
+    background: str | None = None
+    ai_generated: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class ImageProvider(Protocol):
+    """An upstream image service."""
+
+    name: str
+
+    async def generate(self, request: GenerateRequest) -> ProviderResult: ...
+
+    async def edit(self, request: EditRequest) -> ProviderResult: ...
+
+    async def aclose(self) -> None: ...

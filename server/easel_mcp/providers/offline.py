@@ -1,0 +1,89 @@
+"""A real, deterministic renderer that needs no key and no network.
+
+Generations are honest placeholders of the exact size and format (a composition seeded by the
+prompt, the prompt text and an "offline preview" mark); edits follow the API's mask rule exactly
+(only pixels whose mask alpha is 0 change). Every result says that no AI model was used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import anyio.to_thread
+
+from easel_mcp.catalog.models import parse_size
+from easel_mcp.providers.base import EditRequest, GenerateRequest, ProviderResult
+
+if TYPE_CHECKING:
+    from easel_mcp.settings import Settings
+
+NOTE = "offline provider: a deterministic placeholder drawn locally; no AI model was used and nothing was billed"
+
+
+class OfflineProvider:
+    name = "offline"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OfflineProvider:
+        return cls()
+
+    async def aclose(self) -> None:
+        return None
+
+    async def generate(self, request: GenerateRequest) -> ProviderResult:
+        from easel_mcp.imaging.offline import render_generation
+
+        size = parse_size(request.size) or (1024, 1024)
+
+        def render() -> list[bytes]:
+            return [
+                render_generation(
+                    request.prompt,
+                    size,
+                    fmt=request.output_format,
+                    background=request.background or "auto",
+                    compression=request.output_compression,
+                    index=i,
+                )
+                for i in range(request.n)
+            ]
+
+        images = await anyio.to_thread.run_sync(render)
+        return self._result(images, request.output_format, size, request.quality)
+
+    async def edit(self, request: EditRequest) -> ProviderResult:
+        from easel_mcp.imaging.io import open_image
+        from easel_mcp.imaging.offline import render_edit
+
+        def render() -> tuple[list[bytes], tuple[int, int]]:
+            first = open_image(request.images[0].data, what="image 1")
+            size = parse_size(request.size) or first.size
+            return [
+                render_edit(
+                    first,
+                    request.mask,
+                    request.prompt,
+                    size,
+                    fmt=request.output_format,
+                    compression=request.output_compression,
+                    index=i,
+                )
+                for i in range(request.n)
+            ], size
+
+        images, size = await anyio.to_thread.run_sync(render)
+        return self._result(images, request.output_format, size, request.quality)
+
+    @staticmethod
+    def _result(images: list[bytes], fmt: str, size: tuple[int, int], quality: str) -> ProviderResult:
+        return ProviderResult(
+            images=images,
+            output_format=fmt,
+            usage=None,
+            request_id=None,
+            revised_prompts=[None] * len(images),
+            size=f"{size[0]}x{size[1]}",
+            quality=quality,
+            ai_generated=False,
+            notes=[NOTE],
+        )

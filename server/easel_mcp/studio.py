@@ -1,0 +1,293 @@
+"""The service behind the image tools: inputs in, provider call, files and sidecars out.
+
+No MCP here: tools call these methods and shape the outcome for the agent. File and Pillow
+work runs in worker threads; the provider call is async and cancellable, but once an answer
+has arrived its writing is shielded from cancellation, so a paid image is never lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from easel_mcp import __version__
+from easel_mcp.catalog.estimate import Estimate, estimate
+from easel_mcp.catalog.prices import cost_from_usage
+from easel_mcp.catalog.validate import Options
+from easel_mcp.errors import InvalidRequest
+from easel_mcp.progress import Progress
+from easel_mcp.providers import create_provider
+from easel_mcp.providers.base import ImageProvider, InputImage, ProviderResult
+from easel_mcp.schemas.results import ImageOut, ImageResult
+from easel_mcp.settings import Settings
+from easel_mcp.workspace import Workspace
+
+log = logging.getLogger("easel_mcp")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedInput:
+    """An input image read from the workspace, ready to send."""
+
+    ref: str
+    path: Path
+    image: InputImage
+    width: int
+    height: int
+    sha256: str
+    id: str | None
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """Everything about one call that goes into the sidecars and the result."""
+
+    operation: str
+    prompt: str
+    options: Options
+    provider: str
+    label: str
+    inputs: Sequence[LoadedInput] = ()
+    extra: dict[str, Any] = field(default_factory=dict)  # mask, geometry ... for the sidecar
+    geometry: dict[str, Any] | None = None
+
+
+class Studio:
+    """Holds the workspace and the providers for the server's lifetime."""
+
+    def __init__(self, settings: Settings, workspace: Workspace) -> None:
+        self.settings = settings
+        self.workspace = workspace
+        self.default_provider = settings.resolved_provider()
+        self._providers: dict[str, ImageProvider] = {}
+
+    def provider(self, name: str | None = None) -> ImageProvider:
+        name = name or self.default_provider
+        if name not in self._providers:
+            self._providers[name] = create_provider(name, self.settings)
+        return self._providers[name]
+
+    async def aclose(self) -> None:
+        for provider in self._providers.values():
+            await provider.aclose()
+        self._providers.clear()
+
+    # ------------------------------------------------------------------ inputs
+    async def load_inputs(self, refs: Sequence[str]) -> list[LoadedInput]:
+        return await anyio.to_thread.run_sync(self._load_inputs_sync, list(refs))
+
+    def _load_inputs_sync(self, refs: list[str]) -> list[LoadedInput]:
+        from easel_mcp.imaging.errors import ImagingError
+        from easel_mcp.imaging.io import ensure_model_input, mime_of
+
+        loaded: list[LoadedInput] = []
+        for i, ref in enumerate(refs, start=1):
+            what = f"image {i}" if len(refs) > 1 else "the image"
+            path = self.workspace.resolve_input(ref, what=what)
+            size = path.stat().st_size
+            if size > 50 * 1024 * 1024:
+                raise InvalidRequest(f"{what} ({ref}) is {size / 2**20:.1f} MB; the limit is 50 MB", field="images")
+            data = path.read_bytes()
+            try:
+                data, info, _ = ensure_model_input(data, what=what)
+            except ImagingError as e:
+                raise InvalidRequest(f"{ref}: {e}", field="images") from e
+            name = f"image-{i}.{info.format}"
+            loaded.append(
+                LoadedInput(
+                    ref=ref,
+                    path=path,
+                    image=InputImage(data=data, filename=name, mime_type=mime_of(info.format)),
+                    width=info.width,
+                    height=info.height,
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    id=self.workspace.id_of(path),
+                )
+            )
+        return loaded
+
+    async def read_ref(self, ref: str, *, what: str) -> tuple[Path, bytes]:
+        def read() -> tuple[Path, bytes]:
+            path = self.workspace.resolve_input(ref, what=what)
+            return path, path.read_bytes()
+
+        return await anyio.to_thread.run_sync(read)
+
+    async def prepare_mask(self, ref: str, first: LoadedInput) -> tuple[bytes, dict[str, Any]]:
+        """Read a mask in any common form and turn it into OpenAI's: an RGBA PNG of the first image's
+        exact size whose alpha is 0 where the model may paint."""
+        from easel_mcp.imaging.masks import normalize_mask
+
+        path, data = await self.read_ref(ref, what="the mask")
+        result = await anyio.to_thread.run_sync(normalize_mask, data, (first.width, first.height), "auto")
+        return result.png, {
+            "mask": {
+                "source": self.workspace.relative(path),
+                "convention": result.convention_used,
+                "edit_fraction": round(result.edit_fraction, 4),
+                "resized_from": result.resized_from,
+                "edit_bbox": result.edit_bbox,
+            }
+        }
+
+    # ------------------------------------------------------------------- money
+    def estimate(self, record: CallRecord, *, input_sizes: Sequence[tuple[int, int]] = ()) -> Estimate:
+        o = record.options
+        return estimate(
+            o.model,
+            size=o.size,
+            quality=o.quality,
+            n=o.n,
+            prompt=record.prompt,
+            input_sizes=input_sizes,
+            input_fidelity=o.input_fidelity,
+        )
+
+    # -------------------------------------------------------------------- call
+    async def run(
+        self,
+        record: CallRecord,
+        call: Callable[[ImageProvider], Awaitable[ProviderResult]],
+        *,
+        estimate_usd: float | None,
+        postprocess: Callable[[list[bytes]], list[bytes]] | None = None,
+        progress: Progress | None = None,
+    ) -> ImageResult:
+        """Call the provider, then write every image and its sidecar (shielded from cancellation)."""
+        progress = progress or Progress(None)
+        provider = self.provider(record.provider)
+        started = time.monotonic()
+        await progress.report(f"sent to {provider.name} ({record.options.model})")
+        result = await progress.waiting(lambda: call(provider))
+        elapsed = time.monotonic() - started
+        with anyio.CancelScope(shield=True):
+            await progress.report("writing")
+            images = result.images
+            if postprocess is not None:
+                images = await anyio.to_thread.run_sync(postprocess, images)
+            return await anyio.to_thread.run_sync(
+                self._write_outputs, record, result, images, elapsed, estimate_usd, provider.name
+            )
+
+    def _write_outputs(
+        self,
+        record: CallRecord,
+        result: ProviderResult,
+        images: list[bytes],
+        elapsed: float,
+        estimate_usd: float | None,
+        provider_name: str,
+    ) -> ImageResult:
+        from easel_mcp.imaging.io import probe
+
+        o = record.options
+        cost, cost_note = cost_from_usage(o.model, result.usage)
+        if not result.ai_generated:
+            cost, cost_note = 0.0, "offline provider: nothing was billed"
+        now = datetime.now(UTC)
+        written: list[ImageOut] = []
+        warnings = [*o.warnings, *result.notes]
+        for data in images:
+            info = probe(data, what="the model's answer")
+            file = self.workspace.write_image(data, ext=info.format, label=record.label, when=now)
+            written.append(
+                ImageOut(
+                    id=file.id,
+                    path=str(file.path),
+                    relative_path=file.relative_path,
+                    uri=f"easel://images/{file.id}",
+                    width=info.width,
+                    height=info.height,
+                    format=info.format,
+                    bytes=len(data),
+                    sha256=hashlib.sha256(data).hexdigest(),
+                )
+            )
+        revised = next((p for p in result.revised_prompts if p), None)
+        outcome = ImageResult(
+            images=written,
+            provider=provider_name,
+            model=o.model,
+            operation=record.operation,  # type: ignore[arg-type]
+            size=o.size,
+            quality=o.quality,
+            usage=result.usage,
+            cost_usd=cost,
+            cost_note=cost_note,
+            estimated_cost_usd=estimate_usd,
+            revised_prompt=revised,
+            elapsed_s=round(elapsed, 3),
+            request_id=result.request_id,
+            geometry=record.geometry,
+            warnings=warnings,
+        )
+        for index, image in enumerate(written):
+            self.workspace.write_sidecar(Path(image.path), self._sidecar(record, outcome, image, index, now))
+        return outcome
+
+    def _sidecar(
+        self, record: CallRecord, outcome: ImageResult, image: ImageOut, index: int, now: datetime
+    ) -> dict[str, Any]:
+        o = record.options
+        return {
+            "easel_version": __version__,
+            "id": image.id,
+            "file": Path(image.path).name,
+            "created_at": now.isoformat(),
+            "operation": record.operation,
+            "prompt": record.prompt,
+            "revised_prompt": outcome.revised_prompt,
+            "parameters": {
+                "model": o.model,
+                "size": o.size,
+                "quality": o.quality,
+                "n": o.n,
+                "background": o.background,
+                "output_format": o.output_format,
+                "output_compression": o.output_compression,
+                "moderation": o.moderation,
+                "input_fidelity": o.input_fidelity,
+            },
+            "provider": outcome.provider,
+            "model": o.model,
+            "ai_generated": outcome.provider != "offline",
+            "index": index,
+            "siblings": [i.id for i in outcome.images if i.id != image.id],
+            "usage": outcome.usage,
+            "cost_usd": outcome.cost_usd,
+            "cost_note": outcome.cost_note,
+            "call_cost_usd_shared_by": len(outcome.images),
+            "estimated_cost_usd": outcome.estimated_cost_usd,
+            "elapsed_s": outcome.elapsed_s,
+            "request_id": outcome.request_id,
+            "width": image.width,
+            "height": image.height,
+            "format": image.format,
+            "sha256": image.sha256,
+            "inputs": [
+                {"id": i.id, "path": self.workspace.relative(i.path), "sha256": i.sha256, "width": i.width,
+                 "height": i.height}
+                for i in record.inputs
+            ],
+            "parents": [i.id for i in record.inputs if i.id],
+            **record.extra,
+            "geometry": record.geometry,
+            "warnings": outcome.warnings,
+        }
+
+
+def open_studio(settings: Settings) -> Studio:
+    """Open the workspace and check that the default provider can be built (credentials present)."""
+    workspace = Workspace.open(settings.workspace_path(), settings.input_dirs)
+    studio = Studio(settings, workspace)
+    studio.provider()
+    return studio

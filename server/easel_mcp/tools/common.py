@@ -1,0 +1,90 @@
+"""What every image tool shares: the one place errors become ToolErrors, and result shaping."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterator
+from typing import Literal
+
+import anyio.to_thread
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
+
+from easel_mcp.errors import EaselError
+from easel_mcp.schemas.results import ImageResult
+
+log = logging.getLogger("easel_mcp")
+
+PreviewMode = Literal["auto", "none", "full"]
+FULL_PREVIEW_LIMIT = 1024 * 1024  # Claude Desktop refuses results over 1 MiB
+MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+@contextlib.contextmanager
+def tool_errors() -> Iterator[None]:
+    """Turn Easel's errors (and the pixel layer's) into ToolErrors the agent can act on.
+
+    Anything else propagates: the SDK logs its traceback on stderr and tells the model only
+    that the tool failed, and the server keeps running."""
+    from easel_mcp.imaging.errors import ImagingError
+
+    try:
+        yield
+    except EaselError as e:
+        raise ToolError(str(e)) from e
+    except ImagingError as e:
+        raise ToolError(str(e)) from e
+
+
+async def shape_result(result: ImageResult, *, preview: PreviewMode, budget_bytes: int) -> CallToolResult:
+    """The structured result, mirrored as text, plus a ResourceLink and a small preview per image."""
+    structured = result.model_dump(mode="json")
+    blocks: list[ContentBlock] = [TextContent(text=json.dumps(structured, separators=(",", ":")))]
+    previews = await anyio.to_thread.run_sync(_previews, result, preview, budget_bytes)
+    for image, (block, note) in zip(result.images, previews, strict=True):
+        blocks.append(
+            ResourceLink(
+                uri=image.uri,
+                name=image.relative_path,
+                title=f"{image.width}x{image.height} {image.format}",
+                mime_type=MIME.get(image.format, "application/octet-stream"),
+                size=image.bytes,
+            )
+        )
+        if block is not None:
+            blocks.append(block)
+        if note:
+            result.warnings.append(note)
+    if any(note for _, note in previews):
+        structured = result.model_dump(mode="json")
+        blocks[0] = TextContent(text=json.dumps(structured, separators=(",", ":")))
+    return CallToolResult(content=blocks, structured_content=structured)
+
+
+def _previews(
+    result: ImageResult, mode: PreviewMode, budget_bytes: int
+) -> list[tuple[ImageContent | None, str | None]]:
+    import base64
+    from pathlib import Path
+
+    from easel_mcp.imaging.preview import make_preview, preview_budget_split
+
+    if mode == "none" or not result.images:
+        return [(None, None) for _ in result.images]
+    out: list[tuple[ImageContent | None, str | None]] = []
+    per_image = preview_budget_split(budget_bytes, len(result.images))
+    full_total = sum(i.bytes for i in result.images)
+    for image in result.images:
+        data = Path(image.path).read_bytes()
+        note = None
+        if mode == "full":
+            if full_total * 4 // 3 <= FULL_PREVIEW_LIMIT:
+                out.append((ImageContent(data=base64.b64encode(data).decode(), mime_type=MIME[image.format]), None))
+                continue
+            note = (f"preview=full: {image.relative_path} is too large to send inline within 1 MiB; a downscaled "
+                    "preview was sent instead (open the file or read the resource for the original)")
+        p = make_preview(data, per_image)
+        out.append((ImageContent(data=base64.b64encode(p.data).decode(), mime_type=p.mime_type), note))
+    return out
