@@ -59,7 +59,7 @@ async def _call(client: Any, name: str, args: dict[str, Any]) -> dict[str, Any] 
         print(f"  wrote {image['relative_path']}  {image['width']}x{image['height']} {image['format']}"
               f"  {image['bytes']:,} bytes  id {image['id']}")
     print(f"  cost ${data['cost_usd']:.4f} (estimate for a real model: "
-          f"{'$%.4f' % data['estimated_cost_usd'] if data['estimated_cost_usd'] is not None else 'n/a'})"
+          f"{'${:.4f}'.format(data['estimated_cost_usd']) if data['estimated_cost_usd'] is not None else 'n/a'})"
           f"  result sent to the agent: {size:,} bytes")
     return data
 

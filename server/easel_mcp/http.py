@@ -63,10 +63,7 @@ def build_http_app(server: EaselServer, transport: HttpTransport, host: str, tok
         )
     # On loopback the SDK enables its Host/Origin checks (DNS-rebinding protection) by itself.
     app: ASGIApp
-    if transport == "sse":
-        app = server.sse_app(host=host)
-    else:
-        app = server.streamable_http_app(host=host)
+    app = server.sse_app(host=host) if transport == "sse" else server.streamable_http_app(host=host)
     return BearerTokenMiddleware(app, token) if token else app
 
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import anyio.to_thread
@@ -51,7 +51,7 @@ class LoadedInput:
 class CallRecord:
     """Everything about one call that goes into the sidecars and the result."""
 
-    operation: str
+    operation: Literal["generate", "edit", "inpaint", "outpaint"]
     prompt: str
     options: Options
     provider: str
@@ -174,9 +174,10 @@ class Studio:
             images = result.images
             if postprocess is not None:
                 images = await anyio.to_thread.run_sync(postprocess, images)
-            return await anyio.to_thread.run_sync(
+            outcome = await anyio.to_thread.run_sync(
                 self._write_outputs, record, result, images, elapsed, estimate_usd, provider.name
             )
+        return outcome
 
     def _write_outputs(
         self,
@@ -217,7 +218,7 @@ class Studio:
             images=written,
             provider=provider_name,
             model=o.model,
-            operation=record.operation,  # type: ignore[arg-type]
+            operation=record.operation,
             size=o.size,
             quality=o.quality,
             usage=result.usage,

@@ -173,7 +173,7 @@ class Workspace:
         target = self.sidecar_path(image_path)
         data = json.dumps(payload, indent=2, ensure_ascii=False, default=str).encode()
         tmp = self._write_temp(data)
-        os.replace(tmp, target)
+        tmp.replace(target)
         return target
 
     def read_sidecar(self, image_path: Path) -> dict[str, Any] | None:
@@ -214,7 +214,7 @@ def _link_no_clobber(src: Path, dst: Path) -> bool:
         except FileExistsError:
             return False
         os.close(fd)
-        os.replace(src, dst)
+        src.replace(dst)
         return True
 
 

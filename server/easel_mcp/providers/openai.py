@@ -144,6 +144,13 @@ def _put(body: dict[str, Any], key: str, value: object) -> None:
 
 
 def _result(response: Any, requested_format: str, provider: str) -> ProviderResult:
+    from openai.types import ImagesResponse
+
+    if not isinstance(response, ImagesResponse):  # e.g. a text/html page from a proxy
+        raise UpstreamUnavailable(
+            "the upstream's answer could not be read (not an Images API response); check OPENAI_BASE_URL",
+            provider=provider,
+        )
     request_id: str | None = getattr(response, "_request_id", None)
     images: list[bytes] = []
     revised: list[str | None] = []
@@ -250,7 +257,7 @@ def translate_error(exc: Exception, provider: str) -> ProviderError:
             provider=provider,
             sent=sent,
         )
-    if isinstance(exc, openai.OpenAIError):
+    if isinstance(exc, openai.OpenAIError | ValueError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return UpstreamUnavailable(
             f"the upstream's answer could not be read ({type(exc).__name__}); try again", provider=provider
         )

@@ -1,0 +1,1 @@
+"""Pixel layer: decoding, previews, masks, compositing, outpaint geometry and the offline renderer."""

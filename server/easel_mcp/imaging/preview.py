@@ -1,0 +1,96 @@
+"""Small previews of images for the agent's context, within a byte budget."""
+
+from __future__ import annotations
+
+import io as _io
+from dataclasses import dataclass
+from typing import Final
+
+from PIL import Image
+
+from . import io as imgio
+from .errors import ImagingError
+
+MIN_PREVIEW_BYTES: Final = 2048
+_QUALITIES: Final = (80, 62, 45, 30)
+_SHRINK_QUALITY: Final = 45
+
+
+@dataclass(frozen=True)
+class Preview:
+    data: bytes
+    mime_type: str
+    width: int
+    height: int
+
+
+def preview_budget_split(total_bytes: int, count: int) -> int:
+    """Per-preview byte budget when `count` previews share `total_bytes`: their sum stays strictly
+    below the total, except that no preview gets less than MIN_PREVIEW_BYTES (2 KB) — with a total
+    under count x 2 KB, show fewer previews."""
+    if count <= 0:
+        return max(MIN_PREVIEW_BYTES, total_bytes)
+    return max(MIN_PREVIEW_BYTES, (total_bytes - 1) // count)
+
+
+def _fit(size: tuple[int, int], max_edge: int) -> tuple[int, int]:
+    w, h = size
+    scale = min(1.0, max_edge / max(w, h))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def _downscale(img: Image.Image, target: tuple[int, int], keep_alpha: bool) -> Image.Image:
+    """Convert to RGB/RGBA and resize to `target`: a cheap integer `reduce()` down to at least 1.5x
+    the target first, then LANCZOS for the final step."""
+    fast_modes = ("L", "RGB", "RGBA")
+    if img.mode not in fast_modes:  # P, 1, LA, CMYK, I;16...: convert first so resampling is right
+        img = imgio.to_rgb(img, keep_alpha=keep_alpha)
+    factor = int(min(img.width / target[0], img.height / target[1]) / 1.5)
+    if factor >= 2:
+        img = img.reduce(factor)
+    if img.size != target:
+        img = img.resize(target, Image.Resampling.LANCZOS)
+    return imgio.to_rgb(img, keep_alpha=keep_alpha)
+
+
+def _encode(img: Image.Image, fmt: str, quality: int) -> bytes:
+    buf = _io.BytesIO()
+    if fmt == "jpeg":
+        img.save(buf, "JPEG", quality=quality)
+    else:
+        img.save(buf, "WEBP", quality=quality, method=4)
+    return buf.getvalue()
+
+
+def make_preview(data: bytes, max_bytes: int, *, max_edge: int = 768, fmt: str = "webp") -> Preview:
+    """A WebP (alpha kept) or JPEG (alpha flattened onto white) preview of `data`, long edge at most
+    `max_edge` (never upscaled), at most `max_bytes` bytes.
+
+    Quality is lowered in steps first, then the size, until it fits; the last resort keeps
+    shrinking (down to 1 px), so any budget of at least 2 KB is met.
+    """
+    out_fmt = imgio.normalize_format(fmt)
+    if out_fmt == "png":
+        raise ImagingError("previews are webp or jpeg, not png: pass fmt='webp' or fmt='jpeg'.")
+    if max_bytes < MIN_PREVIEW_BYTES:
+        raise ImagingError(f"a preview budget of {max_bytes} bytes is too small: allow at least 2048 bytes.")
+    img, src_fmt = imgio.open_header(data, what="the image")
+    target = _fit(img.size, max(16, max_edge))
+    if src_fmt == "jpeg" and target != img.size:
+        img.draft("RGB" if img.mode in ("RGB", "YCbCr") else None, target)  # DCT scaling: decode 1/2..1/8
+    imgio.load(img, what="the image")
+    small = _downscale(img, target, keep_alpha=out_fmt == "webp")
+    out = b""
+    for quality in _QUALITIES:
+        out = _encode(small, out_fmt, quality)
+        if len(out) <= max_bytes:
+            return Preview(out, imgio.mime_of(out_fmt), small.width, small.height)
+    while True:
+        if small.size == (1, 1):  # pragma: no cover - a 1x1 WebP/JPEG is far below 2 KB
+            raise ImagingError(f"cannot fit a preview in {max_bytes} bytes: allow a larger budget.")
+        factor = min(0.85, max(0.1, 0.9 * (max_bytes / len(out)) ** 0.5))
+        size = (max(1, int(small.width * factor)), max(1, int(small.height * factor)))
+        small = small.resize(size, Image.Resampling.BICUBIC)
+        out = _encode(small, out_fmt, _SHRINK_QUALITY)
+        if len(out) <= max_bytes:
+            return Preview(out, imgio.mime_of(out_fmt), small.width, small.height)

@@ -1,0 +1,41 @@
+"""Shared fixtures: a temporary workspace, settings for each provider, the fake OpenAI server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from easel_mcp.settings import Settings
+from tests.fakes.fixtures import fake_openai  # noqa: F401  (fixture)
+
+_ENV_PREFIXES = ("EASEL_", "OPENAI_")
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test sees the developer's keys or settings."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith(_ENV_PREFIXES):
+            monkeypatch.delenv(key, raising=False)
+    yield
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def workspace_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "workspace"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def offline_settings(workspace_dir: Path) -> Settings:
+    return Settings(workspace=workspace_dir, provider="offline")
