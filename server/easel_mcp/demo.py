@@ -39,6 +39,10 @@ async def _demo(folder: Path) -> int:
         steps: list[tuple[str, dict[str, Any]]] = [
             ("edit_image", {"prompt": "Add a full moon in the sky", "images": [image_id], "mask": mask_id,
                             "name": "lighthouse-moon"}),
+            ("inpaint", {"image": image_id, "prompt": "Replace the boat with a rowing boat",
+                         "regions": [{"x": 200, "y": 640, "width": 360, "height": 240}], "name": "rowing-boat"}),
+            ("outpaint", {"image": image_id, "prompt": "Extend the coastline into a wide banner",
+                          "aspect_ratio": "16:9", "name": "banner"}),
         ]
         for name, args in steps:
             if await _call(client, name, args) is None:

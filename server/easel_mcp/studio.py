@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ from easel_mcp.catalog.validate import Options
 from easel_mcp.errors import InvalidRequest
 from easel_mcp.progress import Progress
 from easel_mcp.providers import create_provider
-from easel_mcp.providers.base import ImageProvider, InputImage, ProviderResult
+from easel_mcp.providers.base import EditRequest, GenerateRequest, ImageProvider, InputImage, ProviderResult
 from easel_mcp.schemas.results import ImageOut, ImageResult
 from easel_mcp.settings import Settings
 from easel_mcp.workspace import Workspace
@@ -59,6 +59,7 @@ class CallRecord:
     inputs: Sequence[LoadedInput] = ()
     extra: dict[str, Any] = field(default_factory=dict)  # mask, geometry ... for the sidecar
     geometry: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 class Studio:
@@ -153,29 +154,60 @@ class Studio:
         )
 
     # -------------------------------------------------------------------- call
-    async def run(
+    def dry_run_result(self, record: CallRecord, estimate: Estimate) -> ImageResult:
+        o = record.options
+        return ImageResult(
+            images=[],
+            provider=record.provider,
+            model=o.model,
+            operation=record.operation,
+            size=o.size,
+            quality=o.quality,
+            cost_usd=None,
+            cost_note="dry run: nothing was sent or written",
+            estimated_cost_usd=estimate.total_usd,
+            elapsed_s=0.0,
+            dry_run=True,
+            geometry=record.geometry,
+            warnings=[*o.warnings, *record.warnings, *estimate.notes],
+        )
+
+    async def execute(
         self,
         record: CallRecord,
-        call: Callable[[ImageProvider], Awaitable[ProviderResult]],
+        request: GenerateRequest | EditRequest,
         *,
-        estimate_usd: float | None,
-        postprocess: Callable[[list[bytes]], list[bytes]] | None = None,
+        input_sizes: Sequence[tuple[int, int]] = (),
+        dry_run: bool = False,
+        finish: Callable[[list[bytes]], list[bytes]] | None = None,
         progress: Progress | None = None,
     ) -> ImageResult:
-        """Call the provider, then write every image and its sidecar (shielded from cancellation)."""
+        """Price the call, then (unless dry_run) send it and write every image and its sidecar.
+
+        Once the answer has arrived, post-processing and writing are shielded from cancellation:
+        a client that goes away does not lose an image that was paid for."""
+        estimate = self.estimate(record, input_sizes=input_sizes)
+        if dry_run:
+            return self.dry_run_result(record, estimate)
         progress = progress or Progress(None)
         provider = self.provider(record.provider)
         started = time.monotonic()
         await progress.report(f"sent to {provider.name} ({record.options.model})")
-        result = await progress.waiting(lambda: call(provider))
+
+        async def call() -> ProviderResult:
+            if isinstance(request, GenerateRequest):
+                return await provider.generate(request)
+            return await provider.edit(request)
+
+        result = await progress.waiting(call)
         elapsed = time.monotonic() - started
         with anyio.CancelScope(shield=True):
             await progress.report("writing")
             images = result.images
-            if postprocess is not None:
-                images = await anyio.to_thread.run_sync(postprocess, images)
+            if finish is not None:
+                images = await anyio.to_thread.run_sync(finish, images)
             outcome = await anyio.to_thread.run_sync(
-                self._write_outputs, record, result, images, elapsed, estimate_usd, provider.name
+                self._write_outputs, record, result, images, elapsed, estimate.total_usd, provider.name
             )
         return outcome
 
@@ -196,7 +228,7 @@ class Studio:
             cost, cost_note = 0.0, "offline provider: nothing was billed"
         now = datetime.now(UTC)
         written: list[ImageOut] = []
-        warnings = [*o.warnings, *result.notes]
+        warnings = [*o.warnings, *record.warnings, *result.notes]
         for data in images:
             info = probe(data, what="the model's answer")
             file = self.workspace.write_image(data, ext=info.format, label=record.label, when=now)

@@ -32,9 +32,9 @@ THRESHOLD: Final = 128
 MAX_MASK_BYTES: Final = 4 * 1024 * 1024
 ASPECT_TOLERANCE: Final = 0.01
 _MEANING: Final = {
-    "alpha": "transparent (alpha < 128) = edit",
-    "white": "white (luminance >= 128) = edit",
-    "black": "black (luminance < 128) = edit",
+    "alpha": "transparent pixels, alpha below 128, are edited",
+    "white": "white pixels, luminance 128 or more, are edited",
+    "black": "black pixels, luminance below 128, are edited",
 }
 
 
@@ -120,16 +120,19 @@ def _build(edit: Image.Image, used: str, resized_from: Size | None) -> MaskResul
     return MaskResult(mask_png_from_edit(edit), edit.width, edit.height, used, fraction, resized_from, bbox)
 
 
+def _how(used: str) -> str:
+    return "the regions cover" if used == "regions" else f"read with the '{used}' convention: {_MEANING[used]}"
+
+
 def _full_error(used: str) -> ImagingError:
-    how = "the regions cover" if used == "regions" else f"read as '{used}' ({_MEANING[used]}), the mask marks"
     return ImagingError(
-        f"{how} every pixel for editing, so nothing of the image would be kept: to change the whole "
-        "image use edit_image instead, or mark only the area to change."
+        f"the mask marks every pixel for editing ({_how(used)}), so nothing of the image would be kept: to "
+        "change the whole image use edit_image instead, or mark only the area to change."
     )
 
 
 def _empty_error(img: Image.Image, used: str) -> ImagingError:
-    msg = f"the mask marks nothing for editing: read as '{used}' ({_MEANING[used]}), no pixel qualifies"
+    msg = f"the mask marks nothing for editing ({_how(used)})"
     if used == "alpha" and _alpha_of(img) is None:
         msg = "the mask has no transparency, so under the 'alpha' convention (transparent = edit) nothing is marked"
     total = img.width * img.height
@@ -137,8 +140,7 @@ def _empty_error(img: Image.Image, used: str) -> ImagingError:
         n = _count(_reading(img, other))
         if 0 < n < total:
             return ImagingError(
-                f"{msg}. Try convention '{other}' ({_MEANING[other]}): it marks {100 * n / total:.1f}% "
-                "of the image."
+                f"{msg}. Try convention '{other}' ({_MEANING[other]}): it marks {100 * n / total:.1f}% of the image."
             )
     return ImagingError(f"{msg}: paint the area to change and try again.")
 
@@ -163,6 +165,8 @@ def normalize_mask(data: bytes, size: tuple[int, int], convention: Convention = 
     if convention == "auto":
         alpha = _alpha_of(img)
         used = "alpha" if alpha is not None and alpha.histogram()[255] < img.width * img.height else "white"
+    if img.size != tuple(size):
+        _check_aspect(img.size, size)
     edit = _reading(img, used)
     n = _count(edit)
     if n == 0:
@@ -171,7 +175,6 @@ def normalize_mask(data: bytes, size: tuple[int, int], convention: Convention = 
         raise _full_error(used)
     resized_from: Size | None = None
     if img.size != tuple(size):
-        _check_aspect(img.size, size)
         edit = edit.resize(size, Image.Resampling.NEAREST)
         resized_from = img.size
         n = _count(edit)

@@ -1,0 +1,332 @@
+"""The money ledger: one SQLite row per upstream attempt, at <workspace>/.easel/ledger.sqlite3.
+
+A row's life: begin() checks the budgets and inserts it as 'reserved' (one BEGIN IMMEDIATE transaction, so
+threads and processes sharing the file never overrun a limit); mark_sent() → 'sent'; settle() → 'ok', 'error'
+or 'cancelled'. Rows are never deleted (a trigger refuses it). A row left open by a dead process becomes
+'abandoned' (abandon_stale) and keeps counting its reservation.
+
+`counted_usd` is what a row counts against the budgets: its reservation while open or abandoned, or when the
+cost stays unknown; its cost once known; 0 when the upstream did not bill. `cost_usd` is what it cost (the
+estimate when `cost_estimated` = 1), which is what report() sums.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from easel_mcp.budgets import Budgets, budget_left, check_budgets, format_report, parse_since, usd, utc
+from easel_mcp.errors import BudgetExceeded
+
+__all__ = ["MIGRATIONS", "Attempt", "BudgetExceeded", "Budgets", "Ledger", "format_report", "migrate", "parse_since"]
+
+log = logging.getLogger("easel_mcp")
+
+BUSY_TIMEOUT_MS = 5000
+OPEN_STATUSES = ("reserved", "sent")
+_OPEN_SQL = "status IN ('reserved', 'sent')"
+
+
+def _m001_initial(conn: sqlite3.Connection) -> None:
+    conn.execute("""
+        CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            tool TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            params_json TEXT NOT NULL,
+            params_digest TEXT NOT NULL,
+            status TEXT NOT NULL
+                CHECK (status IN ('reserved', 'sent', 'ok', 'error', 'cancelled', 'abandoned')),
+            request_id TEXT,
+            usage_json TEXT,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            cost_usd REAL,
+            cost_estimated INTEGER NOT NULL DEFAULT 0,
+            estimated_usd REAL,
+            reserved_usd REAL NOT NULL DEFAULT 0,
+            counted_usd REAL NOT NULL DEFAULT 0,
+            billed INTEGER,
+            error_code TEXT,
+            error_message TEXT,
+            elapsed_s REAL,
+            pid INTEGER
+        )""")
+    conn.execute("CREATE INDEX attempts_started_at ON attempts (started_at, counted_usd)")
+    conn.execute("CREATE INDEX attempts_model ON attempts (model)")
+    conn.execute("CREATE INDEX attempts_tool ON attempts (tool)")
+    conn.execute(f"CREATE INDEX attempts_open ON attempts (status) WHERE {_OPEN_SQL}")
+    conn.execute("""
+        CREATE TRIGGER attempts_append_only BEFORE DELETE ON attempts
+        BEGIN SELECT RAISE(ABORT, 'the Easel ledger is append-only'); END""")
+
+
+def _m002_jobs_and_outputs(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE attempts ADD COLUMN job_id TEXT")
+    conn.execute("ALTER TABLE attempts ADD COLUMN outputs_json TEXT NOT NULL DEFAULT '[]'")
+    conn.execute("ALTER TABLE attempts ADD COLUMN images INTEGER NOT NULL DEFAULT 0")
+    conn.execute("CREATE INDEX attempts_job_id ON attempts (job_id)")
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
+    ("001_initial", _m001_initial),
+    ("002_jobs_and_outputs", _m002_jobs_and_outputs),
+]
+
+
+def migrate(
+    conn: sqlite3.Connection, migrations: Sequence[tuple[str, Callable[[sqlite3.Connection], None]]] = MIGRATIONS
+) -> list[str]:
+    """Apply the migrations not yet recorded in `_migrations`, in one transaction; return their names."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+        applied = []
+        for name, apply in migrations:
+            if name not in done:
+                apply(conn)
+                conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, iso(utc())))
+                applied.append(name)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    if applied:
+        log.info("ledger migrations applied: %s", ", ".join(applied))
+    return applied
+
+
+def iso(at: datetime) -> str:
+    """UTC, fixed width, sortable as text: 2026-11-25T09:30:00.000000Z."""
+    return utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A row begin() reserved: pass it to mark_sent() and settle()."""
+
+    id: int
+    started_at: datetime
+    estimated_usd: float | None
+    reserved_usd: float
+
+
+class Ledger:
+    """The append-only attempt log. Thread-safe (one connection per thread) and safe across processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[tuple[int, sqlite3.Connection]] = []
+        self._ready = False
+
+    @classmethod
+    def open(cls, path: Path) -> Ledger:
+        """Create the folder and the database if needed and bring the schema up to date."""
+        ledger = cls(path)
+        ledger._conn()
+        return ledger
+
+    def close(self) -> None:
+        """Close every connection this process opened (further calls open new ones)."""
+        with self._lock:
+            mine = [conn for pid, conn in self._connections if pid == os.getpid()]
+            self._connections.clear()
+            self._local = threading.local()
+        for conn in mine:
+            conn.close()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            return conn
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        with self._lock:
+            try:
+                if not self._ready:
+                    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                    if mode != "wal":
+                        log.warning("the ledger %s runs in journal mode %s, not WAL", self.path, mode)
+                    migrate(conn)
+                    self._ready = True
+            except BaseException:
+                conn.close()
+                raise
+            self._connections.append((os.getpid(), conn))
+        self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    @contextmanager
+    def _immediate(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _spent(self, conn: sqlite3.Connection, since: datetime, until: datetime | None) -> float:
+        sql = "SELECT COALESCE(SUM(counted_usd), 0.0) FROM attempts WHERE started_at >= ?"
+        args = [iso(since)]
+        if until is not None:
+            sql += " AND started_at < ?"
+            args.append(iso(until))
+        return float(conn.execute(sql, args).fetchone()[0])
+
+    def begin(self, *, tool: str, provider: str, model: str, params: dict[str, Any], estimated_usd: float | None,
+              reserve_usd: float | None, budgets: Budgets, job_id: str | None = None,
+              now: datetime | None = None) -> Attempt:
+        """Check the budgets against `reserve_usd` (the upper estimate) and reserve it, atomically."""
+        if reserve_usd is not None and reserve_usd < 0:
+            raise ValueError(f"reserve_usd must be at least 0, not {reserve_usd}.")
+        at = utc(now)
+        params_json = canonical_json(params)
+        digest = hashlib.sha256(params_json.encode()).hexdigest()
+        reserved = reserve_usd if reserve_usd is not None else (estimated_usd or 0.0)
+        with self._immediate() as conn:
+            check_budgets(budgets, reserve_usd, model=model, now=at,
+                          spent=lambda start, end: self._spent(conn, start, end))
+            cursor = conn.execute(
+                "INSERT INTO attempts (started_at, tool, provider, model, params_json, params_digest, status,"
+                " estimated_usd, reserved_usd, counted_usd, job_id, pid) VALUES (?,?,?,?,?,?,'reserved',?,?,?,?,?)",
+                (iso(at), tool, provider, model, params_json, digest, estimated_usd, reserved, reserved, job_id,
+                 os.getpid()),
+            )
+        row_id = cursor.lastrowid
+        assert row_id is not None
+        log.debug("ledger: reserved %s for %s %s (row %d)", usd(reserved), tool, model, row_id)
+        return Attempt(id=row_id, started_at=at, estimated_usd=estimated_usd, reserved_usd=reserved)
+
+    def mark_sent(self, attempt: Attempt) -> None:
+        """The request has left the machine: it may be billed from now on."""
+        self._conn().execute("UPDATE attempts SET status = 'sent' WHERE id = ? AND status = 'reserved'",
+                             (attempt.id,))
+
+    def settle(self, attempt: Attempt, *, status: Literal["ok", "error", "cancelled"], cost_usd: float | None,
+               usage: dict[str, Any] | None, request_id: str | None, outputs: Sequence[str] = (),
+               error_code: str | None = None, error_message: str | None = None, elapsed_s: float | None = None,
+               billed: bool | None = None, now: datetime | None = None) -> None:
+        """Record the outcome. Unknown cost or unknown billing keeps the reservation counted (conservative)."""
+        if billed is None and status == "ok":
+            billed = True
+        cost: float | None
+        if billed is False:
+            cost, estimated, counted = 0.0, 0, 0.0
+        elif cost_usd is not None:
+            cost, estimated, counted = cost_usd, 0, cost_usd
+        elif billed:
+            cost, estimated, counted = attempt.estimated_usd, 1, attempt.reserved_usd
+        else:
+            cost, estimated, counted = None, 0, attempt.reserved_usd
+        usage = usage or None
+        cursor = self._conn().execute(
+            "UPDATE attempts SET status = ?, finished_at = ?, request_id = ?, usage_json = ?, input_tokens = ?,"
+            " output_tokens = ?, cost_usd = ?, cost_estimated = ?, counted_usd = ?, billed = ?, outputs_json = ?,"
+            " images = ?, error_code = ?, error_message = ?, elapsed_s = ?"
+            " WHERE id = ? AND status IN ('reserved', 'sent', 'abandoned')",
+            (status, iso(utc(now)), request_id, canonical_json(usage) if usage else None,
+             _int(usage.get("input_tokens")) if usage else None, _int(usage.get("output_tokens")) if usage else None,
+             cost, estimated, counted, None if billed is None else int(billed), json.dumps(list(outputs)),
+             len(outputs), error_code, error_message, elapsed_s, attempt.id),
+        )
+        if cursor.rowcount == 0:
+            log.warning("ledger: row %d is already settled or missing; outcome %s not recorded", attempt.id, status)
+
+    def abandon_stale(self, older_than_s: float, now: datetime | None = None) -> int:
+        """Mark rows still open after `older_than_s` as 'abandoned' (they keep counting); return how many."""
+        at = utc(now)
+        cursor = self._conn().execute(
+            f"UPDATE attempts SET status = 'abandoned', finished_at = ? WHERE {_OPEN_SQL} AND started_at < ?",
+            (iso(at), iso(at - timedelta(seconds=older_than_s))),
+        )
+        if cursor.rowcount:
+            log.warning("ledger: %d attempt(s) never settled; marked abandoned (still counted)", cursor.rowcount)
+        return cursor.rowcount
+
+    def find_open(self) -> list[dict[str, Any]]:
+        """Rows still 'reserved' or 'sent', oldest first."""
+        return self._select(f"WHERE {_OPEN_SQL} ORDER BY id", [])
+
+    def rows(self, *, since: datetime | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Rows started at or after `since`, oldest first; with `limit`, only the latest `limit` of them."""
+        where, args = ("WHERE started_at >= ?", [iso(since)]) if since is not None else ("", [])
+        if limit is None:
+            return self._select(f"{where} ORDER BY id", args)
+        return self._select(f"{where} ORDER BY id DESC LIMIT ?", [*args, limit])[::-1]
+
+    def _select(self, tail: str, args: list[Any]) -> list[dict[str, Any]]:
+        out = []
+        for row in self._conn().execute(f"SELECT * FROM attempts {tail}", args):
+            item = dict(row)
+            item["params"] = json.loads(item["params_json"])
+            item["usage"] = json.loads(item["usage_json"]) if item["usage_json"] else None
+            item["outputs"] = json.loads(item["outputs_json"])
+            out.append(item)
+        return out
+
+    def spent(self, since: datetime, until: datetime | None = None) -> float:
+        """What counts against the budgets from `since` (to `until`): settled costs plus open reservations."""
+        return self._spent(self._conn(), since, until)
+
+    def budget_left(self, budgets: Budgets, now: datetime | None = None) -> dict[str, float | None]:
+        """{"per_call", "today", "this_month"} in USD; None where no limit is set."""
+        conn = self._conn()
+        return budget_left(budgets, lambda start, end: self._spent(conn, start, end), utc(now))
+
+    def report(self, *, since: datetime | None,
+               by: Literal["model", "day", "tool", "provider"] | None) -> dict[str, Any]:
+        """Totals since `since` (all time when None), plus per-group sums when `by` is given; aggregated in SQL."""
+        where, args = ("WHERE started_at >= ?", [iso(since)]) if since is not None else ("", [])
+        conn = self._conn()
+        total = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(images), 0), COALESCE(SUM(cost_usd), 0.0),"
+            " COALESCE(SUM(estimated_usd), 0.0), COALESCE(SUM(status IN ('error', 'abandoned')), 0),"
+            f" COALESCE(SUM({_OPEN_SQL}), 0) FROM attempts {where}", args).fetchone()
+        groups = []
+        if by is not None:
+            key = _GROUP_KEYS[by]
+            order = "key" if by == "day" else "cost_usd DESC, key"
+            for row in conn.execute(
+                f"SELECT {key} AS key, COUNT(*) AS calls, COALESCE(SUM(images), 0) AS images,"
+                " COALESCE(SUM(cost_usd), 0.0) AS cost_usd, COALESCE(SUM(input_tokens), 0) AS input_tokens,"
+                f" COALESCE(SUM(output_tokens), 0) AS output_tokens FROM attempts {where}"
+                f" GROUP BY key ORDER BY {order}", args):
+                groups.append(dict(row))
+        return {"since": iso(since) if since is not None else None, "by": by, "calls": total[0], "images": total[1],
+                "cost_usd": total[2], "estimated_usd": total[3], "failed": total[4], "open": total[5],
+                "groups": groups}
+
+
+_GROUP_KEYS = {"model": "model", "day": "substr(started_at, 1, 10)", "tool": "tool", "provider": "provider"}

@@ -1,0 +1,180 @@
+"""inpaint and outpaint: an edit whose mask and canvas Easel builds, and whose answer it maps back."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import anyio.to_thread
+from mcp.server.mcpserver import Context
+from mcp_types import CallToolResult
+from pydantic import Field
+
+from easel_mcp.catalog.models import format_size
+from easel_mcp.catalog.validate import Options, resolve_options
+from easel_mcp.errors import InvalidRequest
+from easel_mcp.progress import Progress
+from easel_mcp.providers.base import EditRequest
+from easel_mcp.retouch import PreparedEdit, prepare_inpaint, prepare_outpaint, requested_size
+from easel_mcp.schemas.results import ImageResult
+from easel_mcp.studio import CallRecord, LoadedInput, Studio
+from easel_mcp.tools.common import shape_result, tool_errors
+from easel_mcp.tools.images import WRITES
+from easel_mcp.tools.params import (
+    Compression,
+    Count,
+    DryRun,
+    Fidelity,
+    Image,
+    Model,
+    Name,
+    OutputFormat,
+    Preview,
+    Prompt,
+    Quality,
+    Region,
+)
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+Regions = Annotated[
+    list[Region] | None,
+    Field(description="Boxes to repaint, in pixels of the image, e.g. [{\"x\": 120, \"y\": 80, \"width\": 300, "
+          "\"height\": 400}]. Give regions or mask, not both."),
+]
+MaskFile = Annotated[
+    str | None,
+    Field(description="A mask image in the workspace (path or id) instead of regions: any size with the image's "
+          "aspect ratio, black-and-white or transparent."),
+]
+MaskConvention = Annotated[
+    Literal["auto", "alpha", "white", "black"],
+    Field(description="How to read the mask: auto (transparent = edit if it has transparency, else white = edit), "
+          "alpha, white or black (the colour that marks the area to repaint)."),
+]
+Feather = Annotated[int, Field(ge=0, le=64, description="Width in pixels of the soft blend around the repainted "
+                                                         "area (0 = hard edge).")]
+PreserveUnmasked = Annotated[bool, Field(description="true: every pixel outside the area (and its feather band) "
+                                         "stays exactly as in the source.")]
+InpaintSize = Annotated[str, Field(description="Size sent to the model: auto (chosen from the image) or WxH. The "
+                                   "result always has the source image's size.")]
+Grow = Annotated[int, Field(ge=0, le=8192, description="Pixels to add on this side.")]
+AspectRatio = Annotated[str | None, Field(description="Grow the canvas to this aspect ratio instead, e.g. 16:9, 1:1, "
+                                          "9:16 (the original is kept whole). Not with per-side pixels.")]
+AnchorParam = Annotated[
+    Literal["center", "left", "right", "top", "bottom"],
+    Field(description="With aspect_ratio: where the original sits on the grown canvas."),
+]
+PreserveOriginal = Annotated[bool, Field(description="true: the original pixels are pasted back at full "
+                                         "resolution; the result has the grown canvas's exact size.")]
+
+INPAINT_DESCRIPTION = """Repaint part of an image: the boxes in `regions` (or the area of a mask) change
+according to the prompt, e.g. "remove the person" with regions [{x:120, y:80, width:300, height:400}].
+Easel builds the mask at the image's exact size; the result keeps the image's size and, by default,
+every pixel outside the area exactly."""
+
+OUTPAINT_DESCRIPTION = """Extend an image beyond its borders: grow the canvas by pixels per side
+(left/right/top/bottom) or to an aspect ratio (e.g. 16:9 for a banner); the model paints the new
+area to match, and the original pixels are kept exactly. The result has the grown canvas's size."""
+
+
+def register(server: MCPServer, studio: Studio) -> None:
+    """Add inpaint and outpaint to `server`, bound to `studio`."""
+
+    async def _run(
+        operation: Literal["inpaint", "outpaint"], prompt: str, options: Options, source: LoadedInput,
+        prepared: PreparedEdit, name: str | None, dry_run: bool, progress: Progress,
+    ) -> ImageResult:
+        options.size = format_size(prepared.request_size)
+        record = CallRecord(operation, prompt, options, studio.default_provider, name or prompt, [source],
+                            geometry=prepared.geometry, warnings=prepared.warnings)
+        request = EditRequest(
+            model=options.model, prompt=prompt, images=(prepared.image,), size=options.size,
+            quality=options.quality, n=options.n, mask=prepared.mask, input_fidelity=options.input_fidelity,
+            output_format="png",  # lossless from the model; the final format is encoded after compositing
+        )
+        return await studio.execute(record, request, input_sizes=[prepared.request_size], dry_run=dry_run,
+                                    finish=prepared.finish, progress=progress)
+
+    async def inpaint(
+        image: Image,
+        prompt: Prompt,
+        ctx: Context,
+        regions: Regions = None,
+        mask: MaskFile = None,
+        mask_convention: MaskConvention = "auto",
+        feather: Feather = 4,
+        preserve_unmasked: PreserveUnmasked = True,
+        input_fidelity: Fidelity = None,
+        model: Model = None,
+        size: InpaintSize = "auto",
+        quality: Quality = "auto",
+        n: Count = 1,
+        output_format: OutputFormat = "png",
+        output_compression: Compression = None,
+        name: Name = None,
+        preview: Preview = "auto",
+        dry_run: DryRun = False,
+    ) -> Annotated[CallToolResult, ImageResult]:
+        progress = Progress(ctx)
+        await progress.report("queued")
+        with tool_errors():
+            if (regions is None) == (mask is None):
+                raise InvalidRequest("give either regions (boxes in pixels) or mask (a mask image), exactly one",
+                                     field="regions")
+            options = resolve_options(
+                "edit", model=model or studio.settings.model, prompt=prompt, size=size, quality=quality, n=n,
+                output_format=output_format, output_compression=output_compression, input_fidelity=input_fidelity,
+                image_count=1, has_mask=True,
+            )
+            [source] = await studio.load_inputs([image])
+            mask_data = (await studio.read_ref(mask, what="the mask"))[1] if mask is not None else None
+            prepared = await anyio.to_thread.run_sync(lambda: prepare_inpaint(
+                source.image.data, model=options.model, requested_size=requested_size(options.size),
+                regions=[r.model_dump() for r in regions or []], mask_data=mask_data, convention=mask_convention,
+                feather=feather, preserve_unmasked=preserve_unmasked, output_format=options.output_format,
+                output_compression=options.output_compression,
+            ))
+            result = await _run("inpaint", prompt, options, source, prepared, name, dry_run, progress)
+        return await shape_result(result, preview=preview, budget_bytes=studio.settings.preview_budget_bytes)
+
+    async def outpaint(
+        image: Image,
+        prompt: Prompt,
+        ctx: Context,
+        left: Grow = 0,
+        right: Grow = 0,
+        top: Grow = 0,
+        bottom: Grow = 0,
+        aspect_ratio: AspectRatio = None,
+        anchor: AnchorParam = "center",
+        preserve_original: PreserveOriginal = True,
+        model: Model = None,
+        quality: Quality = "auto",
+        n: Count = 1,
+        output_format: OutputFormat = "png",
+        output_compression: Compression = None,
+        name: Name = None,
+        preview: Preview = "auto",
+        dry_run: DryRun = False,
+    ) -> Annotated[CallToolResult, ImageResult]:
+        progress = Progress(ctx)
+        await progress.report("queued")
+        with tool_errors():
+            options = resolve_options(
+                "edit", model=model or studio.settings.model, prompt=prompt, quality=quality, n=n,
+                output_format=output_format, output_compression=output_compression, image_count=1, has_mask=True,
+            )
+            [source] = await studio.load_inputs([image])
+            prepared = await anyio.to_thread.run_sync(lambda: prepare_outpaint(
+                source.image.data, model=options.model, left=left, top=top, right=right, bottom=bottom,
+                aspect_ratio=aspect_ratio, anchor=anchor, preserve_original=preserve_original,
+                output_format=options.output_format, output_compression=options.output_compression,
+            ))
+            result = await _run("outpaint", prompt, options, source, prepared, name, dry_run, progress)
+        return await shape_result(result, preview=preview, budget_bytes=studio.settings.preview_budget_bytes)
+
+    server.add_tool(inpaint, title="Inpaint", description=INPAINT_DESCRIPTION,
+                    annotations=WRITES.model_copy(update={"title": "Inpaint"}))
+    server.add_tool(outpaint, title="Outpaint", description=OUTPAINT_DESCRIPTION,
+                    annotations=WRITES.model_copy(update={"title": "Outpaint"}))
