@@ -52,7 +52,7 @@ class EaselServer(MCPServer[Studio]):
 
 def build_server(settings: Settings, studio: Studio | None = None) -> EaselServer:
     """The Easel MCP server for `settings` (the workspace is opened and the provider checked here)."""
-    from easel_mcp.tools import images, retouch
+    from easel_mcp.tools import images, money, retouch
 
     studio = studio or open_studio(settings)
 
@@ -74,6 +74,7 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
     )
     images.register(server, studio)
     retouch.register(server, studio)
+    money.register(server, studio)
 
     @server.resource(
         IMAGE_URI_PREFIX + "{image_id}",

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-ProviderName = Literal["auto", "openai", "offline"]
+ProviderName = Literal["auto", "openai", "offline", "azure", "compatible", "gemini"]
 
 
 def default_workspace() -> Path:
@@ -31,7 +31,9 @@ class Settings(BaseSettings):
         description="Extra folders images may be read from (read-only), separated by the OS path separator.",
     )
     provider: ProviderName = Field(
-        default="auto", description="auto (openai when OPENAI_API_KEY is set, else offline), openai or offline."
+        default="auto",
+        description="auto (the first of openai, azure, gemini whose credentials are set, else offline), openai, "
+        "azure, compatible, gemini or offline.",
     )
     model: str = Field(default="gpt-image-1.5", description="Model used when a call names none.")
     timeout_s: float = Field(default=300.0, gt=0, description="Total time allowed for one upstream request.")
@@ -39,6 +41,12 @@ class Settings(BaseSettings):
     preview_budget_bytes: int = Field(
         default=200_000, ge=4_000, description="Total bytes of inline previews in one result."
     )
+    prices_file: Path | None = Field(
+        default=None, description="JSON file of price rows that override the built-in table (gateways)."
+    )
+    max_cost_per_call_usd: float | None = Field(default=None, gt=0, description="Refuse calls that could cost more.")
+    daily_budget_usd: float | None = Field(default=None, gt=0, description="Spending limit per UTC day.")
+    monthly_budget_usd: float | None = Field(default=None, gt=0, description="Spending limit per UTC month.")
     auth_token: SecretStr | None = Field(
         default=None, description="When set, every HTTP request needs 'Authorization: Bearer <token>'."
     )
@@ -55,6 +63,34 @@ class Settings(BaseSettings):
     openai_org_id: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_ORG_ID"))
     openai_project_id: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_PROJECT_ID"))
 
+    # Azure OpenAI
+    azure_endpoint: str | None = Field(default=None, validation_alias=AliasChoices("AZURE_OPENAI_ENDPOINT"))
+    azure_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("AZURE_OPENAI_API_KEY"))
+    azure_ad_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("AZURE_OPENAI_AD_TOKEN"))
+    azure_api_version: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_VERSION"),
+        description="Set for the dated URL form (/openai/deployments/D/...?api-version=V); unset: the v1 API.",
+    )
+    azure_deployments: str | None = Field(
+        default=None, description="model=deployment pairs, comma-separated: 'gpt-image-1.5=my-deploy,...'."
+    )
+
+    # OpenAI-compatible gateway
+    base_url: str | None = Field(default=None, description="Base URL of an OpenAI-compatible gateway.")
+    api_key: SecretStr | None = Field(default=None, description="API key of the gateway.")
+    extra_headers: str | None = Field(
+        default=None, description="Extra HTTP headers for the gateway: JSON object or 'Name=value,Name2=value2'."
+    )
+
+    # Google Gemini
+    gemini_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    )
+    gemini_base_url: str = Field(
+        default="https://generativelanguage.googleapis.com", description="Gemini API base URL."
+    )
+
     @field_validator("input_dirs", mode="before")
     @classmethod
     def _split_dirs(cls, value: object) -> object:
@@ -64,7 +100,10 @@ class Settings(BaseSettings):
             return [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
         return value
 
-    @field_validator("openai_base_url", "openai_org_id", "openai_project_id", mode="before")
+    @field_validator(
+        "openai_base_url", "openai_org_id", "openai_project_id", "azure_endpoint", "azure_api_version", "base_url",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # The official SDK treats an empty variable as unset; so do we.
@@ -73,8 +112,28 @@ class Settings(BaseSettings):
     def resolved_provider(self) -> str:
         if self.provider != "auto":
             return self.provider
-        key = self.openai_api_key.get_secret_value() if self.openai_api_key else ""
-        return "openai" if key.strip() else "offline"
+        configured = self.configured_providers()
+        return configured[0] if configured else "offline"
+
+    def configured_providers(self) -> list[str]:
+        """Providers whose credentials are present, in the order auto picks them (offline is always there)."""
+        out: list[str] = []
+        if _secret(self.openai_api_key):
+            out.append("openai")
+        if self.azure_endpoint and (_secret(self.azure_api_key) or _secret(self.azure_ad_token)):
+            out.append("azure")
+        if _secret(self.gemini_api_key):
+            out.append("gemini")
+        if self.base_url:
+            out.append("compatible")
+        if self.provider not in ("auto", *out):
+            out.insert(0, self.provider)
+        out.append("offline")
+        return list(dict.fromkeys(out))
 
     def workspace_path(self) -> Path:
         return (self.workspace or default_workspace()).expanduser()
+
+
+def _secret(value: SecretStr | None) -> bool:
+    return bool(value and value.get_secret_value().strip())

@@ -141,7 +141,9 @@ class Studio:
         }
 
     # ------------------------------------------------------------------- money
-    def estimate(self, record: CallRecord, *, input_sizes: Sequence[tuple[int, int]] = ()) -> Estimate:
+    def estimate(
+        self, record: CallRecord, *, input_sizes: Sequence[tuple[int, int]] = (), partial_images: int = 0
+    ) -> Estimate:
         o = record.options
         return estimate(
             o.model,
@@ -151,7 +153,12 @@ class Studio:
             prompt=record.prompt,
             input_sizes=input_sizes,
             input_fidelity=o.input_fidelity,
+            partial_images=partial_images,
         )
+
+    async def budget_left(self) -> dict[str, float | None]:
+        """What the configured spending limits leave (per call, today and this month, UTC)."""
+        return {}
 
     # -------------------------------------------------------------------- call
     def dry_run_result(self, record: CallRecord, estimate: Estimate) -> ImageResult:
@@ -320,6 +327,11 @@ class Studio:
 
 def open_studio(settings: Settings) -> Studio:
     """Open the workspace and check that the default provider can be built (credentials present)."""
+    if settings.prices_file is not None:
+        from easel_mcp.catalog.prices import load_price_overrides
+
+        names = load_price_overrides(settings.prices_file)
+        log.info("prices from %s for %s", settings.prices_file, ", ".join(names))
     workspace = Workspace.open(settings.workspace_path(), settings.input_dirs)
     studio = Studio(settings, workspace)
     studio.provider()

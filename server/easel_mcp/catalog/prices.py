@@ -6,8 +6,9 @@ Every row names its source and date (../shared/reference/image-apis.md, section 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 from typing import Literal
 
 _AS_OF = date(2026, 11, 25)
@@ -117,13 +118,50 @@ PRICES: tuple[PriceRow, ...] = (
 )
 
 _BY_MODEL = {row.model: row for row in PRICES}
+_OVERRIDES: dict[str, PriceRow] = {}
 
 
 def price_row(model: str) -> PriceRow | None:
     from easel_mcp.catalog import get_model
 
+    if model in _OVERRIDES:
+        return _OVERRIDES[model]
     spec = get_model(model)
-    return _BY_MODEL.get(spec.name if spec else model)
+    name = spec.name if spec else model
+    return _OVERRIDES.get(name) or _BY_MODEL.get(name)
+
+
+def load_price_overrides(path: Path) -> list[str]:
+    """Read EASEL_PRICES_FILE: {"model": {"text_in": 5, "image_in": 8, "image_out": 30, "source": "...",
+    "as_of": "2026-11-01", ...}}. Fields not given keep the built-in row's values (a new model needs
+    the three prices and output_tokens). Returns the model names overridden."""
+    import json
+
+    from easel_mcp.errors import ConfigurationError
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigurationError(f"EASEL_PRICES_FILE {path} cannot be read: {e}") from e
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"EASEL_PRICES_FILE {path} must hold a JSON object of model -> price fields")
+    allowed = set(PriceRow.__dataclass_fields__) - {"model"}
+    rows: dict[str, PriceRow] = {}
+    for model, fields_ in raw.items():
+        if not isinstance(fields_, dict) or not set(fields_) <= allowed:
+            bad = sorted(set(fields_) - allowed) if isinstance(fields_, dict) else fields_
+            raise ConfigurationError(f"EASEL_PRICES_FILE: {model}: unknown fields {bad}; allowed: {sorted(allowed)}")
+        values = dict(fields_)
+        values["as_of"] = date.fromisoformat(str(values.get("as_of", date.today().isoformat())))
+        values.setdefault("source", f"EASEL_PRICES_FILE {path.name}")
+        base = _BY_MODEL.get(model)
+        try:
+            rows[model] = replace(base, **values) if base else PriceRow(model=model, **values)
+        except TypeError as e:
+            raise ConfigurationError(f"EASEL_PRICES_FILE: {model}: {e}") from e
+    _OVERRIDES.clear()
+    _OVERRIDES.update(rows)
+    return sorted(rows)
 
 
 def cost_from_usage(model: str, usage: dict[str, object] | None) -> tuple[float | None, str | None]:
