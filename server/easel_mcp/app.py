@@ -59,7 +59,8 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
     @asynccontextmanager
     async def lifespan(_: MCPServer[Studio]) -> AsyncIterator[Studio]:
         try:
-            yield studio
+            async with studio.engine.running():
+                yield studio
         finally:
             await studio.aclose()
 

@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     )
     model: str = Field(default="gpt-image-1.5", description="Model used when a call names none.")
     timeout_s: float = Field(default=300.0, gt=0, description="Total time allowed for one upstream request.")
+    sync_timeout_s: float | None = Field(
+        default=None, gt=0,
+        description="Return a running call as a job (get_job) after this many seconds; unset: wait to the end.",
+    )
+    retry_max_attempts: int = Field(default=3, ge=1, le=10, description="Upstream attempts per call, retries included.")
+    retry_base_delay_s: float = Field(default=1.0, ge=0, description="First retry delay; doubles, with jitter.")
+    retry_after_cap_s: float = Field(default=60.0, ge=0, description="Longest Retry-After wait honoured.")
+    max_concurrency: int = Field(default=4, ge=1, le=64, description="Upstream calls running at once.")
+    shutdown_grace_s: float = Field(default=30.0, ge=0, description="On shut-down, time left to running calls.")
     connect_timeout_s: float = Field(default=10.0, gt=0, description="Time allowed to connect upstream.")
     preview_budget_bytes: int = Field(
         default=200_000, ge=4_000, description="Total bytes of inline previews in one result."

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -66,10 +65,22 @@ class Studio:
     """Holds the workspace and the providers for the server's lifetime."""
 
     def __init__(self, settings: Settings, workspace: Workspace) -> None:
+        from easel_mcp.budgets import Budgets
+        from easel_mcp.engine import Engine
+        from easel_mcp.ledger import Ledger
+
         self.settings = settings
         self.workspace = workspace
         self.default_provider = settings.resolved_provider()
         self._providers: dict[str, ImageProvider] = {}
+        self.ledger = Ledger(workspace.state_dir / "ledger.sqlite3")  # opened on first use
+        self.budgets = Budgets(settings.max_cost_per_call_usd, settings.daily_budget_usd, settings.monthly_budget_usd)
+        from easel_mcp.retry import RetryPolicy
+
+        policy = RetryPolicy(settings.retry_max_attempts, settings.retry_base_delay_s,
+                             max(settings.retry_base_delay_s, 20.0), settings.retry_after_cap_s)
+        self.engine = Engine(self, self.ledger, self.budgets, max_concurrency=settings.max_concurrency,
+                             policy=policy, shutdown_grace_s=settings.shutdown_grace_s)
 
     def provider(self, name: str | None = None) -> ImageProvider:
         name = name or self.default_provider
@@ -156,10 +167,6 @@ class Studio:
             partial_images=partial_images,
         )
 
-    async def budget_left(self) -> dict[str, float | None]:
-        """What the configured spending limits leave (per call, today and this month, UTC)."""
-        return {}
-
     # -------------------------------------------------------------------- call
     def dry_run_result(self, record: CallRecord, estimate: Estimate) -> ImageResult:
         o = record.options
@@ -188,35 +195,80 @@ class Studio:
         dry_run: bool = False,
         finish: Callable[[list[bytes]], list[bytes]] | None = None,
         progress: Progress | None = None,
+        wait: bool = True,
     ) -> ImageResult:
-        """Price the call, then (unless dry_run) send it and write every image and its sidecar.
-
-        Once the answer has arrived, post-processing and writing are shielded from cancellation:
-        a client that goes away does not lose an image that was paid for."""
+        """Price the call, then (unless dry_run) run it through the engine: budget reserved, sent,
+        every image and its sidecar written, the ledger settled. A call still running when the
+        caller stops waiting (wait=False, or EASEL_SYNC_TIMEOUT_S) comes back as status 'running'."""
         estimate = self.estimate(record, input_sizes=input_sizes)
         if dry_run:
-            return self.dry_run_result(record, estimate)
-        progress = progress or Progress(None)
-        provider = self.provider(record.provider)
-        started = time.monotonic()
-        await progress.report(f"sent to {provider.name} ({record.options.model})")
+            result = self.dry_run_result(record, estimate)
+            left = await self.budget_left()
+            upper = estimate.upper_usd
+            tight = [v for v in left.values() if v is not None]
+            if upper is not None and tight and upper > min(tight):
+                result.warnings.append(f"a real call would be refused: it could cost up to ${upper:.4f} and the "
+                                       f"budget has ${min(tight):.4f} left")
+            return result
+        outcome = await self.engine.execute(
+            record, request, estimate, input_sizes=input_sizes, finish=finish, progress=progress or Progress(None),
+            wait=wait, sync_timeout_s=self.settings.sync_timeout_s,
+        )
+        if isinstance(outcome, ImageResult):
+            return outcome
+        o = record.options
+        return ImageResult(
+            images=[], provider=outcome.provider, model=o.model, operation=record.operation, size=o.size,
+            quality=o.quality, estimated_cost_usd=estimate.total_usd, elapsed_s=round(outcome.elapsed_s, 3),
+            status="running", job_id=outcome.id, geometry=record.geometry,
+            cost_note="the call is still running; get_job(job_id) returns the images when it is done",
+            warnings=[*o.warnings, *record.warnings],
+        )
 
-        async def call() -> ProviderResult:
-            if isinstance(request, GenerateRequest):
-                return await provider.generate(request)
-            return await provider.edit(request)
+    async def write_outputs(
+        self,
+        record: CallRecord,
+        result: ProviderResult,
+        elapsed: float,
+        estimate_usd: float | None,
+        provider_name: str,
+        finish: Callable[[list[bytes]], list[bytes]] | None,
+        progress: Progress,
+    ) -> ImageResult:
+        """Post-process the answer and write every image and its sidecar (in a worker thread)."""
+        await progress.report("writing")
+        images = result.images
+        if finish is not None:
+            images = await anyio.to_thread.run_sync(finish, images)
+        return await anyio.to_thread.run_sync(
+            self._write_outputs, record, result, images, elapsed, estimate_usd, provider_name
+        )
 
-        result = await progress.waiting(call)
-        elapsed = time.monotonic() - started
-        with anyio.CancelScope(shield=True):
-            await progress.report("writing")
-            images = result.images
-            if finish is not None:
-                images = await anyio.to_thread.run_sync(finish, images)
-            outcome = await anyio.to_thread.run_sync(
-                self._write_outputs, record, result, images, elapsed, estimate.total_usd, provider.name
-            )
-        return outcome
+    def cheaper_options(self, record: CallRecord, input_sizes: Sequence[tuple[int, int]], left_usd: float) -> str:
+        """Name variants of this call that fit in `left_usd`: lower quality, a smaller size, fewer images."""
+        o = record.options
+        variants: list[tuple[str, dict[str, Any]]] = []
+        qualities = [q for q in ("low", "medium") if q != o.quality and (o.spec is None or q in o.spec.qualities)]
+        variants += [(f"quality={q}", {"quality": q}) for q in qualities]
+        if o.size not in ("1024x1024", "auto") and o.spec is not None and o.spec.sizes.named_size("square"):
+            variants.append(("size=square", {"size": "1024x1024"}))
+        if o.n > 1:
+            variants.append(("n=1", {"n": 1}))
+        fits: list[str] = []
+        for label, change in variants:
+            changed = CallRecord(record.operation, record.prompt, replace(o, **change), record.provider, record.label)
+            est = self.estimate(changed, input_sizes=input_sizes)
+            if est.upper_usd is not None and est.upper_usd <= left_usd:
+                fits.append(f"{label} (up to ${est.upper_usd:.4f})")
+        if fits:
+            return "Cheaper options that fit: " + ", ".join(fits) + "."
+        return "Wait for the budget period to roll over (UTC), or raise the limit."
+
+    async def budget_left(self) -> dict[str, float | None]:
+        """What the configured spending limits leave (per call, today and this month, UTC)."""
+        if not self.budgets.any_limit:
+            return {"per_call": None, "today": None, "this_month": None}
+        return await anyio.to_thread.run_sync(self.ledger.budget_left, self.budgets)
 
     def _write_outputs(
         self,
@@ -231,8 +283,12 @@ class Studio:
 
         o = record.options
         cost, cost_note = cost_from_usage(o.model, result.usage)
+        cost_is_estimate = False
         if not result.ai_generated:
             cost, cost_note = 0.0, "offline provider: nothing was billed"
+        elif cost is None and estimate_usd is not None:
+            cost, cost_is_estimate = estimate_usd, True
+            cost_note = f"estimated: {cost_note}; the figure is Easel's estimate, not the billed amount"
         now = datetime.now(UTC)
         written: list[ImageOut] = []
         warnings = [*o.warnings, *record.warnings, *result.notes]
@@ -263,6 +319,7 @@ class Studio:
             usage=result.usage,
             cost_usd=cost,
             cost_note=cost_note,
+            cost_is_estimate=cost_is_estimate,
             estimated_cost_usd=estimate_usd,
             revised_prompt=revised,
             elapsed_s=round(elapsed, 3),

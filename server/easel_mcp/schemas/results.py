@@ -37,10 +37,16 @@ class ImageResult(BaseModel):
     usage: dict[str, Any] | None = Field(default=None, description="Token usage exactly as the provider returned it.")
     cost_usd: float | None = Field(default=None, description="Actual cost from the usage; null when unknown.")
     cost_note: str | None = Field(default=None, description="Why cost_usd is null, or how it was derived.")
+    cost_is_estimate: bool = Field(default=False, description="true when cost_usd is an estimate (no usage).")
     estimated_cost_usd: float | None = Field(default=None, description="The estimate made before the call.")
     revised_prompt: str | None = None
     elapsed_s: float
     request_id: str | None = None
     dry_run: bool = False
+    status: Literal["done", "running", "dry_run"] = Field(
+        default="done", description="running: the call goes on in the background; fetch it with get_job(job_id)."
+    )
+    job_id: str | None = Field(default=None, description="Id for get_job / cancel_job.")
+    attempts: int = Field(default=1, description="Upstream attempts made (retries included).")
     geometry: dict[str, Any] | None = Field(default=None, description="Inpaint/outpaint geometry used.")
     warnings: list[str] = Field(default_factory=list)

@@ -1,0 +1,243 @@
+"""Running upstream calls: budgets and the ledger, retries, a concurrency limit, and background jobs.
+
+Every call runs as a job in the engine's task group, not in the MCP request's own scope: a client
+that cancels or disconnects stops waiting, but a request that reached the model goes on until its
+answer is written to the workspace and the ledger. Every attempt is a ledger row, reserved against
+the budgets before it is sent and settled with the actual cost afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+import anyio.abc
+import anyio.to_thread
+
+from easel_mcp.errors import BudgetExceeded, EaselError, ProviderError
+from easel_mcp.progress import Progress
+from easel_mcp.providers.base import EditRequest, GenerateRequest, ProviderResult
+from easel_mcp.retry import RetryPolicy, billed, next_delay
+
+if TYPE_CHECKING:
+    from easel_mcp.budgets import Budgets
+    from easel_mcp.catalog.estimate import Estimate
+    from easel_mcp.ledger import Attempt, Ledger
+    from easel_mcp.schemas.results import ImageResult
+    from easel_mcp.studio import CallRecord, Studio
+
+log = logging.getLogger("easel_mcp")
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+Finish = Callable[[list[bytes]], list[bytes]]
+FOLLOW_BEAT_S = 4.0
+
+
+@dataclass(eq=False)
+class Job:
+    """One call, running in the background; tools follow it, `get_job` finds it again."""
+
+    id: str
+    tool: str
+    model: str
+    provider: str
+    estimated_usd: float | None
+    started: float = field(default_factory=time.monotonic)
+    status: JobStatus = "queued"
+    stage: str = "queued"
+    sent: bool = False
+    result: ImageResult | None = None
+    error: EaselError | None = None
+    done: anyio.Event = field(default_factory=anyio.Event)
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    _changed: anyio.Event = field(default_factory=anyio.Event)
+
+    async def report_progress(self, progress: float, total: float | None, message: str | None) -> None:
+        """Progress sink: the studio reports stages here; followers relay them to their clients."""
+        self.stage = message or self.stage
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+    async def follow(self, progress: Progress, timeout_s: float | None = None) -> bool:
+        """Relay this job's stage to `progress` at least every few seconds until it is done (True) or
+        `timeout_s` passes (False). Cancelling the follower does not cancel the job."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while not self.done.is_set():
+            wait = FOLLOW_BEAT_S if deadline is None else min(FOLLOW_BEAT_S, deadline - time.monotonic())
+            if wait <= 0:
+                return False
+            changed = self._changed
+            with anyio.move_on_after(wait):
+                await changed.wait()
+            if not self.done.is_set():
+                await progress.report(f"{self.stage} ({self.elapsed_s:.0f} s)")
+        return True
+
+
+class Engine:
+    def __init__(self, studio: Studio, ledger: Ledger, budgets: Budgets, *, max_concurrency: int = 4,
+                 policy: RetryPolicy | None = None, shutdown_grace_s: float = 30.0) -> None:
+        self.studio = studio
+        self.ledger = ledger
+        self.budgets = budgets
+        self.policy = policy or RetryPolicy()
+        self.shutdown_grace_s = shutdown_grace_s
+        self.jobs: dict[str, Job] = {}
+        self._limiter = anyio.CapacityLimiter(max_concurrency)
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Engine]:
+        """Own a task group for background jobs; on exit, let sent calls finish (up to the grace period)."""
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            try:
+                yield self
+            finally:
+                self._tg = None
+                pending = [j for j in self.jobs.values() if not j.done.is_set()]
+                if pending:
+                    log.info("shutting down: waiting up to %.0f s for %d running call(s)", self.shutdown_grace_s,
+                             len(pending))
+                    with anyio.CancelScope(shield=True), anyio.move_on_after(self.shutdown_grace_s):
+                        for job in pending:
+                            await job.done.wait()
+                tg.cancel_scope.cancel()
+
+    # ----------------------------------------------------------------- entry
+    async def execute(self, record: CallRecord, request: GenerateRequest | EditRequest, estimate: Estimate, *,
+                      input_sizes: Sequence[tuple[int, int]], finish: Finish | None, progress: Progress,
+                      wait: bool = True, sync_timeout_s: float | None = None) -> ImageResult | Job:
+        """Reserve the budget, start the job, and follow it (or hand back the running job)."""
+        provider = self.studio.provider(record.provider)
+        job = Job(secrets.token_hex(6), record.operation, record.options.model, provider.name, estimate.total_usd)
+        first = await self._begin(job, record, estimate, input_sizes)
+        self.jobs[job.id] = job
+        if self._tg is None:  # no background task group (library use): run in the caller's scope
+            await self._run(job, record, request, estimate, input_sizes, finish, first)
+        else:
+            self._tg.start_soon(self._run, job, record, request, estimate, input_sizes, finish, first)
+        if not wait or not await job.follow(progress, sync_timeout_s):
+            return job
+        if job.error is not None:
+            raise job.error
+        if job.result is None:
+            raise RuntimeError(f"job {job.id} ended without a result ({job.status})")
+        return job.result
+
+    def cancel(self, job: Job) -> None:
+        job.scope.cancel()
+
+    # ------------------------------------------------------------- internals
+    async def _begin(self, job: Job, record: CallRecord, estimate: Estimate,
+                     input_sizes: Sequence[tuple[int, int]]) -> Attempt:
+        offline = job.provider == "offline"
+        o = record.options
+        params = {"prompt": record.prompt[:2000], "model": o.model, "size": o.size, "quality": o.quality, "n": o.n,
+                  "background": o.background, "output_format": o.output_format,
+                  "output_compression": o.output_compression, "moderation": o.moderation,
+                  "input_fidelity": o.input_fidelity, "inputs": [i.sha256 for i in record.inputs],
+                  "geometry": record.geometry}
+        try:
+            return await anyio.to_thread.run_sync(lambda: self.ledger.begin(
+                tool=record.operation, provider=job.provider, model=o.model, params=params,
+                estimated_usd=0.0 if offline else estimate.total_usd,
+                reserve_usd=0.0 if offline else estimate.upper_usd, budgets=self.budgets, job_id=job.id))
+        except BudgetExceeded as e:
+            e.message = f"{e.message} {self.studio.cheaper_options(record, input_sizes, e.left_usd)}".strip()
+            raise
+
+    async def _run(self, job: Job, record: CallRecord, request: GenerateRequest | EditRequest, estimate: Estimate,
+                   input_sizes: Sequence[tuple[int, int]], finish: Finish | None, attempt: Attempt) -> None:
+        progress = Progress(job)
+        try:
+            with job.scope:
+                job.result = await self._attempts(job, record, request, estimate, input_sizes, finish, attempt,
+                                                  progress)
+                job.status = "done"
+            if job.result is None:
+                job.status = "cancelled"
+                job.error = EaselError(f"job {job.id} was cancelled"
+                                       + (" after the request was sent; it may still be billed" if job.sent else ""))
+        except EaselError as e:
+            job.status, job.error = "failed", e
+        except Exception:
+            log.exception("job %s failed unexpectedly", job.id)
+            job.status = "failed"
+            job.error = EaselError("Easel failed unexpectedly while running this call; the server log has details")
+        finally:
+            job.done.set()
+            await job.report_progress(0, None, job.status)
+
+    async def _attempts(self, job: Job, record: CallRecord, request: GenerateRequest | EditRequest,
+                        estimate: Estimate, input_sizes: Sequence[tuple[int, int]], finish: Finish | None,
+                        attempt: Attempt, progress: Progress) -> ImageResult:
+        provider = self.studio.provider(record.provider)
+        number = 1
+        while True:
+            if self._limiter.available_tokens == 0:
+                await progress.report(f"queued: {self._limiter.borrowed_tokens} calls running")
+            async with self._limiter:
+                job.status = "running"
+                await anyio.to_thread.run_sync(self.ledger.mark_sent, attempt)
+                job.sent = True
+                await progress.report(f"sent to {provider.name} ({record.options.model})")
+                started = time.monotonic()
+
+                async def call() -> ProviderResult:
+                    if isinstance(request, GenerateRequest):
+                        return await provider.generate(request)
+                    return await provider.edit(request)
+
+                try:
+                    result = await progress.waiting(call, what=f"waiting for {record.options.model}")
+                except ProviderError as e:
+                    with anyio.CancelScope(shield=True):
+                        await self._settle(attempt, "error", billed=billed(e), error=e,
+                                           elapsed=time.monotonic() - started)
+                    delay = next_delay(self.policy, e, number)
+                    if delay is None:
+                        raise
+                    failure = e.message
+                except BaseException:
+                    with anyio.CancelScope(shield=True):
+                        await self._settle(attempt, "cancelled", billed=None, elapsed=time.monotonic() - started)
+                    raise
+                else:
+                    with anyio.CancelScope(shield=True):
+                        outcome = await self.studio.write_outputs(record, result, time.monotonic() - started,
+                                                                  estimate.total_usd, provider.name, finish, progress)
+                        await self._settle(attempt, "ok", billed=result.ai_generated, outcome=outcome,
+                                           elapsed=outcome.elapsed_s)
+                    outcome.attempts = number
+                    outcome.job_id = job.id
+                    return outcome
+            await progress.report(f"retrying in {delay:.0f} s after: {failure[:80]}")
+            await anyio.sleep(delay)
+            number += 1
+            attempt = await self._begin(job, record, estimate, input_sizes)
+
+    async def _settle(self, attempt: Attempt, status: Literal["ok", "error", "cancelled"], *, billed: bool | None,
+                      elapsed: float, error: ProviderError | None = None, outcome: ImageResult | None = None) -> None:
+        kwargs: dict[str, Any] = {"status": status, "billed": billed, "elapsed_s": round(elapsed, 3)}
+        if outcome is not None:
+            cost = None if outcome.cost_is_estimate else outcome.cost_usd
+            kwargs.update(cost_usd=cost, usage=outcome.usage, request_id=outcome.request_id,
+                          outputs=[i.relative_path for i in outcome.images])
+        else:
+            kwargs.update(cost_usd=None, usage=None, request_id=error.request_id if error else None)
+        if error is not None:
+            kwargs.update(error_code=error.code or type(error).__name__, error_message=error.message[:500])
+        try:
+            await anyio.to_thread.run_sync(lambda: self.ledger.settle(attempt, **kwargs))
+        except Exception:  # the ledger must never lose the image: log and go on
+            log.exception("could not settle ledger row %d", attempt.id)
