@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+
+import anyio.to_thread
 from typing import Any
 
 from mcp.server.lowlevel.helper_types import ReadResourceContents
@@ -40,8 +42,6 @@ class EaselServer(MCPServer[Studio]):
         if not text.startswith(IMAGE_URI_PREFIX):
             return await super().read_resource(uri, context)
         image_id = text.removeprefix(IMAGE_URI_PREFIX)
-        import anyio.to_thread
-
         try:
             path = await anyio.to_thread.run_sync(self.studio.workspace.find_image, image_id)
             data = await anyio.to_thread.run_sync(path.read_bytes)
@@ -52,7 +52,7 @@ class EaselServer(MCPServer[Studio]):
 
 def build_server(settings: Settings, studio: Studio | None = None) -> EaselServer:
     """The Easel MCP server for `settings` (the workspace is opened and the provider checked here)."""
-    from easel_mcp.tools import images, money, retouch
+    from easel_mcp.tools import images, jobs, money, retouch
 
     studio = studio or open_studio(settings)
 
@@ -76,6 +76,7 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
     images.register(server, studio)
     retouch.register(server, studio)
     money.register(server, studio)
+    jobs.register(server, studio)
 
     @server.resource(
         IMAGE_URI_PREFIX + "{image_id}",
@@ -85,5 +86,14 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
     )
     def workspace_image(image_id: str) -> bytes:  # pragma: no cover - EaselServer.read_resource serves reads
         return server.studio.workspace.find_image(image_id).read_bytes()
+
+    @server.resource(
+        "easel://usage",
+        name="usage",
+        description="What the image calls cost: totals today and this month (UTC), by model, and the budget left.",
+        mime_type="application/json",
+    )
+    async def usage() -> str:
+        return await anyio.to_thread.run_sync(server.studio.usage_json)
 
     return server

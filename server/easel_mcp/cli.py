@@ -9,6 +9,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any, Literal, cast
 
 log = logging.getLogger("easel_mcp")
 
@@ -22,6 +23,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
     demo = sub.add_parser("demo", help="drive every tool through a real in-memory MCP client and show the files")
     demo.add_argument("--workspace", help="workspace folder for the demo (default: a new temporary folder)")
+    usage = sub.add_parser("usage", help="what the image calls cost, from the ledger")
+    usage.add_argument("--since", default=None, help="7d, 24h, 2w, today, month or a date (default: all time)")
+    usage.add_argument("--by", choices=["model", "day", "tool", "provider"], default=None)
+    usage.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -41,7 +46,34 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         _configure_logging("WARNING")
         sys.exit(run_demo(args.workspace))
+    if command == "usage":
+        sys.exit(_usage(args.since, args.by, args.json))
     _serve(getattr(args, "transport", "stdio"), getattr(args, "host", "127.0.0.1"), getattr(args, "port", 8000))
+
+
+def _usage(since: str | None, by: str | None, as_json: bool) -> int:
+    import json
+
+    from easel_mcp.ledger import Ledger, format_report, parse_since
+    from easel_mcp.settings import Settings
+    from easel_mcp.workspace import STATE_DIR
+
+    settings = Settings()
+    path = settings.workspace_path().expanduser().resolve() / STATE_DIR / "ledger.sqlite3"
+    try:
+        start = parse_since(since) if since else None
+    except ValueError as e:
+        print(f"easel-mcp usage: {e}", file=sys.stderr)
+        return 2
+    report: dict[str, Any]
+    if not path.exists():
+        report = {"since": None, "by": by, "calls": 0, "images": 0, "cost_usd": 0.0, "estimated_usd": 0.0,
+                  "failed": 0, "open": 0, "groups": []}
+    else:
+        group = cast(Literal["model", "day", "tool", "provider"] | None, by)
+        report = Ledger(path).report(since=start, by=group)
+    print(json.dumps(report, indent=2) if as_json else format_report(report))
+    return 0
 
 
 def _serve(transport: str, host: str, port: int) -> None:

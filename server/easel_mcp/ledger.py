@@ -286,6 +286,10 @@ class Ledger:
             return self._select(f"{where} ORDER BY id", args)
         return self._select(f"{where} ORDER BY id DESC LIMIT ?", [*args, limit])[::-1]
 
+    def job_rows(self, job_id: str) -> list[dict[str, Any]]:
+        """Every attempt of one job, oldest first (indexed)."""
+        return self._select("WHERE job_id = ? ORDER BY id", [job_id])
+
     def _select(self, tail: str, args: list[Any]) -> list[dict[str, Any]]:
         out = []
         for row in self._conn().execute(f"SELECT * FROM attempts {tail}", args):

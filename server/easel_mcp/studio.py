@@ -11,22 +11,21 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import anyio
 import anyio.to_thread
 
-from easel_mcp import __version__
 from easel_mcp.catalog.estimate import Estimate, estimate
-from easel_mcp.catalog.prices import cost_from_usage
 from easel_mcp.catalog.validate import Options
 from easel_mcp.errors import InvalidRequest
+from easel_mcp.outputs import rebuild_job, write_outputs
 from easel_mcp.progress import Progress
 from easel_mcp.providers import create_provider
 from easel_mcp.providers.base import EditRequest, GenerateRequest, ImageProvider, InputImage, ProviderResult
-from easel_mcp.schemas.results import ImageOut, ImageResult
+from easel_mcp.schemas.jobs import JobView
+from easel_mcp.schemas.results import ImageResult
 from easel_mcp.settings import Settings
 from easel_mcp.workspace import Workspace
 
@@ -241,7 +240,7 @@ class Studio:
         if finish is not None:
             images = await anyio.to_thread.run_sync(finish, images)
         return await anyio.to_thread.run_sync(
-            self._write_outputs, record, result, images, elapsed, estimate_usd, provider_name
+            write_outputs, self.workspace, record, result, images, elapsed, estimate_usd, provider_name
         )
 
     def cheaper_options(self, record: CallRecord, input_sizes: Sequence[tuple[int, int]], left_usd: float) -> str:
@@ -264,123 +263,32 @@ class Studio:
             return "Cheaper options that fit: " + ", ".join(fits) + "."
         return "Wait for the budget period to roll over (UTC), or raise the limit."
 
+    def find_job(self, job_id: str) -> JobView | None:
+        """A job from an earlier run of the server, rebuilt from the ledger and the sidecars."""
+        return rebuild_job(self.workspace, self.ledger.job_rows(job_id), job_id)
+
+    def usage_json(self) -> str:
+        """The ledger's totals for easel://usage (the same figures as `easel-mcp usage`)."""
+        import json
+
+        from easel_mcp.budgets import day_bounds, month_bounds
+
+        today, month = day_bounds()[0], month_bounds()[0]
+        body = {
+            "today": self.ledger.report(since=today, by="model"),
+            "this_month": self.ledger.report(since=month, by="model"),
+            "all_time": self.ledger.report(since=None, by="model"),
+            "budget_left_usd": self.ledger.budget_left(self.budgets),
+            "limits_usd": {"per_call": self.budgets.max_cost_per_call_usd, "daily": self.budgets.daily_usd,
+                           "monthly": self.budgets.monthly_usd},
+        }
+        return json.dumps(body, indent=2)
+
     async def budget_left(self) -> dict[str, float | None]:
         """What the configured spending limits leave (per call, today and this month, UTC)."""
         if not self.budgets.any_limit:
             return {"per_call": None, "today": None, "this_month": None}
         return await anyio.to_thread.run_sync(self.ledger.budget_left, self.budgets)
-
-    def _write_outputs(
-        self,
-        record: CallRecord,
-        result: ProviderResult,
-        images: list[bytes],
-        elapsed: float,
-        estimate_usd: float | None,
-        provider_name: str,
-    ) -> ImageResult:
-        from easel_mcp.imaging.io import probe
-
-        o = record.options
-        cost, cost_note = cost_from_usage(o.model, result.usage)
-        cost_is_estimate = False
-        if not result.ai_generated:
-            cost, cost_note = 0.0, "offline provider: nothing was billed"
-        elif cost is None and estimate_usd is not None:
-            cost, cost_is_estimate = estimate_usd, True
-            cost_note = f"estimated: {cost_note}; the figure is Easel's estimate, not the billed amount"
-        now = datetime.now(UTC)
-        written: list[ImageOut] = []
-        warnings = [*o.warnings, *record.warnings, *result.notes]
-        for data in images:
-            info = probe(data, what="the model's answer")
-            file = self.workspace.write_image(data, ext=info.format, label=record.label, when=now)
-            written.append(
-                ImageOut(
-                    id=file.id,
-                    path=str(file.path),
-                    relative_path=file.relative_path,
-                    uri=f"easel://images/{file.id}",
-                    width=info.width,
-                    height=info.height,
-                    format=info.format,
-                    bytes=len(data),
-                    sha256=hashlib.sha256(data).hexdigest(),
-                )
-            )
-        revised = next((p for p in result.revised_prompts if p), None)
-        outcome = ImageResult(
-            images=written,
-            provider=provider_name,
-            model=o.model,
-            operation=record.operation,
-            size=o.size,
-            quality=o.quality,
-            usage=result.usage,
-            cost_usd=cost,
-            cost_note=cost_note,
-            cost_is_estimate=cost_is_estimate,
-            estimated_cost_usd=estimate_usd,
-            revised_prompt=revised,
-            elapsed_s=round(elapsed, 3),
-            request_id=result.request_id,
-            geometry=record.geometry,
-            warnings=warnings,
-        )
-        for index, image in enumerate(written):
-            self.workspace.write_sidecar(Path(image.path), self._sidecar(record, outcome, image, index, now))
-        return outcome
-
-    def _sidecar(
-        self, record: CallRecord, outcome: ImageResult, image: ImageOut, index: int, now: datetime
-    ) -> dict[str, Any]:
-        o = record.options
-        return {
-            "easel_version": __version__,
-            "id": image.id,
-            "file": Path(image.path).name,
-            "created_at": now.isoformat(),
-            "operation": record.operation,
-            "prompt": record.prompt,
-            "revised_prompt": outcome.revised_prompt,
-            "parameters": {
-                "model": o.model,
-                "size": o.size,
-                "quality": o.quality,
-                "n": o.n,
-                "background": o.background,
-                "output_format": o.output_format,
-                "output_compression": o.output_compression,
-                "moderation": o.moderation,
-                "input_fidelity": o.input_fidelity,
-            },
-            "provider": outcome.provider,
-            "model": o.model,
-            "ai_generated": outcome.provider != "offline",
-            "index": index,
-            "siblings": [i.id for i in outcome.images if i.id != image.id],
-            "usage": outcome.usage,
-            "cost_usd": outcome.cost_usd,
-            "cost_note": outcome.cost_note,
-            "call_cost_usd_shared_by": len(outcome.images),
-            "estimated_cost_usd": outcome.estimated_cost_usd,
-            "elapsed_s": outcome.elapsed_s,
-            "request_id": outcome.request_id,
-            "width": image.width,
-            "height": image.height,
-            "format": image.format,
-            "sha256": image.sha256,
-            "inputs": [
-                {"id": i.id, "path": self.workspace.relative(i.path), "sha256": i.sha256, "width": i.width,
-                 "height": i.height}
-                for i in record.inputs
-            ],
-            "parents": [i.id for i in record.inputs if i.id],
-            **record.extra,
-            "geometry": record.geometry,
-            "warnings": outcome.warnings,
-        }
-
 
 def open_studio(settings: Settings) -> Studio:
     """Open the workspace and check that the default provider can be built (credentials present)."""

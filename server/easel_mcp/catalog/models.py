@@ -48,6 +48,7 @@ class SizeRule:
         ("landscape", (1536, 1024)),
         ("portrait", (1024, 1536)),
     )
+    summary: str = ""  # how `describe` phrases a long fixed list (e.g. aspect-ratio sizes); "" lists them
 
     @property
     def flexible(self) -> bool:
@@ -64,6 +65,8 @@ class SizeRule:
         if self.fixed:
             if size in self.fixed:
                 return None
+            if self.summary:
+                return f"allowed sizes are the {self.summary}"
             allowed = ", ".join(format_size(s) for s in self.fixed)
             return f"allowed sizes are {allowed} or auto"
         if w % self.multiple or h % self.multiple:
@@ -78,6 +81,8 @@ class SizeRule:
         return None
 
     def describe(self) -> str:
+        if self.summary:
+            return self.summary
         if self.fixed:
             return ", ".join(format_size(s) for s in self.fixed) + " or auto"
         return (
@@ -90,10 +95,19 @@ class SizeRule:
         """The accepted size closest to the aspect ratio of width x height, as large as allowed
         without exceeding the larger of (width*height) and the rule's minimum pixel count.
 
-        For fixed rules: the size whose aspect ratio is closest (ties: larger area)."""
+        For fixed rules: the size whose aspect ratio is closest (ties, i.e. the same ratio in several
+        tiers: the area nearest width*height, then the larger)."""
         target = width / height
         if self.fixed:
-            return min(self.fixed, key=lambda s: (abs(math.log((s[0] / s[1]) / target)), -s[0] * s[1]))
+            area = width * height
+            return min(
+                self.fixed,
+                key=lambda s: (
+                    round(abs(math.log((s[0] / s[1]) / target)), 9),
+                    round(abs(math.log(s[0] * s[1] / area)), 9),
+                    -s[0] * s[1],
+                ),
+            )
         aspect = min(max(target, 1 / self.max_aspect), self.max_aspect)
         # The longest-edge limit also caps the area at this aspect (3:1 with max_edge 3840: 3840x1280).
         edge_cap = self.max_edge * self.max_edge * min(aspect, 1 / aspect)
@@ -151,6 +165,10 @@ class ModelSpec:
     max_prompt_chars: int = 32_000
     extra_fields: tuple[str, ...] = ()
     aliases: tuple[str, ...] = field(default=())
+    # masks=False models whose provider turns a mask into an instruction (guidance, not a hard mask)
+    mask_guidance: bool = False
+    # quality -> the size the model renders when size is auto (models whose tier follows quality)
+    auto_size: tuple[tuple[str, Size], ...] = ()
 
     @property
     def usable(self) -> bool:

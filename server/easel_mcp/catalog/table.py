@@ -7,7 +7,9 @@ S = consistent third-party copies of vendor pages.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
+from easel_mcp.catalog.aspect import GEMINI_3_PRO_SIZES, GEMINI_25_SIZES, GEMINI_31_FLASH_SIZES
 from easel_mcp.catalog.models import DALLE2, DALLE3, GPT_FIXED, GPT_FLEXIBLE, ModelSpec
 
 _AS_OF = date(2026, 11, 25)
@@ -15,6 +17,24 @@ _SDK = "P: openai-python 3.57 (image_model.py, image_generate_params.py)"
 _SPEC = "P: openai-openapi images spec 2026-08-21"
 _GPT_QUALITIES = ("low", "medium", "high", "auto")
 _GPT25_QUALITIES = ("low", "medium", "high", "xhigh", "max", "auto")
+_GEMINI = "S: image-apis.md §5 (Google's Gemini API pages via third-party copies)"
+# Gemini: one image per call (Easel makes n calls), aspect-ratio sizes, no masks (inpainting is by
+# instruction), PNG only, no transparency, no moderation setting, no input_fidelity, no streaming.
+# With size auto the tier follows the quality (catalog/aspect.py): high renders at 2K.
+_GEMINI_COMMON: dict[str, Any] = {
+    "family": "gemini",
+    "qualities": ("low", "medium", "high", "auto"),
+    "output_formats": ("png",),
+    "masks": False,
+    "mask_guidance": True,
+    "transparent_background": "no",
+    "moderation": False,
+    "streaming": False,
+    "max_n": 4,
+    "source": _GEMINI,
+    "as_of": _AS_OF,
+}
+_TIER_BY_QUALITY = (("low", (1024, 1024)), ("medium", (1024, 1024)), ("high", (2048, 2048)))
 
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
@@ -150,6 +170,32 @@ MODELS: tuple[ModelSpec, ...] = (
         max_prompt_chars=1000,
         source=_SDK,
         as_of=_AS_OF,
+    ),
+    ModelSpec(
+        name="gemini-3.1-flash-image",
+        status="live",
+        status_note="\"Nano Banana 2\"",
+        sizes=GEMINI_31_FLASH_SIZES.size_rule(),
+        max_input_images=14,
+        auto_size=_TIER_BY_QUALITY,
+        **_GEMINI_COMMON,
+    ),
+    ModelSpec(
+        name="gemini-3-pro-image",
+        status="live",
+        status_note="\"Nano Banana Pro\"",
+        sizes=GEMINI_3_PRO_SIZES.size_rule(),
+        max_input_images=14,
+        auto_size=_TIER_BY_QUALITY,
+        **_GEMINI_COMMON,
+    ),
+    ModelSpec(
+        name="gemini-2.5-flash-image",
+        status="deprecated",
+        status_note="\"Nano Banana\": Google has scheduled its shut-down; prefer gemini-3.1-flash-image",
+        sizes=GEMINI_25_SIZES.size_rule(),
+        max_input_images=3,
+        **_GEMINI_COMMON,
     ),
 )
 

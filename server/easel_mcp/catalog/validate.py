@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from easel_mcp.catalog import get_model
+from easel_mcp.catalog import all_models, get_model
 from easel_mcp.catalog.models import ModelSpec, format_size, parse_size
+from easel_mcp.catalog.providers import provider_limits
 from easel_mcp.errors import InvalidRequest
 
 Operation = Literal["generate", "edit"]
@@ -78,9 +79,12 @@ def resolve_options(
     input_fidelity: str | None = None,
     image_count: int = 0,
     has_mask: bool = False,
+    provider: str | None = None,
 ) -> Options:
+    """`provider` (optional) applies that upstream's differences (catalog/providers.py)."""
     model = model.strip()
     spec = get_model(model)
+    limits = provider_limits(provider)
     warnings: list[str] = []
     if spec is None:
         warnings.append(
@@ -95,6 +99,10 @@ def resolve_options(
             )
         if spec.status in ("retired", "deprecated", "listed"):
             warnings.append(f"{spec.name}: {spec.status_note}")
+        if limits is not None and not limits.serves(spec):
+            served = ", ".join(m.name for m in all_models() if m.usable and limits.serves(m))
+            raise InvalidRequest(f"{spec.name} is not served by the {limits.provider} provider; use one of {served}",
+                                 field="model")
 
     if not prompt.strip():
         raise InvalidRequest("the prompt is empty; describe the image you want", field="prompt")
@@ -109,6 +117,10 @@ def resolve_options(
 
     fmt = (output_format or "png").lower().replace("jpg", "jpeg")
     formats = spec.output_formats if spec else ("png", "jpeg", "webp")
+    if limits is not None and fmt in limits.output_formats_excluded:
+        rest = [f for f in formats if f not in limits.output_formats_excluded]
+        raise InvalidRequest(f"{fmt} output is not offered by {limits.provider}; use {' or '.join(rest)}",
+                             field="output_format")
     if fmt not in formats:
         raise InvalidRequest(f"output_format {fmt!r} is not offered by {model}; use one of {', '.join(formats)}",
                              field="output_format")
@@ -133,6 +145,10 @@ def resolve_options(
 
     qualities = spec.qualities if spec else ()
     q = (quality or "auto").lower()
+    if q == "auto" and limits is not None and (default_q := limits.quality_for_auto(spec.name if spec else model)):
+        q = default_q
+        warnings.append(f"{limits.provider} renders quality auto as {q} for {model}; the estimate assumes {q} "
+                        "(pass quality=low or medium for cheaper images)")
     if qualities and q not in qualities:
         raise InvalidRequest(f"quality {q!r} is not valid for {model}; use one of {', '.join(qualities)}",
                              field="quality")
@@ -147,11 +163,15 @@ def resolve_options(
         if not 1 <= image_count <= max_images:
             raise InvalidRequest(f"{model} takes 1 to {max_images} input images (got {image_count})",
                                  field="images")
-        if has_mask and spec is not None and not spec.masks:
+        if has_mask and spec is not None and not spec.masks and not spec.mask_guidance:
             raise InvalidRequest(f"{model} does not take masks", field="mask")
         if input_fidelity is not None:
             fidelity = input_fidelity.lower()
-            if spec is not None and not spec.input_fidelity:
+            if limits is not None and (spec.name if spec else model) in limits.input_fidelity_unsupported:
+                warnings.append(f"input_fidelity is not accepted by {model} on {limits.provider}; it was left out "
+                                "of the request")
+                input_fidelity = None
+            elif spec is not None and not spec.input_fidelity:
                 warnings.append(f"input_fidelity is not accepted by {model}; it was left out of the request")
                 input_fidelity = None
             elif spec is not None and fidelity not in spec.input_fidelity:

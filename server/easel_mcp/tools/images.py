@@ -29,6 +29,7 @@ from easel_mcp.tools.params import (
     Prompt,
     Quality,
     Size,
+    Wait,
 )
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ def register(server: MCPServer, studio: Studio) -> None:
         name: Name = None,
         preview: Preview = "auto",
         dry_run: DryRun = False,
+        wait: Wait = True,
     ) -> Annotated[CallToolResult, ImageResult]:
         progress = Progress(ctx)
         await progress.report("queued")
@@ -80,7 +82,7 @@ def register(server: MCPServer, studio: Studio) -> None:
                 background=options.background, output_format=options.output_format,
                 output_compression=options.output_compression, moderation=options.moderation,
             )
-            result = await studio.execute(record, request, dry_run=dry_run, progress=progress)
+            result = await studio.execute(record, request, dry_run=dry_run, progress=progress, wait=wait)
         return await shape_result(result, preview=preview, budget_bytes=studio.settings.preview_budget_bytes)
 
     async def edit_image(
@@ -99,6 +101,7 @@ def register(server: MCPServer, studio: Studio) -> None:
         name: Name = None,
         preview: Preview = "auto",
         dry_run: DryRun = False,
+        wait: Wait = True,
     ) -> Annotated[CallToolResult, ImageResult]:
         progress = Progress(ctx)
         await progress.report("queued")
@@ -122,7 +125,7 @@ def register(server: MCPServer, studio: Studio) -> None:
                 output_compression=options.output_compression,
             )
             result = await studio.execute(record, request, input_sizes=[(i.width, i.height) for i in inputs],
-                                          dry_run=dry_run, progress=progress)
+                                          dry_run=dry_run, progress=progress, wait=wait)
         return await shape_result(result, preview=preview, budget_bytes=studio.settings.preview_budget_bytes)
 
     server.add_tool(generate_image, title="Generate image", description=GENERATE_DESCRIPTION,

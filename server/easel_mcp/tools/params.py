@@ -70,6 +70,11 @@ DryRun = Annotated[
     bool,
     Field(description="true: validate and price the call, send nothing and write nothing."),
 ]
+Wait = Annotated[
+    bool,
+    Field(description="false: answer at once with status 'running', a job_id and the estimate; get_job(job_id) "
+          "returns the images when they are done. For hosts that cut long calls short."),
+]
 Image = Annotated[
     str, Field(description="The image to change: a path relative to the workspace, or an image id from a result.")
 ]

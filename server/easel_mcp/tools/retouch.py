@@ -32,6 +32,7 @@ from easel_mcp.tools.params import (
     Prompt,
     Quality,
     Region,
+    Wait,
 )
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def register(server: MCPServer, studio: Studio) -> None:
 
     async def _run(
         operation: Literal["inpaint", "outpaint"], prompt: str, options: Options, source: LoadedInput,
-        prepared: PreparedEdit, name: str | None, dry_run: bool, progress: Progress,
+        prepared: PreparedEdit, name: str | None, dry_run: bool, progress: Progress, wait: bool,
     ) -> ImageResult:
         options.size = format_size(prepared.request_size)
         record = CallRecord(operation, prompt, options, studio.default_provider, name or prompt, [source],
@@ -94,7 +95,7 @@ def register(server: MCPServer, studio: Studio) -> None:
             output_format="png",  # lossless from the model; the final format is encoded after compositing
         )
         return await studio.execute(record, request, input_sizes=[prepared.request_size], dry_run=dry_run,
-                                    finish=prepared.finish, progress=progress)
+                                    finish=prepared.finish, progress=progress, wait=wait)
 
     async def inpaint(
         image: Image,
@@ -115,6 +116,7 @@ def register(server: MCPServer, studio: Studio) -> None:
         name: Name = None,
         preview: Preview = "auto",
         dry_run: DryRun = False,
+        wait: Wait = True,
     ) -> Annotated[CallToolResult, ImageResult]:
         progress = Progress(ctx)
         await progress.report("queued")
@@ -135,7 +137,7 @@ def register(server: MCPServer, studio: Studio) -> None:
                 feather=feather, preserve_unmasked=preserve_unmasked, output_format=options.output_format,
                 output_compression=options.output_compression,
             ))
-            result = await _run("inpaint", prompt, options, source, prepared, name, dry_run, progress)
+            result = await _run("inpaint", prompt, options, source, prepared, name, dry_run, progress, wait)
         return await shape_result(result, preview=preview, budget_bytes=studio.settings.preview_budget_bytes)
 
     async def outpaint(
@@ -157,6 +159,7 @@ def register(server: MCPServer, studio: Studio) -> None:
         name: Name = None,
         preview: Preview = "auto",
         dry_run: DryRun = False,
+        wait: Wait = True,
     ) -> Annotated[CallToolResult, ImageResult]:
         progress = Progress(ctx)
         await progress.report("queued")
@@ -171,7 +174,7 @@ def register(server: MCPServer, studio: Studio) -> None:
                 aspect_ratio=aspect_ratio, anchor=anchor, preserve_original=preserve_original,
                 output_format=options.output_format, output_compression=options.output_compression,
             ))
-            result = await _run("outpaint", prompt, options, source, prepared, name, dry_run, progress)
+            result = await _run("outpaint", prompt, options, source, prepared, name, dry_run, progress, wait)
         return await shape_result(result, preview=preview, budget_bytes=studio.settings.preview_budget_bytes)
 
     server.add_tool(inpaint, title="Inpaint", description=INPAINT_DESCRIPTION,

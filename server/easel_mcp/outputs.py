@@ -1,0 +1,164 @@
+"""Writing a call's images and sidecars, and reading them back (for jobs found after a restart).
+
+Synchronous file work: call it from a worker thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from easel_mcp import __version__
+from easel_mcp.catalog.prices import cost_from_usage
+from easel_mcp.providers.base import ProviderResult
+from easel_mcp.schemas.jobs import JobView
+from easel_mcp.schemas.results import ImageOut, ImageResult
+from easel_mcp.workspace import Workspace
+
+if TYPE_CHECKING:
+    from easel_mcp.studio import CallRecord
+
+
+def write_outputs(
+    workspace: Workspace,
+    record: CallRecord,
+    result: ProviderResult,
+    images: list[bytes],
+    elapsed: float,
+    estimate_usd: float | None,
+    provider_name: str,
+) -> ImageResult:
+    from easel_mcp.imaging.io import probe
+
+    o = record.options
+    cost, cost_note = cost_from_usage(o.model, result.usage)
+    cost_is_estimate = False
+    if not result.ai_generated:
+        cost, cost_note = 0.0, "offline provider: nothing was billed"
+    elif cost is None and estimate_usd is not None:
+        cost, cost_is_estimate = estimate_usd, True
+        cost_note = f"estimated: {cost_note}; the figure is Easel's estimate, not the billed amount"
+    now = datetime.now(UTC)
+    written: list[ImageOut] = []
+    warnings = [*o.warnings, *record.warnings, *result.notes]
+    for data in images:
+        info = probe(data, what="the model's answer")
+        file = workspace.write_image(data, ext=info.format, label=record.label, when=now)
+        written.append(
+            ImageOut(
+                id=file.id,
+                path=str(file.path),
+                relative_path=file.relative_path,
+                uri=f"easel://images/{file.id}",
+                width=info.width,
+                height=info.height,
+                format=info.format,
+                bytes=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
+        )
+    revised = next((p for p in result.revised_prompts if p), None)
+    outcome = ImageResult(
+        images=written,
+        provider=provider_name,
+        model=o.model,
+        operation=record.operation,
+        size=o.size,
+        quality=o.quality,
+        usage=result.usage,
+        cost_usd=cost,
+        cost_note=cost_note,
+        cost_is_estimate=cost_is_estimate,
+        estimated_cost_usd=estimate_usd,
+        revised_prompt=revised,
+        elapsed_s=round(elapsed, 3),
+        request_id=result.request_id,
+        geometry=record.geometry,
+        warnings=warnings,
+    )
+    for index, image in enumerate(written):
+        workspace.write_sidecar(Path(image.path), sidecar(workspace, record, outcome, image, index, now))
+    return outcome
+
+def sidecar(
+    workspace: Workspace, record: CallRecord, outcome: ImageResult, image: ImageOut, index: int, now: datetime
+) -> dict[str, Any]:
+    o = record.options
+    return {
+        "easel_version": __version__,
+        "id": image.id,
+        "file": Path(image.path).name,
+        "created_at": now.isoformat(),
+        "operation": record.operation,
+        "prompt": record.prompt,
+        "revised_prompt": outcome.revised_prompt,
+        "parameters": {
+            "model": o.model,
+            "size": o.size,
+            "quality": o.quality,
+            "n": o.n,
+            "background": o.background,
+            "output_format": o.output_format,
+            "output_compression": o.output_compression,
+            "moderation": o.moderation,
+            "input_fidelity": o.input_fidelity,
+        },
+        "provider": outcome.provider,
+        "model": o.model,
+        "ai_generated": outcome.provider != "offline",
+        "index": index,
+        "siblings": [i.id for i in outcome.images if i.id != image.id],
+        "usage": outcome.usage,
+        "cost_usd": outcome.cost_usd,
+        "cost_note": outcome.cost_note,
+        "call_cost_usd_shared_by": len(outcome.images),
+        "estimated_cost_usd": outcome.estimated_cost_usd,
+        "elapsed_s": outcome.elapsed_s,
+        "request_id": outcome.request_id,
+        "width": image.width,
+        "height": image.height,
+        "format": image.format,
+        "sha256": image.sha256,
+        "inputs": [
+            {"id": i.id, "path": workspace.relative(i.path), "sha256": i.sha256, "width": i.width,
+             "height": i.height}
+            for i in record.inputs
+        ],
+        "parents": [i.id for i in record.inputs if i.id],
+        **record.extra,
+        "geometry": record.geometry,
+        "warnings": outcome.warnings,
+    }
+
+
+def rebuild_job(workspace: Workspace, rows: list[dict[str, Any]], job_id: str) -> JobView | None:
+    """A job from an earlier run of the server, rebuilt from its ledger rows and the sidecars."""
+    if not rows:
+        return None
+    last = rows[-1]
+    images: list[ImageOut] = []
+    for rel in last["outputs"]:
+        path = (workspace.root / rel).resolve()
+        side = workspace.read_sidecar(path) if path.is_file() else None
+        if side is None:
+            continue
+        images.append(ImageOut(id=side["id"], path=str(path), relative_path=rel, uri=f"easel://images/{side['id']}",
+                               width=side["width"], height=side["height"], format=side["format"],
+                               bytes=path.stat().st_size, sha256=side["sha256"]))
+    status = {"ok": "done", "error": "failed", "cancelled": "cancelled"}.get(last["status"], "unknown")
+    result = None
+    if status == "done" and images:
+        side = workspace.read_sidecar(Path(images[0].path)) or {}
+        params = side.get("parameters", {})
+        result = ImageResult(
+            images=images, provider=last["provider"], model=last["model"], operation=last["tool"],
+            size=params.get("size", "auto"), quality=params.get("quality", "auto"), usage=side.get("usage"),
+            cost_usd=last.get("cost_usd"), estimated_cost_usd=last.get("estimated_usd"),
+            revised_prompt=side.get("revised_prompt"), elapsed_s=last.get("elapsed_s") or 0.0,
+            request_id=last.get("request_id"), job_id=job_id, attempts=len(rows),
+        )
+    return JobView(job_id=job_id, status=status, stage=last["status"], tool=last["tool"], model=last["model"],
+                   provider=last["provider"], estimated_cost_usd=last.get("estimated_usd"), result=result,
+                   error=last.get("error_message"))

@@ -1,0 +1,68 @@
+"""get_job and cancel_job: follow a call that runs in the background (wait=false, or a host that cuts
+long calls short). A job finished after its client left is still found, with its files."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import anyio.to_thread
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import Field
+
+from easel_mcp.engine import Job
+from easel_mcp.progress import Progress
+from easel_mcp.schemas.jobs import JobView
+from easel_mcp.studio import Studio
+from easel_mcp.tools.common import shape_result
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+JobId = Annotated[str, Field(description="The job_id returned by an image tool.")]
+WaitS = Annotated[float, Field(ge=0, le=50, description="Seconds to wait for the job to finish before answering.")]
+
+
+def _view(job: Job) -> JobView:
+    return JobView(job_id=job.id, status=job.status, stage=job.stage, elapsed_s=round(job.elapsed_s, 1),
+                   tool=job.tool, model=job.model, provider=job.provider, estimated_cost_usd=job.estimated_usd,
+                   result=job.result, error=str(job.error) if job.error else None)
+
+
+def register(server: MCPServer, studio: Studio) -> None:
+    async def get_job(job_id: JobId, ctx: Context, wait_s: WaitS = 20.0) -> Annotated[CallToolResult, JobView]:
+        job = studio.engine.jobs.get(job_id)
+        if job is not None:
+            await job.follow(Progress(ctx), wait_s)
+            view = _view(job)
+        else:
+            found = await anyio.to_thread.run_sync(studio.find_job, job_id)
+            if found is None:
+                raise ToolError(f"no job {job_id!r} is known to this server or recorded in its ledger")
+            view = found
+        if view.result is None:
+            return CallToolResult(content=[TextContent(text=view.model_dump_json())],
+                                  structured_content=view.model_dump(mode="json"))
+        shaped = await shape_result(view.result, preview="auto", budget_bytes=studio.settings.preview_budget_bytes)
+        structured = view.model_dump(mode="json")
+        return CallToolResult(content=[TextContent(text=view.model_dump_json()), *shaped.content[1:]],
+                              structured_content=structured)
+
+    async def cancel_job(job_id: JobId) -> JobView:
+        job = studio.engine.jobs.get(job_id)
+        if job is None:
+            raise ToolError(f"no running job {job_id!r}")
+        if not job.done.is_set():
+            studio.engine.cancel(job)
+            with anyio.move_on_after(10):
+                await job.done.wait()
+        return _view(job)
+
+    server.add_tool(get_job, title="Get job", description="Status and, when done, the images of a call that "
+                    "runs in the background (an image tool answered status 'running' with a job_id).",
+                    annotations=ToolAnnotations(title="Get job", read_only_hint=True, open_world_hint=False))
+    server.add_tool(cancel_job, title="Cancel job", description="Stop a call that runs in the background. A "
+                    "request already sent to the model may still be billed.",
+                    annotations=ToolAnnotations(title="Cancel job", read_only_hint=False, destructive_hint=False,
+                                                open_world_hint=False))
