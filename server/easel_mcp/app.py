@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-
-import anyio.to_thread
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
@@ -59,10 +59,12 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
     @asynccontextmanager
     async def lifespan(_: MCPServer[Studio]) -> AsyncIterator[Studio]:
         try:
+            await anyio.to_thread.run_sync(studio.recover)
             async with studio.engine.running():
                 yield studio
         finally:
-            await studio.aclose()
+            with anyio.CancelScope(shield=True):
+                await studio.aclose()
 
     server = EaselServer(
         studio,

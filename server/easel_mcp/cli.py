@@ -9,7 +9,10 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+if TYPE_CHECKING:
+    from easel_mcp.app import EaselServer
 
 log = logging.getLogger("easel_mcp")
 
@@ -49,6 +52,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     if command == "usage":
         sys.exit(_usage(args.since, args.by, args.json))
     _serve(getattr(args, "transport", "stdio"), getattr(args, "host", "127.0.0.1"), getattr(args, "port", 8000))
+
+
+async def _run_stdio(server: EaselServer) -> None:
+    """Serve stdio until stdin closes or SIGTERM/SIGINT arrives; either way, calls already sent to the
+    model finish and are written before the process exits (the engine's shut-down grace)."""
+    import signal
+
+    import anyio
+
+    async with anyio.create_task_group() as tg:
+
+        async def on_signal() -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for signum in signals:
+                    log.info("%s: finishing running calls, then exiting", signal.Signals(signum).name)
+                    tg.cancel_scope.cancel()
+                    return
+
+        tg.start_soon(on_signal)
+        await server.run_stdio_async()
+        tg.cancel_scope.cancel()
 
 
 def _usage(since: str | None, by: str | None, as_json: bool) -> int:
@@ -92,7 +116,9 @@ def _serve(transport: str, host: str, port: int) -> None:
             studio.workspace.root, studio.default_provider, settings.model, transport,
         )
         if transport == "stdio":
-            server.run("stdio")
+            import anyio
+
+            anyio.run(_run_stdio, server)
         else:
             from easel_mcp.http import serve_http
 

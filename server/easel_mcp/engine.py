@@ -54,7 +54,9 @@ class Job:
     result: ImageResult | None = None
     error: EaselError | None = None
     done: anyio.Event = field(default_factory=anyio.Event)
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    # Shielded: a client that goes away, or the server's own shut-down, does not cancel a job;
+    # only cancel_job (or the end of the shut-down grace period) does, through this scope.
+    scope: anyio.CancelScope = field(default_factory=lambda: anyio.CancelScope(shield=True))
     _changed: anyio.Event = field(default_factory=anyio.Event)
 
     async def report_progress(self, progress: float, total: float | None, message: str | None) -> None:
@@ -79,7 +81,7 @@ class Job:
             with anyio.move_on_after(wait):
                 await changed.wait()
             if not self.done.is_set():
-                await progress.report(f"{self.stage} ({self.elapsed_s:.0f} s)")
+                await progress.report(f"{self.stage} ({self.elapsed_s:.0f} s), job {self.id}")
         return True
 
 
@@ -94,6 +96,7 @@ class Engine:
         self.jobs: dict[str, Job] = {}
         self._limiter = anyio.CapacityLimiter(max_concurrency)
         self._tg: anyio.abc.TaskGroup | None = None
+        self._closing = False
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Engine]:
@@ -104,13 +107,17 @@ class Engine:
                 yield self
             finally:
                 self._tg = None
+                self._closing = True
                 pending = [j for j in self.jobs.values() if not j.done.is_set()]
                 if pending:
                     log.info("shutting down: waiting up to %.0f s for %d running call(s)", self.shutdown_grace_s,
                              len(pending))
-                    with anyio.CancelScope(shield=True), anyio.move_on_after(self.shutdown_grace_s):
+                with anyio.CancelScope(shield=True):
+                    with anyio.move_on_after(self.shutdown_grace_s):
                         for job in pending:
                             await job.done.wait()
+                    for job in pending:
+                        job.scope.cancel()
                 tg.cancel_scope.cancel()
 
     # ----------------------------------------------------------------- entry
@@ -184,9 +191,18 @@ class Engine:
         provider = self.studio.provider(record.provider)
         number = 1
         while True:
-            if self._limiter.available_tokens == 0:
-                await progress.report(f"queued: {self._limiter.borrowed_tokens} calls running")
-            async with self._limiter:
+            try:
+                if self._limiter.available_tokens == 0:
+                    await progress.report(f"queued: {self._limiter.borrowed_tokens} calls running")
+                await self._limiter.acquire()
+            except BaseException:  # cancelled while queued: never sent, never billed
+                with anyio.CancelScope(shield=True):
+                    await self._settle(attempt, "cancelled", billed=False, elapsed=0.0)
+                raise
+            try:
+                if self._closing:
+                    await self._settle(attempt, "cancelled", billed=False, elapsed=0.0)
+                    raise EaselError("the server is shutting down; the call was not sent (nothing was billed)")
                 job.status = "running"
                 await anyio.to_thread.run_sync(self.ledger.mark_sent, attempt)
                 job.sent = True
@@ -199,7 +215,8 @@ class Engine:
                     return await provider.edit(request)
 
                 try:
-                    result = await progress.waiting(call, what=f"waiting for {record.options.model}")
+                    await progress.report(f"waiting for {record.options.model}")
+                    result = await call()
                 except ProviderError as e:
                     with anyio.CancelScope(shield=True):
                         await self._settle(attempt, "error", billed=billed(e), error=e,
@@ -213,6 +230,7 @@ class Engine:
                         await self._settle(attempt, "cancelled", billed=None, elapsed=time.monotonic() - started)
                     raise
                 else:
+                    record.extra["job_id"] = job.id
                     with anyio.CancelScope(shield=True):
                         outcome = await self.studio.write_outputs(record, result, time.monotonic() - started,
                                                                   estimate.total_usd, provider.name, finish, progress)
@@ -221,6 +239,8 @@ class Engine:
                     outcome.attempts = number
                     outcome.job_id = job.id
                     return outcome
+            finally:
+                self._limiter.release()
             await progress.report(f"retrying in {delay:.0f} s after: {failure[:80]}")
             await anyio.sleep(delay)
             number += 1

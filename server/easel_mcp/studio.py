@@ -267,6 +267,13 @@ class Studio:
         """A job from an earlier run of the server, rebuilt from the ledger and the sidecars."""
         return rebuild_job(self.workspace, self.ledger.job_rows(job_id), job_id)
 
+    def recover(self) -> None:
+        """At start-up: settle what a crashed run left open, from the files it wrote."""
+        from easel_mcp.recovery import recover
+
+        if recover(self.workspace, self.ledger) or self.ledger.path.exists():
+            self.ledger.abandon_stale(older_than_s=self.settings.timeout_s * 2 + 60)
+
     def usage_json(self) -> str:
         """The ledger's totals for easel://usage (the same figures as `easel-mcp usage`)."""
         import json

@@ -1,0 +1,76 @@
+"""After a crash: settle the ledger rows of calls whose process died, from the files they wrote.
+
+A row left open by a dead process either wrote its images (each sidecar names the job): then it is
+settled 'ok' with the cost from the sidecar; or it did not, and it is marked abandoned, still
+counting its reservation (the upstream may have billed it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+from easel_mcp.catalog.prices import cost_from_usage
+from easel_mcp.ledger import Attempt, Ledger
+from easel_mcp.workspace import Workspace
+
+log = logging.getLogger("easel_mcp")
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - alive, someone else's
+        return True
+    return True
+
+
+def _sidecars_of_job(workspace: Workspace, job_id: str, started: datetime) -> list[dict[str, Any]]:
+    found = []
+    for day in {started.date(), (started + timedelta(days=1)).date()}:
+        folder = workspace.root / day.isoformat()
+        if not folder.is_dir():
+            continue
+        for path in folder.glob("*.json"):
+            try:
+                side = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(side, dict) and side.get("job_id") == job_id:
+                side["_relative_path"] = workspace.relative(path.with_name(side.get("file", "")))
+                found.append(side)
+    return found
+
+
+def recover(workspace: Workspace, ledger: Ledger) -> int:
+    """Settle open rows of dead processes; return how many were recovered with their images."""
+    if not ledger.path.exists():
+        return 0
+    recovered = 0
+    for row in ledger.find_open():
+        if pid_alive(row.get("pid")) or not row.get("job_id"):
+            continue
+        started = datetime.fromisoformat(row["started_at"].replace("Z", "+00:00"))
+        attempt = Attempt(row["id"], started, row.get("estimated_usd"), row.get("reserved_usd") or 0.0)
+        sides = _sidecars_of_job(workspace, row["job_id"], started)
+        if not sides:
+            continue  # abandon_stale marks it later; it keeps counting its reservation
+        first = sides[0]
+        cost, _ = cost_from_usage(row["model"], first.get("usage"))
+        if first.get("provider") == "offline":
+            cost = 0.0
+        ledger.settle(attempt, status="ok", cost_usd=cost, usage=first.get("usage"),
+                      request_id=first.get("request_id"), outputs=[s["_relative_path"] for s in sides],
+                      elapsed_s=first.get("elapsed_s"), billed=first.get("provider") != "offline")
+        recovered += 1
+        log.warning("recovered call %s (job %s) from a previous run: %d image(s)", row["id"], row["job_id"], len(sides))
+    return recovered

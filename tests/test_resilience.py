@@ -1,0 +1,196 @@
+"""Slow models, flaky networks, clients that go away: progress, jobs, cancellation without loss."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client
+
+from easel_mcp.app import build_server
+from easel_mcp.settings import Settings
+from tests.fakes.openai_images import FakeOpenAIImages, Scripted
+from tests.helpers import error_text, structured
+
+pytestmark = pytest.mark.anyio
+
+
+def _settings(workspace: Path, fake: FakeOpenAIImages, **kw: object) -> Settings:
+    return Settings(workspace=workspace, openai_api_key="sk-test", openai_base_url=fake.base_url,
+                    retry_base_delay_s=0.01, **kw)  # type: ignore[arg-type]
+
+
+def _images(workspace: Path) -> list[Path]:
+    return [p for p in workspace.rglob("*.png") if ".easel" not in p.parts]
+
+
+async def test_progress_at_least_every_5_s_during_a_20_s_upstream_delay(workspace_dir: Path) -> None:
+    beats: list[tuple[float, str | None]] = []
+    start = time.monotonic()
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        beats.append((time.monotonic() - start, message))
+
+    with FakeOpenAIImages(latency_s=20) as fake:
+        async with Client(build_server(_settings(workspace_dir, fake))) as client:
+            result = await client.call_tool("generate_image", {"prompt": "x", "quality": "low"},
+                                            progress_callback=on_progress)
+    structured(result)
+    times = [t for t, _ in beats]
+    assert times[0] < 1.0 and beats[0][1] == "queued"
+    gaps = [b - a for a, b in zip([0.0, *times], [*times, time.monotonic() - start], strict=True)]
+    assert max(gaps) <= 5.0, gaps
+    assert any(m and m.startswith("waiting for gpt-image-1.5 (") and ", job " in m for _, m in beats)
+    assert any(m and m.startswith("writing") for _, m in beats)
+
+
+async def test_wait_false_returns_a_job_and_get_job_returns_the_images(workspace_dir: Path) -> None:
+    with FakeOpenAIImages(latency_s=1.0) as fake:
+        async with Client(build_server(_settings(workspace_dir, fake))) as client:
+            started = time.monotonic()
+            handle = structured(await client.call_tool("generate_image", {"prompt": "x", "wait": False}))
+            assert time.monotonic() - started < 0.8
+            assert handle["status"] == "running" and handle["job_id"] and handle["images"] == []
+            assert handle["estimated_cost_usd"] > 0
+            done = structured(await client.call_tool("get_job", {"job_id": handle["job_id"], "wait_s": 10}))
+    assert done["status"] == "done" and len(done["result"]["images"]) == 1
+    assert Path(done["result"]["images"][0]["path"]).is_file()
+
+
+async def test_sync_timeout_hands_back_a_running_job(workspace_dir: Path) -> None:
+    with FakeOpenAIImages(latency_s=2.0) as fake:
+        async with Client(build_server(_settings(workspace_dir, fake, sync_timeout_s=0.5))) as client:
+            handle = structured(await client.call_tool("generate_image", {"prompt": "x"}))
+            assert handle["status"] == "running"
+            running = structured(await client.call_tool("get_job", {"job_id": handle["job_id"], "wait_s": 0}))
+            assert running["status"] == "running" and "waiting for" in running["stage"]
+            done = structured(await client.call_tool("get_job", {"job_id": handle["job_id"], "wait_s": 10}))
+    assert done["status"] == "done"
+
+
+async def test_client_cancelling_after_the_request_was_sent_loses_nothing(workspace_dir: Path) -> None:
+    messages: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+
+    with FakeOpenAIImages(latency_s=1.5) as fake:
+        server = build_server(_settings(workspace_dir, fake))
+        async with Client(server) as client:
+            with anyio.move_on_after(0.7):
+                await client.call_tool("generate_image", {"prompt": "paid for"}, progress_callback=on_progress)
+            assert len(fake.requests) == 1 and _images(workspace_dir) == []
+            job_id = next(m.group(1) for m in map(re.compile(r"job ([0-9a-f]{12})").search, messages) if m)
+            done = structured(await client.call_tool("get_job", {"job_id": job_id, "wait_s": 10}))
+    assert done["status"] == "done"
+    [image] = _images(workspace_dir)
+    assert done["result"]["images"][0]["path"] == str(image)
+    [row] = server.studio.ledger.rows()
+    assert row["status"] == "ok" and row["cost_usd"] == pytest.approx(fake.charged_usd)
+
+
+async def test_cancel_job_before_it_is_sent_bills_nothing(workspace_dir: Path) -> None:
+    with FakeOpenAIImages(latency_s=1.0) as fake:
+        server = build_server(_settings(workspace_dir, fake, max_concurrency=1))
+        async with Client(server) as client:
+            first = structured(await client.call_tool("generate_image", {"prompt": "a", "wait": False}))
+            second = structured(await client.call_tool("generate_image", {"prompt": "b", "wait": False}))
+            cancelled = structured(await client.call_tool("cancel_job", {"job_id": second["job_id"]}))
+            structured(await client.call_tool("get_job", {"job_id": first["job_id"], "wait_s": 10}))
+    assert cancelled["status"] == "cancelled" and "billed" not in (cancelled["error"] or "")
+    assert len(fake.requests) == 1
+    statuses = [(r["status"], r["cost_usd"]) for r in server.studio.ledger.rows()]
+    assert statuses[1] == ("cancelled", 0.0)
+
+
+async def test_a_stall_past_the_timeout_is_retried_once(workspace_dir: Path) -> None:
+    with FakeOpenAIImages() as fake:
+        fake.script.extend([Scripted.stall(30), Scripted.stall(30)])
+        server = build_server(_settings(workspace_dir, fake, timeout_s=0.5))
+        async with Client(server) as client:
+            text = error_text(await client.call_tool("generate_image", {"prompt": "x"}))
+    assert "did not answer in time" in text and len(fake.requests) == 2
+    rows = server.studio.ledger.rows()
+    assert [r["status"] for r in rows] == ["error", "error"]
+    assert all(r["billed"] is None and r["counted_usd"] > 0 for r in rows)  # unknown: still counted
+
+
+def _server_env(workspace: Path, fake: FakeOpenAIImages) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EASEL_", "OPENAI_"))}
+    env.update(EASEL_WORKSPACE=str(workspace), OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=fake.base_url)
+    return env
+
+
+def _start_stdio_call(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "easel_mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    assert proc.stdin is not None
+    for message in (
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "generate_image", "arguments": {"prompt": "sigterm", "quality": "low"}}},
+    ):
+        proc.stdin.write(json.dumps(message).encode() + b"\n")
+    proc.stdin.flush()
+    return proc
+
+
+def _wait_for(predicate: object, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+async def test_sigterm_during_a_call_finishes_writing_before_exit(workspace_dir: Path) -> None:
+    with FakeOpenAIImages(latency_s=2.0) as fake:
+        proc = _start_stdio_call(_server_env(workspace_dir, fake))
+        _wait_for(lambda: len(fake.requests) == 1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode is not None
+    [image] = _images(workspace_dir)
+    assert image.with_suffix(".json").is_file()
+    async with Client(build_server(_settings(workspace_dir, fake))) as client:
+        usage = json.loads((await client.read_resource("easel://usage")).contents[0].text)
+    assert usage["today"]["calls"] == 1 and usage["today"]["open"] == 0
+    assert usage["today"]["cost_usd"] == pytest.approx(fake.charged_usd)
+    assert b"finishing running calls" in err
+
+
+async def test_killed_after_the_upstream_answered_nothing_is_lost_on_restart(workspace_dir: Path) -> None:
+    with FakeOpenAIImages(latency_s=0.5) as fake:
+        proc = _start_stdio_call(_server_env(workspace_dir, fake))
+        _wait_for(lambda: any(p.with_suffix(".json").exists() for p in _images(workspace_dir)))
+        proc.kill()
+        proc.communicate(timeout=30)
+        server = build_server(_settings(workspace_dir, fake))
+        async with Client(server):  # start-up recovers what the dead process left open
+            rows = server.studio.ledger.rows()
+    [image] = _images(workspace_dir)
+    [row] = rows
+    assert row["status"] == "ok" and row["outputs"] == [image.relative_to(workspace_dir.resolve()).as_posix()]
+    assert row["cost_usd"] == pytest.approx(fake.charged_usd)
+
+
+async def test_concurrency_limit_queues_calls(workspace_dir: Path) -> None:
+    with FakeOpenAIImages(latency_s=0.5) as fake:
+        async with Client(build_server(_settings(workspace_dir, fake, max_concurrency=2))) as client:
+            started = time.monotonic()
+            async with anyio.create_task_group() as tg:
+                for i in range(6):
+                    tg.start_soon(client.call_tool, "generate_image", {"prompt": f"p{i}", "quality": "low"})
+            wall = time.monotonic() - started
+    assert len(_images(workspace_dir)) == 6
+    assert wall >= math.ceil(6 / 2) * 0.5 - 0.05
