@@ -96,7 +96,10 @@ class Workspace:
             ref = unquote(parsed.path)
         elif re.match(r"^[a-z][a-z0-9+.-]*://", ref, re.IGNORECASE):
             raise PathNotAllowed(f"{ref!r} is a URL; pass a file in the workspace {self.root} or an image id")
-        candidate = Path(ref).expanduser()
+        try:
+            candidate = Path(ref).expanduser()
+        except RuntimeError:  # "~someone" with no such user
+            raise PathNotAllowed(f"{ref!r} names a home folder that does not exist; pass a workspace path") from None
         if not candidate.is_absolute():
             candidate = self.root / candidate
         try:
