@@ -164,3 +164,12 @@ async def test_transparent_background_is_honoured(offline_settings: Settings) ->
             "generate_image", {"prompt": "a product shot of a mug", "background": "transparent"}))
     img = Image.open(io.BytesIO(Path(data["images"][0]["path"]).read_bytes()))
     assert img.mode == "RGBA" and img.getextrema()[3][0] == 0
+
+
+async def test_prompts_are_listed_with_arguments(offline_settings: Settings) -> None:
+    async with Client(build_server(offline_settings)) as client:
+        prompts = {p.name: p for p in (await client.list_prompts()).prompts}
+        got = await client.get_prompt("remove_object", {"image": "abc123abc123", "what": "the bin"})
+    assert {"product_shot", "app_icon", "remove_object", "extend_to_banner"} <= set(prompts)
+    assert [a.name for a in prompts["remove_object"].arguments or []] == ["image", "what"]
+    assert "inpaint" in got.messages[0].content.text and "the bin" in got.messages[0].content.text

@@ -50,10 +50,27 @@ class EaselServer(MCPServer[Studio]):
         return [ReadResourceContents(content=data, mime_type=MIME.get(path.suffix.lower(), "image/png"))]
 
 
-def build_server(settings: Settings, studio: Studio | None = None) -> EaselServer:
-    """The Easel MCP server for `settings` (the workspace is opened and the provider checked here)."""
+def register_tools(server: MCPServer[Any], studio: Studio) -> None:
+    """Every tool, bound to `studio` (which the tools use only when called)."""
     from easel_mcp.tools import images, jobs, money, retouch
 
+    images.register(server, studio)
+    retouch.register(server, studio)
+    money.register(server, studio)
+    jobs.register(server, studio)
+
+
+def tool_schemas() -> dict[str, dict[str, Any]]:
+    """{tool name: input schema}, without a workspace or credentials (for the CLI and docs)."""
+    from typing import cast
+
+    bare: MCPServer[Any] = MCPServer(name="easel-schemas")
+    register_tools(bare, cast(Studio, None))
+    return {t.name: t.input_schema for t in anyio.run(bare.list_tools)}
+
+
+def build_server(settings: Settings, studio: Studio | None = None) -> EaselServer:
+    """The Easel MCP server for `settings` (the workspace is opened and the provider checked here)."""
     studio = studio or open_studio(settings)
 
     @asynccontextmanager
@@ -75,10 +92,10 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
         lifespan=lifespan,
         log_level=settings.log_level,
     )
-    images.register(server, studio)
-    retouch.register(server, studio)
-    money.register(server, studio)
-    jobs.register(server, studio)
+    register_tools(server, studio)
+    from easel_mcp.tools import prompts
+
+    prompts.register(server)
 
     @server.resource(
         IMAGE_URI_PREFIX + "{image_id}",

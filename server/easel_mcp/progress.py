@@ -4,10 +4,24 @@ followers relay each stage to their clients at least every few seconds (see engi
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 log = logging.getLogger("easel_mcp")
+_listener: ContextVar[Callable[[str], None] | None] = ContextVar("easel_progress_listener", default=None)
+
+
+@contextlib.contextmanager
+def listen(callback: Callable[[str], None]) -> Iterator[None]:
+    """Also send every stage reported in this context (and tasks it starts) to `callback` (the CLI)."""
+    token = _listener.set(callback)
+    try:
+        yield
+    finally:
+        _listener.reset(token)
 
 
 class Progress:
@@ -19,6 +33,9 @@ class Progress:
     async def report(self, message: str) -> None:
         self.stage = message
         self._step += 1
+        listener = _listener.get()
+        if listener is not None:
+            listener(message)
         if self._sink is None:
             return
         try:
