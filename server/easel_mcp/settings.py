@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     max_cost_per_call_usd: float | None = Field(default=None, gt=0, description="Refuse calls that could cost more.")
     daily_budget_usd: float | None = Field(default=None, gt=0, description="Spending limit per UTC day.")
     monthly_budget_usd: float | None = Field(default=None, gt=0, description="Spending limit per UTC month.")
+    preview_max_bytes_per_image: int = Field(
+        default=70_000, ge=2_048, description="Bytes of one inline preview at most (about 94 KB once base64-encoded)."
+    )
     auth_token: SecretStr | None = Field(
         default=None, description="When set, every HTTP request needs 'Authorization: Bearer <token>'."
     )

@@ -40,12 +40,12 @@ def _fit(size: tuple[int, int], max_edge: int) -> tuple[int, int]:
 
 
 def _downscale(img: Image.Image, target: tuple[int, int], keep_alpha: bool) -> Image.Image:
-    """Convert to RGB/RGBA and resize to `target`: a cheap integer `reduce()` down to at least 1.5x
-    the target first, then LANCZOS for the final step."""
+    """Convert to RGB/RGBA and resize to `target`: an integer `reduce()` (a box filter: area averaging,
+    properly antialiased and cheap) as far as it goes, then LANCZOS for the remaining step (< 2x)."""
     fast_modes = ("L", "RGB", "RGBA")
     if img.mode not in fast_modes:  # P, 1, LA, CMYK, I;16...: convert first so resampling is right
         img = imgio.to_rgb(img, keep_alpha=keep_alpha)
-    factor = int(min(img.width / target[0], img.height / target[1]) / 1.5)
+    factor = int(min(img.width / target[0], img.height / target[1]))
     if factor >= 2:
         img = img.reduce(factor)
     if img.size != target:
@@ -58,7 +58,7 @@ def _encode(img: Image.Image, fmt: str, quality: int) -> bytes:
     if fmt == "jpeg":
         img.save(buf, "JPEG", quality=quality)
     else:
-        img.save(buf, "WEBP", quality=quality, method=4)
+        img.save(buf, "WEBP", quality=quality, method=2)  # method 2: 2.5x faster than 4, ~8% larger
     return buf.getvalue()
 
 

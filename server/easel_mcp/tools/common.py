@@ -14,6 +14,7 @@ from mcp_types import CallToolResult, ContentBlock, ImageContent, ResourceLink, 
 
 from easel_mcp.errors import EaselError
 from easel_mcp.schemas.results import ImageResult
+from easel_mcp.settings import Settings
 
 log = logging.getLogger("easel_mcp")
 
@@ -38,11 +39,13 @@ def tool_errors() -> Iterator[None]:
         raise ToolError(str(e)) from e
 
 
-async def shape_result(result: ImageResult, *, preview: PreviewMode, budget_bytes: int) -> CallToolResult:
+async def shape_result(result: ImageResult, *, preview: PreviewMode, settings: Settings) -> CallToolResult:
     """The structured result, mirrored as text, plus a ResourceLink and a small preview per image."""
     structured = result.model_dump(mode="json")
     blocks: list[ContentBlock] = [TextContent(text=json.dumps(structured, separators=(",", ":")))]
-    previews = await anyio.to_thread.run_sync(_previews, result, preview, budget_bytes)
+    previews = await anyio.to_thread.run_sync(
+        _previews, result, preview, settings.preview_budget_bytes, settings.preview_max_bytes_per_image
+    )
     for image, (block, note) in zip(result.images, previews, strict=True):
         blocks.append(
             ResourceLink(
@@ -64,7 +67,7 @@ async def shape_result(result: ImageResult, *, preview: PreviewMode, budget_byte
 
 
 def _previews(
-    result: ImageResult, mode: PreviewMode, budget_bytes: int
+    result: ImageResult, mode: PreviewMode, budget_bytes: int, per_image_cap: int
 ) -> list[tuple[ImageContent | None, str | None]]:
     import base64
     from pathlib import Path
@@ -74,7 +77,7 @@ def _previews(
     if mode == "none" or not result.images:
         return [(None, None) for _ in result.images]
     out: list[tuple[ImageContent | None, str | None]] = []
-    per_image = preview_budget_split(budget_bytes, len(result.images))
+    per_image = min(per_image_cap, preview_budget_split(budget_bytes, len(result.images)))
     full_total = sum(i.bytes for i in result.images)
     for image in result.images:
         data = Path(image.path).read_bytes()

@@ -83,7 +83,7 @@ def register(server: MCPServer, studio: Studio) -> None:
                 output_compression=options.output_compression, moderation=options.moderation,
             )
             result = await studio.execute(record, request, dry_run=dry_run, progress=progress, wait=wait)
-        return await shape_result(result, preview=preview, budget_bytes=studio.settings.preview_budget_bytes)
+        return await shape_result(result, preview=preview, settings=studio.settings)
 
     async def edit_image(
         prompt: Prompt,
@@ -126,7 +126,7 @@ def register(server: MCPServer, studio: Studio) -> None:
             )
             result = await studio.execute(record, request, input_sizes=[(i.width, i.height) for i in inputs],
                                           dry_run=dry_run, progress=progress, wait=wait)
-        return await shape_result(result, preview=preview, budget_bytes=studio.settings.preview_budget_bytes)
+        return await shape_result(result, preview=preview, settings=studio.settings)
 
     server.add_tool(generate_image, title="Generate image", description=GENERATE_DESCRIPTION,
                     annotations=WRITES.model_copy(update={"title": "Generate image"}))

@@ -44,7 +44,7 @@ def register(server: MCPServer, studio: Studio) -> None:
         if view.result is None:
             return CallToolResult(content=[TextContent(text=view.model_dump_json())],
                                   structured_content=view.model_dump(mode="json"))
-        shaped = await shape_result(view.result, preview="auto", budget_bytes=studio.settings.preview_budget_bytes)
+        shaped = await shape_result(view.result, preview="auto", settings=studio.settings)
         structured = view.model_dump(mode="json")
         return CallToolResult(content=[TextContent(text=view.model_dump_json()), *shaped.content[1:]],
                               structured_content=structured)

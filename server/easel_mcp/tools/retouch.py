@@ -138,7 +138,7 @@ def register(server: MCPServer, studio: Studio) -> None:
                 output_compression=options.output_compression,
             ))
             result = await _run("inpaint", prompt, options, source, prepared, name, dry_run, progress, wait)
-        return await shape_result(result, preview=preview, budget_bytes=studio.settings.preview_budget_bytes)
+        return await shape_result(result, preview=preview, settings=studio.settings)
 
     async def outpaint(
         image: Image,
@@ -175,7 +175,7 @@ def register(server: MCPServer, studio: Studio) -> None:
                 output_format=options.output_format, output_compression=options.output_compression,
             ))
             result = await _run("outpaint", prompt, options, source, prepared, name, dry_run, progress, wait)
-        return await shape_result(result, preview=preview, budget_bytes=studio.settings.preview_budget_bytes)
+        return await shape_result(result, preview=preview, settings=studio.settings)
 
     server.add_tool(inpaint, title="Inpaint", description=INPAINT_DESCRIPTION,
                     annotations=WRITES.model_copy(update={"title": "Inpaint"}))

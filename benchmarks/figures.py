@@ -1,0 +1,33 @@
+"""Which figures the suite measures, in order."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+
+from benchmarks import calls, resources
+from benchmarks.common import Figure
+
+
+def _safe(name: str, fn: Callable[[], list[Figure]]) -> list[Figure]:
+    try:
+        return fn()
+    except Exception:  # a broken figure must show as not measured, not stop the others
+        traceback.print_exc(file=sys.stderr)
+        return [Figure(name, None, None, "", "", False, "failed to measure")]
+
+
+def measure_all(*, quick: bool) -> list[Figure]:
+    reps = 3 if quick else 7
+    figures: list[Figure] = []
+    figures += _safe("stdio cold start", lambda: [calls.startup(reps)])
+    figures += _safe("per-call overhead", lambda: list(calls.per_call(5 if quick else 20)))
+    figures += _safe("preview", lambda: [resources.preview(3 if quick else 9)])
+    figures += _safe("concurrency", lambda: calls.concurrency(quick))
+    figures += _safe("memory", lambda: [resources.memory()])
+    figures += _safe("ledger", lambda: resources.ledger(quick))
+    return figures
+
+
+__all__ = ["Figure", "measure_all"]
