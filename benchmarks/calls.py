@@ -33,7 +33,6 @@ def startup(reps: int) -> Figure:
 
 def per_call(reps: int) -> tuple[Figure, Figure]:
     import httpx2
-
     from tests.fakes.openai_images import FakeOpenAIImages
 
     with FakeOpenAIImages() as fake, tempfile.TemporaryDirectory() as ws:
@@ -104,10 +103,10 @@ def payload(b64_in_calls: int) -> Figure:
 def concurrency(quick: bool) -> list[Figure]:
     import anyio
     from mcp import Client
+    from tests.fakes.openai_images import FakeOpenAIImages
 
     from easel_mcp.app import build_server
     from easel_mcp.settings import Settings
-    from tests.fakes.openai_images import FakeOpenAIImages
 
     limit = 4
     figures: list[Figure] = []
