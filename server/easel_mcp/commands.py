@@ -1,0 +1,83 @@
+"""The click command line of `easel-mcp` (everything but the stdio fast path in cli.main)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Literal, cast
+
+import click
+
+from easel_mcp.cli import configure_logging, serve_stdio_or_http
+
+
+class _Group(click.Group):
+    """Adds the image commands lazily, so serving stdio never builds them."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from easel_mcp.cli_tools import COMMANDS
+
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        from easel_mcp.cli_tools import COMMANDS, build_command
+
+        return build_command(cmd_name) if cmd_name in COMMANDS else None
+
+
+@click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="easel-mcp")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Easel: an MCP image studio for LLM agents. Without a command: serve MCP over stdio."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+@cli.command()
+@click.option("--transport", type=click.Choice(["stdio", "http", "sse"]), default="stdio", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="HTTP bind address.")
+@click.option("--port", type=int, default=8000, show_default=True, help="HTTP port.")
+def serve(transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the MCP server (stdio, or streamable HTTP at /mcp, or SSE at /sse)."""
+    serve_stdio_or_http(transport, host, port)
+
+
+@cli.command()
+@click.option("--workspace", type=click.Path(file_okay=False), help="Workspace folder (default: a new temp folder).")
+def demo(workspace: str | None) -> None:
+    """Drive every tool through a real in-memory MCP client on the offline renderer."""
+    from easel_mcp.demo import run_demo
+
+    configure_logging("WARNING")
+    sys.exit(run_demo(workspace))
+
+
+@cli.command()
+@click.option("--since", default=None, help="7d, 24h, 2w, today, month or a date (default: all time).")
+@click.option("--by", type=click.Choice(["model", "day", "tool", "provider"]), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def usage(since: str | None, by: str | None, as_json: bool) -> None:
+    """What the image calls cost, from the ledger."""
+    import json
+
+    from easel_mcp.ledger import Ledger, format_report, parse_since
+    from easel_mcp.settings import Settings
+    from easel_mcp.workspace import STATE_DIR
+
+    path = Settings().workspace_path().expanduser().resolve() / STATE_DIR / "ledger.sqlite3"
+    try:
+        start = parse_since(since) if since else None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--since") from e
+    report: dict[str, Any]
+    if not path.exists():
+        report = {"since": None, "by": by, "calls": 0, "images": 0, "cost_usd": 0.0, "estimated_usd": 0.0,
+                  "failed": 0, "open": 0, "groups": []}
+    else:
+        group = cast(Literal["model", "day", "tool", "provider"] | None, by)
+        report = Ledger(path).report(since=start, by=group)
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
