@@ -174,8 +174,8 @@ class FakeOpenAIImages:
     async def _handle(self, scope: Message, receive: Receive, send: Send, rid: str) -> None:
         raw = await wire.read_body(receive)
         rec, parsed = await wire.parse_request(scope, raw, receive)
-        asked = parsed.body.get("model")
-        model = asked if isinstance(asked, str) and asked else val.DEFAULT_EDIT_MODEL
+        self._annotate(scope, rec, parsed)
+        model = self._model_of(rec, parsed)
         violations = self._validate(parsed, rec, model)
         rec.violations = [str(v) for v in violations]
         with self._lock:
@@ -193,6 +193,16 @@ class FakeOpenAIImages:
             await wire.send_json(send, refusal[0], refusal[1], rid, extra)
             return
         await self._answer(send, parsed, model, rid, extra)
+
+    # ------------------------------------------------------------------ hooks (subclasses: azure, gateway)
+
+    def _annotate(self, scope: Message, rec: RecordedRequest, parsed: wire.Parsed) -> None:
+        """Called once a request is parsed; subclasses record what their URL layout carries."""
+
+    def _model_of(self, rec: RecordedRequest, parsed: wire.Parsed) -> str:
+        """The model a request is for (the body's ``model``; the edits endpoint's default otherwise)."""
+        asked = parsed.body.get("model")
+        return asked if isinstance(asked, str) and asked else val.DEFAULT_EDIT_MODEL
 
     # ------------------------------------------------------------------ validation
 

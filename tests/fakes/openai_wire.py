@@ -147,6 +147,7 @@ class RecordedRequest:
     files: dict[str, list[UploadedFile]]  # multipart files: files["image[]"], files["mask"], ...
     query: dict[str, str]
     violations: list[str]  # problems found in THIS request ([] when valid)
+    deployment: str | None = None  # Azure: the deployment the URL (dated form) or body (v1 form) named
 
 
 @dataclass

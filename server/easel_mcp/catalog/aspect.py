@@ -102,7 +102,10 @@ def tier_for_long_side(long_side: int, tiers: tuple[str, ...] = tuple(TIER_SCALE
 
 def image_config(model: str, size: str, quality: str) -> tuple[str | None, str | None]:
     """(aspectRatio, imageSize) for a request; None means "leave the field out"."""
-    sizes = ASPECT_SIZES.get(model)
+    from easel_mcp.catalog import get_model
+
+    spec = get_model(model)
+    sizes = ASPECT_SIZES.get(spec.name if spec else model)
     ratios = sizes.ratios if sizes else DEFAULT_RATIOS
     tiers = tuple(sizes.tiers) if sizes else tuple(TIER_SCALE)
     send_tier = sizes.send_tier if sizes else True

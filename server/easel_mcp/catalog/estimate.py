@@ -52,14 +52,23 @@ def _qualities(row: PriceRow, quality: str, model: str) -> list[str]:
     return options or ["medium"]
 
 
-def _sizes(size: str, model: str) -> list[tuple[int, int]]:
+def _sizes(size: str, model: str, quality: str) -> list[tuple[int, int]]:
     parsed = parse_size(size)
     if parsed is not None:
         return [parsed]
     spec = get_model(model)
     if spec is None:
         return [TYPICAL_SIZE, (1536, 1024), (1024, 1536)]
-    return [s for _, s in spec.sizes.named]
+    auto = dict(spec.auto_size).get(quality)  # models whose size tier follows the quality
+    return [auto] if auto else [s for _, s in spec.sizes.named]
+
+
+def _typical_size(size: str, model: str, quality: str) -> tuple[int, int]:
+    parsed = parse_size(size)
+    if parsed is not None:
+        return parsed
+    spec = get_model(model)
+    return (dict(spec.auto_size).get(quality) if spec else None) or TYPICAL_SIZE
 
 
 def estimate(
@@ -93,7 +102,7 @@ def estimate(
 
     outcomes: list[tuple[float | None, int | None]] = []  # (usd per image, output tokens per image)
     for q in _qualities(row, quality, model):
-        for s in _sizes(size, model):
+        for s in _sizes(size, model, q):
             listed = row.listed_price(s, q)
             tokens = row.output_tokens_for(s, q)
             if listed is not None:
@@ -105,7 +114,7 @@ def estimate(
     if row.per_image:
         notes.append(f"{row.model}: {row.note or 'listed per-image prices'}")
     typical_q = quality if quality != "auto" else TYPICAL_QUALITY
-    typical_s = parse_size(size) or TYPICAL_SIZE
+    typical_s = _typical_size(size, model, typical_q)
     typical_usd = row.listed_price(typical_s, typical_q)
     typical_tokens = row.output_tokens_for(typical_s, typical_q)
     if typical_usd is None and typical_tokens is not None and row.image_out is not None:
@@ -117,6 +126,12 @@ def estimate(
     input_usd = None
     if row.text_in is not None and row.image_in is not None:
         input_usd = (t_tokens * row.text_in + i_tokens * row.image_in) / 1e6
+    elif row.per_image and (t_tokens or i_tokens):
+        input_usd = 0.0  # listed per-image prices; the input has no published price
+        notes.append("input tokens have no published price for this model: the figure is the listed per-image "
+                     "price only")
+    elif row.per_image:
+        input_usd = 0.0
     known = [usd for usd, _ in outcomes if usd is not None]
     if typical_usd is None or input_usd is None or not known:
         notes.append(row.note or f"no published prices for {row.model}")

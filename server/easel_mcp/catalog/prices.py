@@ -11,6 +11,9 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from easel_mcp.catalog.aspect import GEMINI_3_PRO_SIZES, GEMINI_31_FLASH_SIZES, AspectSizes
+from easel_mcp.catalog.models import format_size
+
 _AS_OF = date(2026, 11, 25)
 
 # Output image tokens for models before gpt-image-2 (S; matches gpt-image-1's per-image prices).
@@ -78,6 +81,34 @@ def fidelity_tokens(size: tuple[int, int]) -> int:
 _S = "S: third-party copies of OpenAI's pricing page, via image-apis.md"
 _P = "P-excerpt: OpenAI pricing, via image-apis.md"
 
+
+def _gemini_prices(sizes: AspectSizes, usd_by_tier: dict[str, float]) -> dict[str, dict[str, float]]:
+    """Listed per-image prices of a Gemini model by tier (quality does not change the price).
+    Tiers without a published price are left out, so the estimate says "unknown" for them."""
+    by_size = {format_size(s): usd_by_tier[t] for t, table in sizes.tiers.items() if t in usd_by_tier
+               for s in table.values()}
+    return {q: by_size for q in ("low", "medium", "high")}
+
+
+_GEMINI_S = "S: Google's Gemini API pricing via image-apis.md §5"
+GEMINI_PRICES: tuple[PriceRow, ...] = (
+    PriceRow(
+        "gemini-2.5-flash-image", None, None, 30.00, "none", _GEMINI_S, _AS_OF,
+        per_image={q: {"*": 0.039} for q in ("low", "medium", "high")},
+        note="$0.039 per image (1290 output tokens at $30/1M); input tokens are not priced here",
+    ),
+    PriceRow(
+        "gemini-3-pro-image", None, None, None, "none", _GEMINI_S, _AS_OF,
+        per_image=_gemini_prices(GEMINI_3_PRO_SIZES, {"1K": 0.134, "2K": 0.134, "4K": 0.24}),
+        note="$0.134 per image at 1K and 2K, $0.24 at 4K; token prices not published in the table",
+    ),
+    PriceRow(
+        "gemini-3.1-flash-image", None, None, None, "none", _GEMINI_S, _AS_OF,
+        per_image=_gemini_prices(GEMINI_31_FLASH_SIZES, {"1K": 0.067}),
+        note="about $0.067 per image at 1K; 2K and 4K prices and token prices are not in the table",
+    ),
+)
+
 PRICES: tuple[PriceRow, ...] = (
     PriceRow("gpt-image-1", 5.00, 10.00, 40.00, "table", _P, _AS_OF, table=LEGACY_OUTPUT_TOKENS),
     PriceRow(
@@ -115,7 +146,9 @@ PRICES: tuple[PriceRow, ...] = (
         "dall-e-2", None, None, None, "none", "retired; historical prices", _AS_OF,
         per_image={"standard": {"256x256": 0.016, "512x512": 0.018, "1024x1024": 0.020}},
     ),
+    *GEMINI_PRICES,
 )
+
 
 _BY_MODEL = {row.model: row for row in PRICES}
 _OVERRIDES: dict[str, PriceRow] = {}
@@ -165,10 +198,14 @@ def load_price_overrides(path: Path) -> list[str]:
 
 
 def cost_from_usage(model: str, usage: dict[str, object] | None) -> tuple[float | None, str | None]:
-    """The billed cost of a call from the usage block the upstream returned: (usd, why-None)."""
+    """The billed cost of a call from the usage block the upstream returned: (usd, note).
+
+    The note says why the cost is None, or what a partial cost leaves out (Gemini's input tokens)."""
     if usage is None:
         return None, "the provider returned no usage"
     row = price_row(model)
+    if "candidatesTokenCount" in usage or "promptTokenCount" in usage:
+        return _gemini_cost(model, row, usage)
     if row is None or row.text_in is None or row.image_in is None or row.image_out is None:
         return None, f"no token prices known for {model}"
     details = usage.get("input_tokens_details")
@@ -185,3 +222,25 @@ def cost_from_usage(model: str, usage: dict[str, object] | None) -> tuple[float 
 
 def _int(value: object) -> int:
     return int(value) if isinstance(value, int | float) else 0
+
+
+def _gemini_cost(model: str, row: PriceRow | None, usage: dict[str, object]) -> tuple[float | None, str | None]:
+    """Gemini's usageMetadata: image output tokens (the IMAGE entry of candidatesTokensDetails, else
+    candidatesTokenCount) at the image-out price; prompt tokens only when an input price is known."""
+    if row is None or row.image_out is None:
+        return None, f"no token prices known for {model}"
+    image_tokens = _modality_tokens(usage.get("candidatesTokensDetails"), "IMAGE")
+    if image_tokens is None:
+        image_tokens = _int(usage.get("candidatesTokenCount"))
+    usd = image_tokens * row.image_out / 1_000_000
+    if row.text_in is not None:
+        usd += _int(usage.get("promptTokenCount")) * row.text_in / 1_000_000
+        return round(usd, 6), None
+    return round(usd, 6), "image output tokens only: input tokens have no published price in the table"
+
+
+def _modality_tokens(details: object, modality: str) -> int | None:
+    if not isinstance(details, list):
+        return None
+    counts = [_int(d.get("tokenCount")) for d in details if isinstance(d, dict) and d.get("modality") == modality]
+    return sum(counts) if counts else None

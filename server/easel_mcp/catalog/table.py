@@ -173,6 +173,7 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="gemini-3.1-flash-image",
+        aliases=("gemini-3.1-flash-image-preview",),
         status="live",
         status_note="\"Nano Banana 2\"",
         sizes=GEMINI_31_FLASH_SIZES.size_rule(),
@@ -182,6 +183,7 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="gemini-3-pro-image",
+        aliases=("gemini-3-pro-image-preview",),
         status="live",
         status_note="\"Nano Banana Pro\"",
         sizes=GEMINI_3_PRO_SIZES.size_rule(),
@@ -191,6 +193,7 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="gemini-2.5-flash-image",
+        aliases=("gemini-2.5-flash-image-preview",),
         status="deprecated",
         status_note="\"Nano Banana\": Google has scheduled its shut-down; prefer gemini-3.1-flash-image",
         sizes=GEMINI_25_SIZES.size_rule(),

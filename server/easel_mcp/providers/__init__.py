@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 # name -> "module:Class"; pinned by tests/test_providers_registry.py
 REGISTRY: dict[str, str] = {
     "openai": "easel_mcp.providers.openai:OpenAIProvider",
+    "azure": "easel_mcp.providers.azure:AzureProvider",
+    "compatible": "easel_mcp.providers.compatible:CompatibleProvider",
+    "gemini": "easel_mcp.providers.gemini:GeminiProvider",
     "offline": "easel_mcp.providers.offline:OfflineProvider",
 }
 
@@ -35,4 +38,4 @@ def provider_class(name: str) -> type[ImageProvider]:
 def create_provider(name: str, settings: Settings) -> ImageProvider:
     """Build the provider `name` from settings (credentials are checked here, not at import)."""
     cls = provider_class(name)
-    return cls.from_settings(settings)  # type: ignore[attr-defined,no-any-return]
+    return cls.from_settings(settings)

@@ -8,7 +8,10 @@ server's lifetime), speaks its wire format, and translates its vendor's exceptio
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
+
+if TYPE_CHECKING:
+    from easel_mcp.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,12 @@ class ImageProvider(Protocol):
     """An upstream image service."""
 
     name: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """Build the provider from settings; a missing credential raises `ConfigurationError` naming
+        the variables to set ("the X provider needs ...: set VAR ...")."""
+        ...
 
     async def generate(self, request: GenerateRequest) -> ProviderResult: ...
 

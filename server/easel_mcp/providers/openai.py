@@ -9,34 +9,24 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from easel_mcp.errors import (
-    AuthenticationFailed,
-    ConfigurationError,
-    ModelNotFound,
-    ModerationBlocked,
-    OrganizationNotVerified,
-    ProviderError,
-    QuotaExceeded,
-    RateLimited,
-    UpstreamRejected,
-    UpstreamUnavailable,
-)
+from easel_mcp.errors import ConfigurationError, ProviderError, UpstreamUnavailable
 from easel_mcp.providers.base import EditRequest, GenerateRequest, ProviderResult
+from easel_mcp.providers.common import redact
+from easel_mcp.providers.openai_errors import ErrorHints, translate_error
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
     from easel_mcp.settings import Settings
 
-VERIFY_URL = "https://platform.openai.com/settings/organization/general"
-
 
 class OpenAIProvider:
     """The OpenAI Images API. Credentials as the official SDK reads them (OPENAI_API_KEY, ...)."""
 
     name = "openai"
+    hints: ClassVar[ErrorHints] = ErrorHints()
 
     def __init__(
         self,
@@ -77,18 +67,52 @@ class OpenAIProvider:
     def client(self) -> AsyncOpenAI:
         """One pooled client for the provider's lifetime, built on first use."""
         if self._client is None:
-            import httpx2
-            from openai import AsyncOpenAI
-
-            self._client = AsyncOpenAI(
-                api_key=self._api_key,
-                base_url=self._base_url,
-                organization=self._organization,
-                project=self._project,
-                max_retries=0,
-                timeout=httpx2.Timeout(self._timeout_s, connect=self._connect_timeout_s),
-            )
+            self._client = self._build_client()
         return self._client
+
+    # Hooks for servers that speak this wire format (azure.py, compatible.py).
+    def _build_client(self) -> AsyncOpenAI:
+        from openai import AsyncOpenAI
+
+        return AsyncOpenAI(
+            api_key=self._api_key,
+            base_url=self._base_url,
+            organization=self._organization,
+            project=self._project,
+            max_retries=0,
+            timeout=self._timeout(),
+        )
+
+    def _timeout(self) -> Any:
+        import httpx2
+
+        return httpx2.Timeout(self._timeout_s, connect=self._connect_timeout_s)
+
+    def _wire_model(self, model: str) -> str:
+        """The `model` value sent upstream (Azure: the deployment name)."""
+        return model
+
+    def _call_options(self) -> dict[str, Any]:
+        """Extra SDK keyword arguments for every call (e.g. `extra_headers`)."""
+        return {}
+
+    def _secrets(self) -> tuple[str | None, ...]:
+        return (self._api_key,)
+
+    async def _image_from_url(self, url: str, request_id: str | None) -> bytes:
+        """An answer item with `url` instead of `b64_json`. OpenAI's GPT image models never send one."""
+        raise UpstreamUnavailable(
+            "the upstream answered without image data (b64_json); if it is a gateway that answers with "
+            "URLs, it is not supported by the openai provider: use EASEL_PROVIDER=compatible with EASEL_BASE_URL",
+            provider=self.name,
+            request_id=request_id,
+            billed=True,
+        )
+
+    def _translate(self, exc: Exception) -> ProviderError:
+        error = translate_error(exc, self.name, self.hints)
+        error.message = redact(error.message, self._secrets())
+        return error
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -97,7 +121,7 @@ class OpenAIProvider:
 
     async def generate(self, request: GenerateRequest) -> ProviderResult:
         body: dict[str, Any] = {
-            "model": request.model,
+            "model": self._wire_model(request.model),
             "prompt": request.prompt,
             "n": request.n,
             "size": request.size,
@@ -109,14 +133,16 @@ class OpenAIProvider:
         _put(body, "moderation", request.moderation)
         body.update(request.extra)
         try:
-            response = await self.client.images.generate(**body)
+            response = await self.client.images.generate(**body, **self._call_options())
+            return await self._result(response, request.output_format)
+        except ProviderError:
+            raise
         except Exception as e:
-            raise translate_error(e, self.name) from e
-        return _result(response, request.output_format, self.name)
+            raise self._translate(e) from e
 
     async def edit(self, request: EditRequest) -> ProviderResult:
         body: dict[str, Any] = {
-            "model": request.model,
+            "model": self._wire_model(request.model),
             "prompt": request.prompt,
             # Always a list: the SDK then sends repeated `image[]` parts.
             "image": [(img.filename, img.data, img.mime_type) for img in request.images],
@@ -132,10 +158,54 @@ class OpenAIProvider:
         _put(body, "output_compression", request.output_compression)
         body.update(request.extra)
         try:
-            response = await self.client.images.edit(**body)
+            response = await self.client.images.edit(**body, **self._call_options())
+            return await self._result(response, request.output_format)
+        except ProviderError:
+            raise
         except Exception as e:
-            raise translate_error(e, self.name) from e
-        return _result(response, request.output_format, self.name)
+            raise self._translate(e) from e
+
+    async def _result(self, response: Any, requested_format: str) -> ProviderResult:
+        from openai.types import ImagesResponse
+
+        provider = self.name
+        if not isinstance(response, ImagesResponse):  # e.g. a text/html page from a proxy
+            raise UpstreamUnavailable(
+                "the upstream's answer could not be read (not an Images API response); check "
+                f"{self.hints.base_url}",
+                provider=provider,
+            )
+        request_id: str | None = getattr(response, "_request_id", None)
+        images: list[bytes] = []
+        revised: list[str | None] = []
+        for item in response.data or []:
+            if item.b64_json:
+                images.append(_decode(item.b64_json, provider, request_id))
+            elif item.url:
+                images.append(await self._image_from_url(item.url, request_id))
+            else:
+                raise UpstreamUnavailable(
+                    "the upstream answered without image data (neither b64_json nor url)",
+                    provider=provider,
+                    request_id=request_id,
+                    billed=True,
+                )
+            revised.append(item.revised_prompt)
+        if not images:
+            raise UpstreamUnavailable(
+                "the upstream answered with no images", provider=provider, request_id=request_id, billed=True
+            )
+        usage = response.usage.model_dump(exclude_none=True) if response.usage is not None else None
+        return ProviderResult(
+            images=images,
+            output_format=response.output_format or requested_format,
+            usage=usage,
+            request_id=request_id,
+            revised_prompts=revised,
+            size=response.size,
+            quality=response.quality,
+            background=response.background,
+        )
 
 
 def _put(body: dict[str, Any], key: str, value: object) -> None:
@@ -143,148 +213,13 @@ def _put(body: dict[str, Any], key: str, value: object) -> None:
         body[key] = value
 
 
-def _result(response: Any, requested_format: str, provider: str) -> ProviderResult:
-    from openai.types import ImagesResponse
-
-    if not isinstance(response, ImagesResponse):  # e.g. a text/html page from a proxy
-        raise UpstreamUnavailable(
-            "the upstream's answer could not be read (not an Images API response); check OPENAI_BASE_URL",
-            provider=provider,
-        )
-    request_id: str | None = getattr(response, "_request_id", None)
-    images: list[bytes] = []
-    revised: list[str | None] = []
-    for item in response.data or []:
-        if not item.b64_json:
-            raise UpstreamUnavailable(
-                "the upstream answered without image data (b64_json); if it is a gateway that answers with "
-                "URLs, it is not supported by the openai provider",
-                provider=provider,
-                request_id=request_id,
-                billed=True,
-            )
-        try:
-            images.append(base64.b64decode(item.b64_json, validate=True))
-        except (binascii.Error, ValueError) as e:
-            raise UpstreamUnavailable(
-                "the upstream sent image data that is not valid base64",
-                provider=provider,
-                request_id=request_id,
-                billed=True,
-            ) from e
-        revised.append(item.revised_prompt)
-    if not images:
-        raise UpstreamUnavailable(
-            "the upstream answered with no images", provider=provider, request_id=request_id, billed=True
-        )
-    usage = response.usage.model_dump(exclude_none=True) if response.usage is not None else None
-    return ProviderResult(
-        images=images,
-        output_format=response.output_format or requested_format,
-        usage=usage,
-        request_id=request_id,
-        revised_prompts=revised,
-        size=response.size,
-        quality=response.quality,
-        background=response.background,
-    )
-
-
-def translate_error(exc: Exception, provider: str) -> ProviderError:
-    """The one place where the SDK's exceptions become Easel's."""
-    import openai
-
-    if isinstance(exc, ProviderError):
-        return exc
-    if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        fields: dict[str, Any] = {
-            "provider": provider,
-            "status": status,
-            "code": exc.code,
-            "request_id": exc.request_id,
-            "param": exc.param,
-        }
-        detail = _redact(_error_message(exc))
-        if exc.code in ("moderation_blocked", "content_policy_violation") or exc.type == "image_generation_user_error":
-            return ModerationBlocked(
-                "the image service's safety system refused this request; reword the prompt (or use other input "
-                f"images) and try again. Upstream said: {detail}",
-                **fields,
-            )
-        if status == 401:
-            return AuthenticationFailed(
-                f"the API key was refused ({detail}); check OPENAI_API_KEY in the server's configuration",
-                **fields,
-            )
-        if status == 403 and "verif" in detail.lower():
-            return OrganizationNotVerified(
-                f"this model needs a verified OpenAI organisation; verify it at {VERIFY_URL} (it can take 15 "
-                f"minutes to apply) or choose another model. Upstream said: {detail}",
-                **fields,
-            )
-        if status == 404 or exc.code == "model_not_found":
-            return ModelNotFound(
-                f"the upstream does not serve this model ({detail}); choose another model (list_models shows "
-                "the catalog)",
-                **fields,
-            )
-        if status == 429 and exc.code == "insufficient_quota":
-            return QuotaExceeded(
-                f"the account has no quota left ({detail}); add credit or raise the limit in the billing "
-                "settings. Retrying will not help.",
-                **fields,
-            )
-        if status == 429:
-            retry_after = _retry_after(exc)
-            wait = f" in {retry_after:g} s" if retry_after is not None else " shortly"
-            return RateLimited(f"rate limited by the upstream; try again{wait}. ({detail})", retry_after_s=retry_after,
-                               **fields)
-        if 400 <= status < 500:
-            field = f" (field '{exc.param}')" if exc.param else ""
-            return UpstreamRejected(f"the upstream refused the request{field}: {detail}", **fields)
-        return UpstreamUnavailable(f"the upstream failed with HTTP {status}: {detail}; try again", **fields)
-    if isinstance(exc, openai.APITimeoutError):
-        return UpstreamUnavailable("the upstream did not answer in time; try again", provider=provider, sent=True)
-    if isinstance(exc, openai.APIConnectionError):
-        import httpx2
-
-        cause = exc.__cause__
-        sent = not isinstance(cause, httpx2.ConnectError | httpx2.ConnectTimeout)
-        return UpstreamUnavailable(
-            f"could not reach the image service ({type(cause).__name__ if cause else 'connection error'}); "
-            "check OPENAI_BASE_URL and the network, then try again",
-            provider=provider,
-            sent=sent,
-        )
-    if isinstance(exc, openai.OpenAIError | ValueError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        return UpstreamUnavailable(
-            f"the upstream's answer could not be read ({type(exc).__name__}); try again", provider=provider
-        )
-    return UpstreamUnavailable(
-        f"unexpected failure talking to the upstream ({type(exc).__name__}); try again", provider=provider
-    )
-
-
-def _error_message(exc: Any) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        message = body.get("message")
-        if isinstance(message, str):
-            return message
-    return str(exc.message)
-
-
-def _retry_after(exc: Any) -> float | None:
-    value = exc.response.headers.get("retry-after")
+def _decode(b64: str, provider: str, request_id: str | None) -> bytes:
     try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _redact(text: str) -> str:
-    """Error bodies sometimes echo the key ("Incorrect API key provided: sk-abc..."): cut it."""
-    import re
-
-    return re.sub(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*]{6,}", r"\1-***", text)[:800]
+        return base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise UpstreamUnavailable(
+            "the upstream sent image data that is not valid base64",
+            provider=provider,
+            request_id=request_id,
+            billed=True,
+        ) from e
