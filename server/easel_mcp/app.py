@@ -115,4 +115,18 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
     async def usage() -> str:
         return await anyio.to_thread.run_sync(server.studio.usage_json)
 
+    @server.resource(
+        "easel://models",
+        name="models",
+        description="The image models of every configured provider, with sizes, features and prices.",
+        mime_type="application/json",
+    )
+    async def models() -> str:
+        from easel_mcp.catalog.listing import list_models
+
+        settings = server.studio.settings
+        listing = await anyio.to_thread.run_sync(
+            lambda: list_models(settings.configured_providers(), server.studio.default_provider, settings.model))
+        return listing.model_dump_json(indent=2)
+
     return server

@@ -81,6 +81,20 @@ class Studio:
         self.engine = Engine(self, self.ledger, self.budgets, max_concurrency=settings.max_concurrency,
                              policy=policy, shutdown_grace_s=settings.shutdown_grace_s)
 
+    def pick(self, provider: str | None, model: str | None) -> tuple[str, str]:
+        """The provider and model a call uses: the per-call choice (among the configured providers) or the
+        server's; without a model, the configured one if that provider serves it, else its own default."""
+        from easel_mcp.catalog.providers import model_for_provider
+
+        name = (provider or self.default_provider).strip().lower()
+        configured = self.settings.configured_providers()
+        if name not in configured:
+            raise InvalidRequest(
+                f"provider {name!r} is not configured on this server; configured: {', '.join(configured)}",
+                field="provider",
+            )
+        return name, (model or model_for_provider(name, self.settings.model))
+
     def provider(self, name: str | None = None) -> ImageProvider:
         name = name or self.default_provider
         if name not in self._providers:

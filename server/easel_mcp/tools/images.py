@@ -27,6 +27,7 @@ from easel_mcp.tools.params import (
     OutputFormat,
     Preview,
     Prompt,
+    ProviderChoice,
     Quality,
     Size,
     Wait,
@@ -56,6 +57,7 @@ def register(server: MCPServer, studio: Studio) -> None:
         prompt: Prompt,
         ctx: Context,
         model: Model = None,
+        provider: ProviderChoice = None,
         size: Size = "auto",
         quality: Quality = "auto",
         n: Count = 1,
@@ -71,12 +73,13 @@ def register(server: MCPServer, studio: Studio) -> None:
         progress = Progress(ctx)
         await progress.report("queued")
         with tool_errors():
+            provider_name, model_name = studio.pick(provider, model)
             options = resolve_options(
-                "generate", model=model or studio.settings.model, prompt=prompt, size=size, quality=quality, n=n,
+                "generate", model=model_name, provider=provider_name, prompt=prompt, size=size, quality=quality, n=n,
                 background=None if background == "auto" else background, output_format=output_format,
                 output_compression=output_compression, moderation=moderation,
             )
-            record = CallRecord("generate", prompt, options, studio.default_provider, name or prompt)
+            record = CallRecord("generate", prompt, options, provider_name, name or prompt)
             request = GenerateRequest(
                 model=options.model, prompt=prompt, size=options.size, quality=options.quality, n=options.n,
                 background=options.background, output_format=options.output_format,
@@ -92,6 +95,7 @@ def register(server: MCPServer, studio: Studio) -> None:
         mask: MaskRef = None,
         input_fidelity: Fidelity = None,
         model: Model = None,
+        provider: ProviderChoice = None,
         size: Size = "auto",
         quality: Quality = "auto",
         n: Count = 1,
@@ -106,8 +110,9 @@ def register(server: MCPServer, studio: Studio) -> None:
         progress = Progress(ctx)
         await progress.report("queued")
         with tool_errors():
+            provider_name, model_name = studio.pick(provider, model)
             options = resolve_options(
-                "edit", model=model or studio.settings.model, prompt=prompt, size=size, quality=quality, n=n,
+                "edit", model=model_name, provider=provider_name, prompt=prompt, size=size, quality=quality, n=n,
                 background=None if background == "auto" else background, output_format=output_format,
                 output_compression=output_compression, input_fidelity=input_fidelity, image_count=len(images),
                 has_mask=mask is not None,
@@ -117,7 +122,7 @@ def register(server: MCPServer, studio: Studio) -> None:
             extra: dict[str, object] = {}
             if mask is not None:
                 mask_png, extra = await studio.prepare_mask(mask, inputs[0])
-            record = CallRecord("edit", prompt, options, studio.default_provider, name or prompt, inputs, extra)
+            record = CallRecord("edit", prompt, options, provider_name, name or prompt, inputs, extra)
             request = EditRequest(
                 model=options.model, prompt=prompt, images=tuple(i.image for i in inputs), size=options.size,
                 quality=options.quality, n=options.n, mask=mask_png, input_fidelity=options.input_fidelity,

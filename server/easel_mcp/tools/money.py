@@ -8,15 +8,17 @@ import anyio.to_thread
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
+from easel_mcp.catalog.listing import list_models as catalog_list
 from easel_mcp.catalog.models import Size as SizeTuple
 from easel_mcp.catalog.models import format_size
 from easel_mcp.catalog.validate import resolve_options
 from easel_mcp.errors import InvalidRequest
 from easel_mcp.retouch import Anchor, requested_size, size_rule
 from easel_mcp.schemas.estimate import CostBreakdown, CostPart, EstimateResult
+from easel_mcp.schemas.models import ModelsList
 from easel_mcp.studio import CallRecord, Studio
 from easel_mcp.tools.common import tool_errors
-from easel_mcp.tools.params import Count, Fidelity, Model, Quality, Region, Size
+from easel_mcp.tools.params import Count, Fidelity, Model, ProviderChoice, Quality, Region, Size
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -45,6 +47,7 @@ def register(server: MCPServer, studio: Studio) -> None:
     async def estimate_cost(
         operation: Operation,
         model: Model = None,
+        provider: ProviderChoice = None,
         size: Size = "auto",
         quality: Quality = "auto",
         n: Count = 1,
@@ -65,9 +68,10 @@ def register(server: MCPServer, studio: Studio) -> None:
             refs = images or []
             if operation != "generate" and not refs:
                 raise InvalidRequest(f"{operation} needs the input images: pass images=[...]", field="images")
+            provider_name, model_name = studio.pick(provider, model)
             options = resolve_options(
                 "generate" if operation == "generate" else "edit",
-                model=model or studio.settings.model, prompt=prompt or "(prompt)", size=size, quality=quality,
+                model=model_name, provider=provider_name, prompt=prompt or "(prompt)", size=size, quality=quality,
                 n=n, input_fidelity=input_fidelity, image_count=max(1, len(refs)),
             )
             inputs = await studio.load_inputs(refs) if refs else []
@@ -79,7 +83,7 @@ def register(server: MCPServer, studio: Studio) -> None:
                                       left, top, right, bottom, aspect_ratio, anchor))
                 options.size = format_size(request)
                 sizes = [request]
-            record = CallRecord(operation, prompt, options, studio.default_provider, "estimate", geometry=geometry)
+            record = CallRecord(operation, prompt, options, provider_name, "estimate", geometry=geometry)
             est = studio.estimate(record, input_sizes=sizes, partial_images=partial_images)
             left_usd = await studio.budget_left()
         return EstimateResult(
@@ -94,6 +98,18 @@ def register(server: MCPServer, studio: Studio) -> None:
             geometry=geometry, warnings=options.warnings,
         )
 
+    async def list_models() -> ModelsList:
+        settings = studio.settings
+        return await anyio.to_thread.run_sync(
+            lambda: catalog_list(settings.configured_providers(), studio.default_provider, settings.model))
+
+    server.add_tool(
+        list_models, title="List models",
+        description="The image models each configured provider offers: status (live, deprecated, retired), sizes, "
+        "qualities, features (edit, mask, transparent background, input_fidelity, streaming) and prices.",
+        annotations=ToolAnnotations(title="List models", read_only_hint=True, idempotent_hint=True,
+                                    open_world_hint=False),
+    )
     server.add_tool(
         estimate_cost, title="Estimate cost", description=DESCRIPTION,
         annotations=ToolAnnotations(title="Estimate cost", read_only_hint=True, idempotent_hint=True,

@@ -11,6 +11,11 @@ Model = Annotated[
     str | None,
     Field(description="Image model, e.g. gpt-image-1.5 or gpt-image-2. Default: the server's configured model."),
 ]
+ProviderChoice = Annotated[
+    str | None,
+    Field(description="Which configured upstream to use: openai, azure, compatible, gemini or offline "
+          "(list_models shows what is configured). Default: the server's."),
+]
 Size = Annotated[
     str,
     Field(

@@ -30,6 +30,7 @@ from easel_mcp.tools.params import (
     OutputFormat,
     Preview,
     Prompt,
+    ProviderChoice,
     Quality,
     Region,
     Wait,
@@ -84,10 +85,10 @@ def register(server: MCPServer, studio: Studio) -> None:
 
     async def _run(
         operation: Literal["inpaint", "outpaint"], prompt: str, options: Options, source: LoadedInput,
-        prepared: PreparedEdit, name: str | None, dry_run: bool, progress: Progress, wait: bool,
+        prepared: PreparedEdit, name: str | None, dry_run: bool, progress: Progress, wait: bool, provider_name: str,
     ) -> ImageResult:
         options.size = format_size(prepared.request_size)
-        record = CallRecord(operation, prompt, options, studio.default_provider, name or prompt, [source],
+        record = CallRecord(operation, prompt, options, provider_name, name or prompt, [source],
                             geometry=prepared.geometry, warnings=prepared.warnings)
         request = EditRequest(
             model=options.model, prompt=prompt, images=(prepared.image,), size=options.size,
@@ -108,6 +109,7 @@ def register(server: MCPServer, studio: Studio) -> None:
         preserve_unmasked: PreserveUnmasked = True,
         input_fidelity: Fidelity = None,
         model: Model = None,
+        provider: ProviderChoice = None,
         size: InpaintSize = "auto",
         quality: Quality = "auto",
         n: Count = 1,
@@ -124,8 +126,9 @@ def register(server: MCPServer, studio: Studio) -> None:
             if (regions is None) == (mask is None):
                 raise InvalidRequest("give either regions (boxes in pixels) or mask (a mask image), exactly one",
                                      field="regions")
+            provider_name, model_name = studio.pick(provider, model)
             options = resolve_options(
-                "edit", model=model or studio.settings.model, prompt=prompt, size=size, quality=quality, n=n,
+                "edit", model=model_name, provider=provider_name, prompt=prompt, size=size, quality=quality, n=n,
                 output_format=output_format, output_compression=output_compression, input_fidelity=input_fidelity,
                 image_count=1, has_mask=True,
             )
@@ -137,7 +140,8 @@ def register(server: MCPServer, studio: Studio) -> None:
                 feather=feather, preserve_unmasked=preserve_unmasked, output_format=options.output_format,
                 output_compression=options.output_compression,
             ))
-            result = await _run("inpaint", prompt, options, source, prepared, name, dry_run, progress, wait)
+            result = await _run("inpaint", prompt, options, source, prepared, name, dry_run, progress, wait,
+                                  provider_name)
         return await shape_result(result, preview=preview, settings=studio.settings)
 
     async def outpaint(
@@ -152,6 +156,7 @@ def register(server: MCPServer, studio: Studio) -> None:
         anchor: AnchorParam = "center",
         preserve_original: PreserveOriginal = True,
         model: Model = None,
+        provider: ProviderChoice = None,
         quality: Quality = "auto",
         n: Count = 1,
         output_format: OutputFormat = "png",
@@ -164,8 +169,9 @@ def register(server: MCPServer, studio: Studio) -> None:
         progress = Progress(ctx)
         await progress.report("queued")
         with tool_errors():
+            provider_name, model_name = studio.pick(provider, model)
             options = resolve_options(
-                "edit", model=model or studio.settings.model, prompt=prompt, quality=quality, n=n,
+                "edit", model=model_name, provider=provider_name, prompt=prompt, quality=quality, n=n,
                 output_format=output_format, output_compression=output_compression, image_count=1, has_mask=True,
             )
             [source] = await studio.load_inputs([image])
@@ -174,7 +180,8 @@ def register(server: MCPServer, studio: Studio) -> None:
                 aspect_ratio=aspect_ratio, anchor=anchor, preserve_original=preserve_original,
                 output_format=options.output_format, output_compression=options.output_compression,
             ))
-            result = await _run("outpaint", prompt, options, source, prepared, name, dry_run, progress, wait)
+            result = await _run("outpaint", prompt, options, source, prepared, name, dry_run, progress, wait,
+                                  provider_name)
         return await shape_result(result, preview=preview, settings=studio.settings)
 
     server.add_tool(inpaint, title="Inpaint", description=INPAINT_DESCRIPTION,
