@@ -194,3 +194,30 @@ async def test_concurrency_limit_queues_calls(workspace_dir: Path) -> None:
             wall = time.monotonic() - started
     assert len(_images(workspace_dir)) == 6
     assert wall >= math.ceil(6 / 2) * 0.5 - 0.05
+
+
+async def test_partial_images_are_streamed_saved_and_reported(workspace_dir: Path) -> None:
+    messages: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+
+    with FakeOpenAIImages() as fake:
+        async with Client(build_server(_settings(workspace_dir, fake))) as client:
+            data = structured(await client.call_tool(
+                "generate_image", {"prompt": "x", "quality": "low", "size": "square", "partial_images": 2},
+                progress_callback=on_progress))
+    assert fake.violations == [] and fake.requests[0].json["stream"] is True
+    assert fake.requests[0].json["partial_images"] == 2
+    assert len(data["partials"]) == 2 and all((workspace_dir / p).is_file() for p in data["partials"])
+    assert all("/partials/" in p for p in data["partials"])
+    assert any("partial image 1 saved" in m for m in messages)
+    assert data["usage"]["output_tokens"] == 272 + 2 * 100  # partials cost 100 tokens each
+    assert data["cost_usd"] == pytest.approx(fake.charged_usd)
+    assert data["estimated_cost_usd"] == pytest.approx(data["cost_usd"], rel=0.01)
+
+
+async def test_offline_partials(offline_settings: Settings) -> None:
+    async with Client(build_server(offline_settings)) as client:
+        data = structured(await client.call_tool("generate_image", {"prompt": "x", "partial_images": 3}))
+    assert len(data["partials"]) == 3

@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -209,10 +209,19 @@ class Engine:
                 await progress.report(f"sent to {provider.name} ({record.options.model})")
                 started = time.monotonic()
 
-                async def call() -> ProviderResult:
-                    if isinstance(request, GenerateRequest):
-                        return await provider.generate(request)
-                    return await provider.edit(request)
+                partials: list[str] = []
+
+                async def on_partial(index: int, data: bytes, partials: list[str] = partials) -> None:
+                    path = await anyio.to_thread.run_sync(self.studio.write_partial, record, index, data)
+                    partials.append(path)
+                    await progress.report(f"partial image {index + 1} saved: {path}")
+
+                streaming = replace(request, on_partial=on_partial) if request.partial_images else request
+
+                async def call(streaming: GenerateRequest | EditRequest = streaming) -> ProviderResult:
+                    if isinstance(streaming, GenerateRequest):
+                        return await provider.generate(streaming)
+                    return await provider.edit(streaming)
 
                 try:
                     await progress.report(f"waiting for {record.options.model}")
@@ -238,6 +247,7 @@ class Engine:
                                            elapsed=outcome.elapsed_s)
                     outcome.attempts = number
                     outcome.job_id = job.id
+                    outcome.partials = partials
                     return outcome
             finally:
                 self._limiter.release()

@@ -177,7 +177,7 @@ class Studio:
             prompt=record.prompt,
             input_sizes=input_sizes,
             input_fidelity=o.input_fidelity,
-            partial_images=partial_images,
+            partial_images=partial_images or o.partial_images,
         )
 
     # -------------------------------------------------------------------- call
@@ -256,6 +256,15 @@ class Studio:
         return await anyio.to_thread.run_sync(
             write_outputs, self.workspace, record, result, images, elapsed, estimate_usd, provider_name
         )
+
+    def write_partial(self, record: CallRecord, index: int, data: bytes) -> str:
+        """Save one streamed partial image (in the day's partials/ folder); its workspace-relative path."""
+        from easel_mcp.imaging.io import probe
+
+        info = probe(data, what="a partial image")
+        written = self.workspace.write_image(data, ext=info.format, label=f"{record.label}-partial{index + 1}",
+                                             subfolder="partials")
+        return written.relative_path
 
     def cheaper_options(self, record: CallRecord, input_sizes: Sequence[tuple[int, int]], left_usd: float) -> str:
         """Name variants of this call that fit in `left_usd`: lower quality, a smaller size, fewer images."""

@@ -150,11 +150,15 @@ class Workspace:
             return str(path)
 
     # ---------------------------------------------------------------- outputs
-    def write_image(self, data: bytes, *, ext: str, label: str, when: datetime | None = None) -> WrittenFile:
+    def write_image(
+        self, data: bytes, *, ext: str, label: str, when: datetime | None = None, subfolder: str | None = None
+    ) -> WrittenFile:
         """Write `data` under a new, never-reused name: <date>/<slug>-<id>.<ext>. Atomic (temp file,
         fsync, then a hard link that fails rather than overwrite); never replaces an existing file."""
         when = when or datetime.now(UTC)
         day = self.root / when.strftime("%Y-%m-%d")
+        if subfolder:
+            day = day / slugify(subfolder)
         day.mkdir(parents=True, exist_ok=True)
         tmp = self._write_temp(data)
         try:

@@ -32,6 +32,7 @@ class Options:
     output_compression: int | None = None
     moderation: str | None = None
     input_fidelity: str | None = None
+    partial_images: int = 0
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -77,6 +78,7 @@ def resolve_options(
     output_compression: int | None = None,
     moderation: str | None = None,
     input_fidelity: str | None = None,
+    partial_images: int = 0,
     image_count: int = 0,
     has_mask: bool = False,
     provider: str | None = None,
@@ -189,6 +191,12 @@ def resolve_options(
                 warnings.append(f"{model} takes no moderation setting; it was left out")
                 moderation = None
 
+    if partial_images:
+        if not 0 <= partial_images <= 3:
+            raise InvalidRequest("partial_images must be 0-3", field="partial_images")
+        if spec is not None and not spec.streaming:
+            warnings.append(f"{model} does not stream partial images; partial_images was left out")
+            partial_images = 0
     return Options(
         model=model,
         spec=spec,
@@ -200,5 +208,6 @@ def resolve_options(
         output_compression=output_compression,
         moderation=moderation,
         input_fidelity=input_fidelity,
+        partial_images=partial_images,
         warnings=warnings,
     )

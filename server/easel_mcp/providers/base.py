@@ -7,11 +7,15 @@ server's lifetime), speaks its wire format, and translates its vendor's exceptio
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 if TYPE_CHECKING:
     from easel_mcp.settings import Settings
+
+PartialCallback = Callable[[int, bytes], Awaitable[None]]
+"""Called with (index, image bytes) for each partial image a streaming upstream sends."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,8 @@ class GenerateRequest:
     output_format: str = "png"
     output_compression: int | None = None
     moderation: str | None = None
+    partial_images: int = 0
+    on_partial: PartialCallback | None = field(default=None, compare=False)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -50,6 +56,8 @@ class EditRequest:
     background: str | None = None
     output_format: str = "png"
     output_compression: int | None = None
+    partial_images: int = 0
+    on_partial: PartialCallback | None = field(default=None, compare=False)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import anyio.to_thread
 
 from easel_mcp.catalog.models import parse_size
-from easel_mcp.providers.base import EditRequest, GenerateRequest, ProviderResult
+from easel_mcp.providers.base import EditRequest, GenerateRequest, PartialCallback, ProviderResult
 
 if TYPE_CHECKING:
     from easel_mcp.settings import Settings
@@ -49,6 +49,7 @@ class OfflineProvider:
             ]
 
         images = await anyio.to_thread.run_sync(render)
+        await self._partials(images[0], request.output_format, request.partial_images, request.on_partial)
         return self._result(images, request.output_format, size, request.quality)
 
     async def edit(self, request: EditRequest) -> ProviderResult:
@@ -72,7 +73,25 @@ class OfflineProvider:
             ], size
 
         images, size = await anyio.to_thread.run_sync(render)
+        await self._partials(images[0], request.output_format, request.partial_images, request.on_partial)
         return self._result(images, request.output_format, size, request.quality)
+
+    @staticmethod
+    async def _partials(final: bytes, fmt: str, count: int, on_partial: PartialCallback | None) -> None:
+        """Like a streaming model: blurry first drafts of the final image, sharper each time."""
+        if not count or on_partial is None:
+            return
+
+        def draft(index: int) -> bytes:
+            from PIL import ImageFilter
+
+            from easel_mcp.imaging.io import encode, open_image
+
+            radius = 24 // (index + 1)
+            return encode(open_image(final).filter(ImageFilter.GaussianBlur(radius)), fmt)
+
+        for index in range(count):
+            await on_partial(index, await anyio.to_thread.run_sync(draft, index))
 
     @staticmethod
     def _result(images: list[bytes], fmt: str, size: tuple[int, int], quality: str) -> ProviderResult:

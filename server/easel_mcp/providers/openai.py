@@ -12,7 +12,7 @@ import binascii
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from easel_mcp.errors import ConfigurationError, ProviderError, UpstreamUnavailable
-from easel_mcp.providers.base import EditRequest, GenerateRequest, ProviderResult
+from easel_mcp.providers.base import EditRequest, GenerateRequest, PartialCallback, ProviderResult
 from easel_mcp.providers.common import redact
 from easel_mcp.providers.openai_errors import ErrorHints, translate_error
 
@@ -133,6 +133,10 @@ class OpenAIProvider:
         _put(body, "moderation", request.moderation)
         body.update(request.extra)
         try:
+            if request.partial_images and request.on_partial is not None:
+                body.update(stream=True, partial_images=request.partial_images)
+                stream = await self.client.images.generate(**body, **self._call_options())
+                return await self._streamed(stream, request.output_format, request.on_partial)
             response = await self.client.images.generate(**body, **self._call_options())
             return await self._result(response, request.output_format)
         except ProviderError:
@@ -158,6 +162,10 @@ class OpenAIProvider:
         _put(body, "output_compression", request.output_compression)
         body.update(request.extra)
         try:
+            if request.partial_images and request.on_partial is not None:
+                body.update(stream=True, partial_images=request.partial_images)
+                stream = await self.client.images.edit(**body, **self._call_options())
+                return await self._streamed(stream, request.output_format, request.on_partial)
             response = await self.client.images.edit(**body, **self._call_options())
             return await self._result(response, request.output_format)
         except ProviderError:
@@ -206,6 +214,46 @@ class OpenAIProvider:
             quality=response.quality,
             background=response.background,
         )
+
+
+    async def _streamed(self, stream: Any, requested_format: str, on_partial: PartialCallback) -> ProviderResult:
+        """Server-sent events: partial images go to `on_partial` as they come; each completed event is
+        one image, with its usage (summed over the images)."""
+        response = getattr(stream, "response", None)
+        request_id = response.headers.get("x-request-id") if response is not None else None
+        images: list[bytes] = []
+        usage: dict[str, Any] | None = None
+        size = quality = background = None
+        fmt = requested_format
+        async for event in stream:
+            kind = getattr(event, "type", "")
+            if kind.endswith("partial_image"):
+                await on_partial(event.partial_image_index, _decode(event.b64_json, self.name, request_id))
+            elif kind.endswith("completed"):
+                images.append(_decode(event.b64_json, self.name, request_id))
+                if event.usage is not None:
+                    usage = add_usage(usage, event.usage.model_dump(exclude_none=True))
+                size, quality, background = event.size, event.quality, event.background
+                fmt = event.output_format or fmt
+        if not images:
+            raise UpstreamUnavailable("the upstream's stream ended without a completed image",
+                                      provider=self.name, request_id=request_id, billed=True)
+        return ProviderResult(images=images, output_format=fmt, usage=usage, request_id=request_id,
+                              revised_prompts=[None] * len(images), size=size, quality=quality,
+                              background=background)
+
+
+def add_usage(total: dict[str, Any] | None, more: dict[str, Any]) -> dict[str, Any]:
+    """Sum two usage blocks field by field (nested details too)."""
+    out = dict(total or {})
+    for key, value in more.items():
+        if isinstance(value, dict):
+            out[key] = add_usage(out.get(key) if isinstance(out.get(key), dict) else None, value)
+        elif isinstance(value, int | float) and isinstance(out.get(key), int | float):
+            out[key] = out[key] + value
+        else:
+            out[key] = value
+    return out
 
 
 def _put(body: dict[str, Any], key: str, value: object) -> None:

@@ -49,4 +49,5 @@ class ImageResult(BaseModel):
     job_id: str | None = Field(default=None, description="Id for get_job / cancel_job.")
     attempts: int = Field(default=1, description="Upstream attempts made (retries included).")
     geometry: dict[str, Any] | None = Field(default=None, description="Inpaint/outpaint geometry used.")
+    partials: list[str] = Field(default_factory=list, description="Partial images saved while streaming.")
     warnings: list[str] = Field(default_factory=list)

@@ -25,6 +25,7 @@ from easel_mcp.tools.params import (
     Moderation,
     Name,
     OutputFormat,
+    PartialImages,
     Preview,
     Prompt,
     ProviderChoice,
@@ -67,6 +68,7 @@ def register(server: MCPServer, studio: Studio) -> None:
         moderation: Moderation = None,
         name: Name = None,
         preview: Preview = "auto",
+        partial_images: PartialImages = 0,
         dry_run: DryRun = False,
         wait: Wait = True,
     ) -> Annotated[CallToolResult, ImageResult]:
@@ -77,13 +79,14 @@ def register(server: MCPServer, studio: Studio) -> None:
             options = resolve_options(
                 "generate", model=model_name, provider=provider_name, prompt=prompt, size=size, quality=quality, n=n,
                 background=None if background == "auto" else background, output_format=output_format,
-                output_compression=output_compression, moderation=moderation,
+                output_compression=output_compression, moderation=moderation, partial_images=partial_images,
             )
             record = CallRecord("generate", prompt, options, provider_name, name or prompt)
             request = GenerateRequest(
                 model=options.model, prompt=prompt, size=options.size, quality=options.quality, n=options.n,
                 background=options.background, output_format=options.output_format,
                 output_compression=options.output_compression, moderation=options.moderation,
+                partial_images=options.partial_images,
             )
             result = await studio.execute(record, request, dry_run=dry_run, progress=progress, wait=wait)
         return await shape_result(result, preview=preview, settings=studio.settings)
@@ -104,6 +107,7 @@ def register(server: MCPServer, studio: Studio) -> None:
         output_compression: Compression = None,
         name: Name = None,
         preview: Preview = "auto",
+        partial_images: PartialImages = 0,
         dry_run: DryRun = False,
         wait: Wait = True,
     ) -> Annotated[CallToolResult, ImageResult]:
@@ -115,7 +119,7 @@ def register(server: MCPServer, studio: Studio) -> None:
                 "edit", model=model_name, provider=provider_name, prompt=prompt, size=size, quality=quality, n=n,
                 background=None if background == "auto" else background, output_format=output_format,
                 output_compression=output_compression, input_fidelity=input_fidelity, image_count=len(images),
-                has_mask=mask is not None,
+                has_mask=mask is not None, partial_images=partial_images,
             )
             inputs = await studio.load_inputs(images)
             mask_png: bytes | None = None
@@ -127,7 +131,7 @@ def register(server: MCPServer, studio: Studio) -> None:
                 model=options.model, prompt=prompt, images=tuple(i.image for i in inputs), size=options.size,
                 quality=options.quality, n=options.n, mask=mask_png, input_fidelity=options.input_fidelity,
                 background=options.background, output_format=options.output_format,
-                output_compression=options.output_compression,
+                output_compression=options.output_compression, partial_images=options.partial_images,
             )
             result = await studio.execute(record, request, input_sizes=[(i.width, i.height) for i in inputs],
                                           dry_run=dry_run, progress=progress, wait=wait)

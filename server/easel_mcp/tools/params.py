@@ -71,6 +71,11 @@ Moderation = Annotated[
     Literal["auto", "low"] | None, Field(description="Content moderation strictness for generations.")
 ]
 
+PartialImages = Annotated[
+    int,
+    Field(ge=0, le=3, description="Stream 1-3 partial images while the model works: each is saved in the "
+          "workspace and reported as progress (100 extra output tokens each). OpenAI models."),
+]
 DryRun = Annotated[
     bool,
     Field(description="true: validate and price the call, send nothing and write nothing."),
