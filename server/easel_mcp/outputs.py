@@ -122,7 +122,7 @@ def sidecar(
         "format": image.format,
         "sha256": image.sha256,
         "inputs": [
-            {"id": i.id, "path": workspace.relative(i.path), "sha256": i.sha256, "width": i.width,
+            {"id": i.id, "path": workspace.relative(i.path) if i.path else i.ref, "sha256": i.sha256, "width": i.width,
              "height": i.height}
             for i in record.inputs
         ],

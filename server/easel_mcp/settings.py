@@ -30,6 +30,10 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Extra folders images may be read from (read-only), separated by the OS path separator.",
     )
+    allow_urls: bool = Field(
+        default=False,
+        description="Accept https URLs as input images (public addresses only, 50 MB, 60 s, 3 redirects re-checked).",
+    )
     provider: ProviderName = Field(
         default="auto",
         description="auto (the first of openai, azure, gemini whose credentials are set, else offline), openai, "

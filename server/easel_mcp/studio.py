@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.to_thread
@@ -29,6 +29,9 @@ from easel_mcp.schemas.results import ImageResult
 from easel_mcp.settings import Settings
 from easel_mcp.workspace import Workspace
 
+if TYPE_CHECKING:
+    from easel_mcp.providers.download import ImageDownloader
+
 log = logging.getLogger("easel_mcp")
 
 
@@ -37,7 +40,7 @@ class LoadedInput:
     """An input image read from the workspace, ready to send."""
 
     ref: str
-    path: Path
+    path: Path | None  # None for an image fetched from a URL (EASEL_ALLOW_URLS)
     image: InputImage
     width: int
     height: int
@@ -72,6 +75,7 @@ class Studio:
         self.workspace = workspace
         self.default_provider = settings.resolved_provider()
         self._providers: dict[str, ImageProvider] = {}
+        self._downloader: ImageDownloader | None = None
         self.ledger = Ledger(workspace.state_dir / "ledger.sqlite3")  # opened on first use
         self.budgets = Budgets(settings.max_cost_per_call_usd, settings.daily_budget_usd, settings.monthly_budget_usd)
         from easel_mcp.retry import RetryPolicy
@@ -102,26 +106,53 @@ class Studio:
         return self._providers[name]
 
     async def aclose(self) -> None:
+        if self._downloader is not None:
+            await self._downloader.aclose()
         for provider in self._providers.values():
             await provider.aclose()
         self._providers.clear()
 
     # ------------------------------------------------------------------ inputs
     async def load_inputs(self, refs: Sequence[str]) -> list[LoadedInput]:
-        return await anyio.to_thread.run_sync(self._load_inputs_sync, list(refs))
+        fetched: dict[int, bytes] = {}
+        for i, ref in enumerate(refs, start=1):
+            if ref.strip().lower().startswith(("http://", "https://")):
+                fetched[i] = await self._fetch(ref.strip())
+        return await anyio.to_thread.run_sync(self._load_inputs_sync, list(refs), fetched)
 
-    def _load_inputs_sync(self, refs: list[str]) -> list[LoadedInput]:
+    async def _fetch(self, url: str) -> bytes:
+        """An input image from a URL: only with EASEL_ALLOW_URLS, https, public addresses, capped."""
+        from easel_mcp.errors import PathNotAllowed, ProviderError
+        from easel_mcp.providers.download import ImageDownloader
+
+        if not self.settings.allow_urls:
+            raise PathNotAllowed(f"{url!r} is a URL: input images must be files in the workspace {self.workspace.root} "
+                                 "(or image ids); the server's owner can allow https URLs with EASEL_ALLOW_URLS=1")
+        if self._downloader is None:
+            self._downloader = ImageDownloader(gateway_url="", gateway_headers={}, provider="inputs",
+                                               subject="the input image")
+        try:
+            return await self._downloader.fetch(url)
+        except ProviderError as e:
+            raise InvalidRequest(e.message, field="images") from e
+
+    def _load_inputs_sync(self, refs: list[str], fetched: dict[int, bytes]) -> list[LoadedInput]:
         from easel_mcp.imaging.errors import ImagingError
         from easel_mcp.imaging.io import ensure_model_input, mime_of
 
         loaded: list[LoadedInput] = []
         for i, ref in enumerate(refs, start=1):
             what = f"image {i}" if len(refs) > 1 else "the image"
-            path = self.workspace.resolve_input(ref, what=what)
-            size = path.stat().st_size
-            if size > 50 * 1024 * 1024:
-                raise InvalidRequest(f"{what} ({ref}) is {size / 2**20:.1f} MB; the limit is 50 MB", field="images")
-            data = path.read_bytes()
+            path: Path | None = None
+            if i in fetched:
+                data = fetched[i]
+            else:
+                path = self.workspace.resolve_input(ref, what=what)
+                size = path.stat().st_size
+                if size > 50 * 1024 * 1024:
+                    raise InvalidRequest(f"{what} ({ref}) is {size / 2**20:.1f} MB; the limit is 50 MB",
+                                         field="images")
+                data = path.read_bytes()
             try:
                 data, info, _ = ensure_model_input(data, what=what)
             except ImagingError as e:
@@ -135,7 +166,7 @@ class Studio:
                     width=info.width,
                     height=info.height,
                     sha256=hashlib.sha256(data).hexdigest(),
-                    id=self.workspace.id_of(path),
+                    id=self.workspace.id_of(path) if path else None,
                 )
             )
         return loaded

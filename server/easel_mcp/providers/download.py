@@ -45,6 +45,7 @@ class ImageDownloader:
         max_bytes: int = MAX_BYTES,
         timeout_s: float = TIMEOUT_S,
         max_redirects: int = MAX_REDIRECTS,
+        subject: str = "the image the gateway pointed to",
     ) -> None:
         parts = urlsplit(gateway_url)
         self.gateway_host = (parts.hostname or "").lower()
@@ -54,6 +55,7 @@ class ImageDownloader:
         self.max_bytes = max_bytes
         self.timeout_s = timeout_s
         self.max_redirects = max_redirects
+        self.subject = subject
         self._client: httpx2.AsyncClient | None = None
 
     @property
@@ -80,7 +82,7 @@ class ImageDownloader:
             with anyio.fail_after(self.timeout_s):
                 return await self._follow(url)
         except Refused as e:
-            message = f"refused to download the image the gateway pointed to ({shown}): {e}"
+            message = f"refused to download {self.subject} ({shown}): {e}"
         except TimeoutError:
             message = f"downloading the image from {shown} took longer than {self.timeout_s:g} s"
         except httpx2.HTTPError as e:
