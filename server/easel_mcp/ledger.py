@@ -120,6 +120,11 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def _first(usage: dict[str, Any], *keys: str) -> Any:
+    """The first key present: OpenAI's usage names, then Gemini's usageMetadata names."""
+    return next((usage[k] for k in keys if k in usage), None)
+
+
 def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
@@ -257,7 +262,8 @@ class Ledger:
             " images = ?, error_code = ?, error_message = ?, elapsed_s = ?"
             " WHERE id = ? AND status IN ('reserved', 'sent', 'abandoned')",
             (status, iso(utc(now)), request_id, canonical_json(usage) if usage else None,
-             _int(usage.get("input_tokens")) if usage else None, _int(usage.get("output_tokens")) if usage else None,
+             _int(_first(usage, "input_tokens", "promptTokenCount")) if usage else None,
+             _int(_first(usage, "output_tokens", "candidatesTokenCount")) if usage else None,
              cost, estimated, counted, None if billed is None else int(billed), json.dumps(list(outputs)),
              len(outputs), error_code, error_message, elapsed_s, attempt.id),
         )

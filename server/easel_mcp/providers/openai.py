@@ -70,6 +70,17 @@ class OpenAIProvider:
             self._client = self._build_client()
         return self._client
 
+    async def _ready(self) -> AsyncOpenAI:
+        """The client, built in a worker thread the first time: importing the SDK takes a few hundred
+        milliseconds that must not stall the event loop (other calls' progress, other sessions)."""
+        if self._client is None:
+            import anyio.to_thread
+
+            client = await anyio.to_thread.run_sync(self._build_client)
+            if self._client is None:
+                self._client = client
+        return self._client
+
     # Hooks for servers that speak this wire format (azure.py, compatible.py).
     def _build_client(self) -> AsyncOpenAI:
         from openai import AsyncOpenAI
@@ -135,9 +146,9 @@ class OpenAIProvider:
         try:
             if request.partial_images and request.on_partial is not None:
                 body.update(stream=True, partial_images=request.partial_images)
-                stream = await self.client.images.generate(**body, **self._call_options())
+                stream = await (await self._ready()).images.generate(**body, **self._call_options())
                 return await self._streamed(stream, request.output_format, request.on_partial)
-            response = await self.client.images.generate(**body, **self._call_options())
+            response = await (await self._ready()).images.generate(**body, **self._call_options())
             return await self._result(response, request.output_format)
         except ProviderError:
             raise
@@ -164,9 +175,9 @@ class OpenAIProvider:
         try:
             if request.partial_images and request.on_partial is not None:
                 body.update(stream=True, partial_images=request.partial_images)
-                stream = await self.client.images.edit(**body, **self._call_options())
+                stream = await (await self._ready()).images.edit(**body, **self._call_options())
                 return await self._streamed(stream, request.output_format, request.on_partial)
-            response = await self.client.images.edit(**body, **self._call_options())
+            response = await (await self._ready()).images.edit(**body, **self._call_options())
             return await self._result(response, request.output_format)
         except ProviderError:
             raise
