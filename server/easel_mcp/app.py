@@ -8,10 +8,13 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
+from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
-from mcp_types import InputRequiredResult
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, InputRequiredResult, ListResourcesResult, PaginatedRequestParams
+from mcp_types import Resource as MCPResource
 from pydantic.networks import AnyUrl
 
 from easel_mcp import __version__
@@ -21,6 +24,7 @@ from easel_mcp.studio import Studio, open_studio
 
 IMAGE_URI_PREFIX = "easel://images/"
 MIME = {".png": "image/png", ".jpeg": "image/jpeg", ".jpg": "image/jpeg", ".webp": "image/webp"}
+RESOURCE_PAGE = 50
 
 INSTRUCTIONS = """Easel is an image studio. generate_image makes new images from a prompt; edit_image
 changes or combines existing ones; every result is saved in the workspace and returned as an id, a
@@ -34,6 +38,28 @@ class EaselServer(MCPServer[Studio]):
     def __init__(self, studio: Studio, **kwargs: Any) -> None:
         self.studio = studio
         super().__init__(**kwargs)
+
+    async def _handle_list_resources(
+        self, ctx: ServerRequestContext[Studio], params: PaginatedRequestParams | None
+    ) -> ListResourcesResult:
+        """The fixed resources, then the workspace's images from the index, newest first, a page at a time."""
+        cursor = params.cursor if params else None
+        resources = [] if cursor else await self.list_resources()
+
+        def page() -> tuple[list[MCPResource], str | None]:
+            index = self.studio.index
+            index.refresh()
+            try:
+                entries, next_cursor = index.query(limit=RESOURCE_PAGE, cursor=cursor)
+            except ValueError as e:
+                raise MCPError(code=INVALID_PARAMS, message=f"invalid cursor: {e}") from e
+            listed = [MCPResource(uri=f"{IMAGE_URI_PREFIX}{e.id}", name=e.relative_path,
+                                  description=(e.prompt or "")[:200] or None,
+                                  mime_type=MIME.get("." + e.format, "image/png"), size=e.bytes) for e in entries]
+            return listed, next_cursor
+
+        images, next_cursor = await anyio.to_thread.run_sync(page)
+        return ListResourcesResult(resources=[*resources, *images], next_cursor=next_cursor)
 
     async def read_resource(
         self, uri: AnyUrl | str, context: Context[Studio, Any] | None = None
@@ -52,9 +78,10 @@ class EaselServer(MCPServer[Studio]):
 
 def register_tools(server: MCPServer[Any], studio: Studio) -> None:
     """Every tool, bound to `studio` (which the tools use only when called)."""
-    from easel_mcp.tools import images, jobs, money, retouch
+    from easel_mcp.tools import gallery, images, jobs, money, retouch
 
     images.register(server, studio)
+    gallery.register(server, studio)
     retouch.register(server, studio)
     money.register(server, studio)
     jobs.register(server, studio)

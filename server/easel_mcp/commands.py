@@ -81,3 +81,41 @@ def usage(since: str | None, by: str | None, as_json: bool) -> None:
         report = Ledger(path).report(since=start, by=group)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (others need EASEL_AUTH_TOKEN).")
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a browser.")
+def gallery(host: str, port: int, open_browser: bool) -> None:
+    """Browse the workspace in a browser: thumbnails, filters, details, lineage and spend."""
+    from easel_mcp.gallery.cli import run_gallery
+
+    configure_logging("WARNING")
+    sys.exit(run_gallery(host, port, open_browser))
+
+
+@cli.command()
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--query", default=None, help="Words to find in prompts, names, models, tools.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def images(limit: int, query: str | None, as_json: bool) -> None:
+    """List the newest images in the workspace."""
+    import json
+
+    from easel_mcp.index import ImageIndex
+    from easel_mcp.settings import Settings
+    from easel_mcp.workspace import Workspace
+
+    index = ImageIndex(Workspace.open(Settings().workspace_path()))
+    index.refresh()
+    entries, _ = index.query(text=query, limit=limit)
+    if as_json:
+        click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
+        return
+    for e in entries:
+        cost = f"${e.cost_usd:.4f}" if e.cost_usd is not None else "-"
+        size = f"{e.width}x{e.height}" if e.width else "?"
+        click.echo(f"{e.created_at[:16]}  {e.id}  {e.operation:<9} {size:>9}  {cost:>8}  {e.relative_path}")
+    if not entries:
+        click.echo("no images yet", err=True)

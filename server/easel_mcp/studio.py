@@ -30,6 +30,7 @@ from easel_mcp.settings import Settings
 from easel_mcp.workspace import Workspace
 
 if TYPE_CHECKING:
+    from easel_mcp.index import ImageIndex
     from easel_mcp.providers.download import ImageDownloader
 
 log = logging.getLogger("easel_mcp")
@@ -76,6 +77,7 @@ class Studio:
         self.default_provider = settings.resolved_provider()
         self._providers: dict[str, ImageProvider] = {}
         self._downloader: ImageDownloader | None = None
+        self._index: ImageIndex | None = None
         self.ledger = Ledger(workspace.state_dir / "ledger.sqlite3")  # opened on first use
         self.budgets = Budgets(settings.max_cost_per_call_usd, settings.daily_budget_usd, settings.monthly_budget_usd)
         from easel_mcp.retry import RetryPolicy
@@ -84,6 +86,15 @@ class Studio:
                              max(settings.retry_base_delay_s, 20.0), settings.retry_after_cap_s)
         self.engine = Engine(self, self.ledger, self.budgets, max_concurrency=settings.max_concurrency,
                              policy=policy, shutdown_grace_s=settings.shutdown_grace_s)
+
+    @property
+    def index(self) -> ImageIndex:
+        """The workspace's image index (built on first use; call from a worker thread)."""
+        if self._index is None:
+            from easel_mcp.index import ImageIndex
+
+            self._index = ImageIndex(self.workspace)
+        return self._index
 
     def pick(self, provider: str | None, model: str | None) -> tuple[str, str]:
         """The provider and model a call uses: the per-call choice (among the configured providers) or the
@@ -284,9 +295,17 @@ class Studio:
         images = result.images
         if finish is not None:
             images = await anyio.to_thread.run_sync(finish, images)
-        return await anyio.to_thread.run_sync(
+        outcome = await anyio.to_thread.run_sync(
             write_outputs, self.workspace, record, result, images, elapsed, estimate_usd, provider_name
         )
+        await anyio.to_thread.run_sync(self._note_written, outcome)
+        return outcome
+
+    def _note_written(self, outcome: ImageResult) -> None:
+        try:
+            self.index.note_written([Path(i.path) for i in outcome.images])
+        except Exception:  # the index is a cache: a failure here must not fail a paid call
+            log.exception("could not add the new images to the index")
 
     def write_partial(self, record: CallRecord, index: int, data: bytes) -> str:
         """Save one streamed partial image (in the day's partials/ folder); its workspace-relative path."""

@@ -1,0 +1,71 @@
+"""`easel-mcp gallery [--port N] [--open]`: serve the gallery page on loopback (or anywhere, with a token)."""
+
+from __future__ import annotations
+
+import copy
+import socket
+import sys
+import webbrowser
+from urllib.parse import quote
+
+
+def gallery_url(host: str, port: int, token: str | None) -> str:
+    """The address a person opens; a wildcard bind is shown as localhost, the token goes in the query."""
+    shown = "localhost" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/" + (f"?token={quote(token, safe='')}" if token else "")
+
+
+def run_gallery(host: str, port: int, open_browser: bool) -> int:
+    """Serve the gallery until interrupted; return the exit status (2: refused configuration, 1: cannot bind).
+    The URL (with the token when one is set) goes to stderr; stdout stays untouched."""
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    from easel_mcp.errors import ConfigurationError
+    from easel_mcp.gallery.app import LOOPBACK_HOSTS, build_gallery_app
+    from easel_mcp.http import is_loopback
+    from easel_mcp.settings import Settings
+    from easel_mcp.workspace import Workspace
+
+    settings = Settings()
+    token = settings.auth_token.get_secret_value().strip() if settings.auth_token else ""
+    if not is_loopback(host) and not token:
+        print(f"easel-mcp gallery: refusing to serve on {host} without a token: anyone who can reach this address "
+              "could see every image in the workspace. Set EASEL_AUTH_TOKEN (then open the printed URL, or send "
+              "'Authorization: Bearer <token>') or bind 127.0.0.1.", file=sys.stderr)
+        return 2
+    try:
+        workspace = Workspace.open(settings.workspace_path(), settings.input_dirs)
+    except ConfigurationError as e:
+        print(f"easel-mcp gallery: {e}", file=sys.stderr)
+        return 2
+    app = build_gallery_app(workspace, workspace.state_dir / "ledger.sqlite3", token or None,
+                            allowed_hosts=LOOPBACK_HOSTS if is_loopback(host) else None)
+    bind_host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((bind_host, port))
+    except OSError as e:
+        sock.close()
+        print(f"easel-mcp gallery: cannot listen on {host}:{port}: {e.strerror}; pick another --port",
+              file=sys.stderr)
+        return 1
+    url = gallery_url(bind_host, sock.getsockname()[1], token or None)
+    print(f"Easel gallery of {workspace.root}\n  open {url}\n  (Ctrl+C to stop)", file=sys.stderr)
+    if open_browser:
+        webbrowser.open(url)
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # stdout is never written
+    config = uvicorn.Config(app, log_level=settings.log_level.lower(), log_config=log_config,
+                            access_log=settings.log_level == "DEBUG")
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    return 0

@@ -1,0 +1,452 @@
+"""The image index: a SQLite cache of the sidecars at <workspace>/.easel/index.sqlite3.
+
+refresh() lists the top-level day folders (<root>/YYYY-MM-DD) and rescans only those that are new, gone, or
+whose mtime changed since their last scan (adding, deleting or renaming a file changes its folder's mtime); in a
+rescanned folder only files whose (mtime, size) or sidecar changed are read again. A folder changed within
+RACY_NS of its scan is scanned again next time (coarse file-system clocks). An image without a sidecar is
+indexed from its file header (operation "unknown"); a sidecar without its image is ignored. Sidecars edited in
+place (no rename) are seen when their folder next changes, or with refresh(full=True).
+
+Thread-safe (one connection per thread) and shared safely with other processes (WAL, busy timeout). Every
+method is synchronous file and SQLite work: call it from a worker thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from easel_mcp.workspace import ID_PATTERN, STATE_DIR, Workspace
+
+log = logging.getLogger("easel_mcp")
+
+INDEX_FILE = "index.sqlite3"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 5000
+RACY_NS = 2_000_000_000
+MAX_LINEAGE_NODES = 200
+DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
+_ID_SUFFIX = re.compile(r"-[0-9a-f]{12}$")
+_FIELDS = ("id", "relative_path", "created_at", "operation", "prompt", "model", "provider", "width", "height",
+           "format", "bytes", "cost_usd", "parents", "name_slug")
+_SELECT = "SELECT " + ", ".join(_FIELDS) + " FROM images"
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS folders (name TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, count INTEGER NOT NULL,"
+    " scanned_ns INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS images (rid INTEGER PRIMARY KEY, relative_path TEXT NOT NULL UNIQUE,"
+    " folder TEXT NOT NULL, id TEXT NOT NULL, created_at TEXT NOT NULL, operation TEXT NOT NULL, prompt TEXT,"
+    " model TEXT, provider TEXT, width INTEGER, height INTEGER, format TEXT NOT NULL, bytes INTEGER NOT NULL,"
+    " cost_usd REAL, parents TEXT NOT NULL, name_slug TEXT NOT NULL, search TEXT NOT NULL, stamp TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS images_order ON images (created_at DESC, id DESC, relative_path DESC)",
+    "CREATE INDEX IF NOT EXISTS images_id ON images (id)",
+    "CREATE INDEX IF NOT EXISTS images_folder ON images (folder)",
+    "CREATE TABLE IF NOT EXISTS edges (parent TEXT NOT NULL, child_path TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS edges_parent ON edges (parent)",
+    "CREATE INDEX IF NOT EXISTS edges_child ON edges (child_path)",
+)
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    id: str
+    relative_path: str
+    created_at: str
+    operation: str
+    prompt: str | None
+    model: str | None
+    provider: str | None
+    width: int | None
+    height: int | None
+    format: str
+    bytes: int
+    cost_usd: float | None
+    parents: tuple[str, ...]
+    name_slug: str
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["parents"] = list(self.parents)
+        return out
+
+
+@lru_cache(maxsize=1)
+def fts5_available() -> bool:
+    """True when this SQLite has FTS5 with the trigram tokenizer (substring search)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute("CREATE VIRTUAL TABLE t USING fts5(s, tokenize='trigram')")
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+    return True
+
+
+def iso(at: datetime) -> str:
+    """UTC, fixed width, sortable as text: 2026-11-25T09:30:00.000000+00:00."""
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def encode_cursor(created_at: str, image_id: str, relative_path: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created_at, image_id, relative_path]).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str, str]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        raw = None
+    if not (isinstance(raw, list) and len(raw) == 3 and all(isinstance(v, str) for v in raw)):
+        raise ValueError("the cursor is not one this index returned; start again without it")
+    return raw[0], raw[1], raw[2]
+
+
+class ImageIndex:
+    """The workspace's images, newest first, searchable, with their lineage."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.path = workspace.root / STATE_DIR / INDEX_FILE
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._fts: bool | None = None
+
+    # ---------------------------------------------------------------- plumbing
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        with self._lock:
+            try:
+                if self._fts is None:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    self._fts = self._setup(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._connections.append(conn)
+        self._local.conn = conn
+        return conn
+
+    def _setup(self, conn: sqlite3.Connection) -> bool:
+        with self._write(conn):
+            if conn.execute("PRAGMA user_version").fetchone()[0] not in (0, SCHEMA_VERSION):
+                for table in ("images", "folders", "edges", "images_fts"):  # a cache: rebuilt, never migrated
+                    with suppress(sqlite3.Error):
+                        conn.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            has_fts = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'images_fts'").fetchone() is not None
+            if not fts5_available():
+                if has_fts:
+                    with suppress(sqlite3.Error):
+                        conn.execute("DROP TABLE images_fts")
+                return False
+            if not has_fts:
+                conn.execute("CREATE VIRTUAL TABLE images_fts USING fts5(search, tokenize='trigram')")
+                conn.execute("INSERT INTO images_fts (rowid, search) SELECT rid, search FROM images")
+            return True
+
+    @contextmanager
+    def _write(self, conn: sqlite3.Connection) -> Iterator[None]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections, self._local = self._connections, [], threading.local()
+        for conn in connections:
+            conn.close()
+
+    # ------------------------------------------------------------------ scans
+    def refresh(self, *, full: bool = False) -> int:
+        """Bring the index up to date with the day folders; return how many entries changed."""
+        with self._refresh_lock:
+            conn = self._conn()
+            seen: dict[str, int] = {}
+            with suppress(FileNotFoundError), os.scandir(self.workspace.root) as listing:
+                for entry in listing:
+                    if DAY_FOLDER.match(entry.name) and entry.is_dir(follow_symlinks=False):
+                        seen[entry.name] = entry.stat(follow_symlinks=False).st_mtime_ns
+            known = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT name, mtime_ns, scanned_ns FROM folders")}
+            indexed = {r[0] for r in conn.execute("SELECT DISTINCT folder FROM images")}
+            changed = sum(self._drop_folder(conn, name) for name in (known.keys() | indexed) - seen.keys())
+            for name, mtime_ns in sorted(seen.items()):
+                state = known.get(name)
+                if full or state is None or state[0] != mtime_ns or mtime_ns + RACY_NS >= state[1]:
+                    changed += self._scan_folder(conn, name, mtime_ns)
+            return changed
+
+    def _drop_folder(self, conn: sqlite3.Connection, name: str) -> int:
+        with self._write(conn):
+            rels = [r[0] for r in conn.execute("SELECT relative_path FROM images WHERE folder = ?", (name,))]
+            for rel in rels:
+                self._delete(conn, rel)
+            conn.execute("DELETE FROM folders WHERE name = ?", (name,))
+        return len(rels)
+
+    def _scan_folder(self, conn: sqlite3.Connection, name: str, mtime_ns: int) -> int:
+        scanned_ns = time.time_ns()
+        try:
+            with os.scandir(self.workspace.root / name) as listing:
+                files = {e.name: e for e in listing if e.is_file(follow_symlinks=False)}
+        except (FileNotFoundError, NotADirectoryError):
+            return self._drop_folder(conn, name)
+        stored = dict(conn.execute("SELECT relative_path, stamp FROM images WHERE folder = ?", (name,)).fetchall())
+        present: set[str] = set()
+        rows: list[dict[str, Any]] = []
+        for file_name, entry in files.items():
+            if Path(file_name).suffix.lower() not in FORMATS or file_name.startswith("."):
+                continue
+            side = files.get(Path(file_name).stem + ".json")
+            try:
+                st = entry.stat(follow_symlinks=False)
+                side_st = side.stat(follow_symlinks=False) if side else None
+            except FileNotFoundError:
+                continue
+            rel = f"{name}/{file_name}"
+            present.add(rel)
+            stamp = _stamp(st, side_st)
+            if stored.get(rel) != stamp:
+                rows.append(self._read(Path(entry.path), rel, stamp))
+        gone = stored.keys() - present
+        with self._write(conn):
+            for rel in gone:
+                self._delete(conn, rel)
+            for row in rows:
+                self._upsert(conn, row)
+            conn.execute("INSERT OR REPLACE INTO folders (name, mtime_ns, count, scanned_ns) VALUES (?, ?, ?, ?)",
+                         (name, mtime_ns, len(present), scanned_ns))
+        if rows or gone:
+            log.debug("index: %s: %d updated, %d removed", name, len(rows), len(gone))
+        return len(rows) + len(gone)
+
+    def note_written(self, image_paths: Sequence[Path]) -> None:
+        """Index images the server has just written (their sidecars beside them) without waiting for a scan."""
+        conn = self._conn()
+        for path in image_paths:
+            with suppress(ValueError):
+                rel = path.resolve().relative_to(self.workspace.root).as_posix()
+                day, _, name = rel.partition("/")
+                if DAY_FOLDER.match(day) and "/" not in name and Path(name).suffix.lower() in FORMATS:
+                    try:
+                        st = (self.workspace.root / rel).stat()
+                    except FileNotFoundError:
+                        with self._write(conn):
+                            self._delete(conn, rel)
+                        continue
+                    side = (self.workspace.root / rel).with_suffix(".json")
+                    side_st = side.stat() if side.is_file() else None
+                    row = self._read(self.workspace.root / rel, rel, _stamp(st, side_st))
+                    with self._write(conn):
+                        self._upsert(conn, row)
+
+    def _read(self, path: Path, rel: str, stamp: str) -> dict[str, Any]:
+        """The index row of one image: its sidecar's fields, or what the file header tells."""
+        side = (self.workspace.read_sidecar(path) if not stamp.endswith(":-") else None) or {}
+        mtime_ns, size = (int(v) for v in stamp.split(":")[:2])
+        name_id = self.workspace.id_of(path)
+        side_id = side["id"] if isinstance(side.get("id"), str) and ID_PATTERN.match(side["id"]) else None
+        image_id = name_id or side_id or hashlib.sha256(rel.encode()).hexdigest()[:12]
+        try:
+            created_at = iso(datetime.fromisoformat(side["created_at"]))
+        except (KeyError, TypeError, ValueError):
+            created_at = iso(datetime.fromtimestamp(mtime_ns / 1e9, UTC))
+        width, height, fmt = _int(side.get("width")), _int(side.get("height")), _text(side.get("format"))
+        if width is None or height is None:
+            width, height, header_format = _header(path)
+            fmt = fmt or header_format
+        params: dict[str, Any] = side["parameters"] if isinstance(side.get("parameters"), dict) else {}
+        inputs: list[Any] = side["inputs"] if isinstance(side.get("inputs"), list) else []
+        parents: list[Any] = side["parents"] if isinstance(side.get("parents"), list) else [
+            i.get("id") for i in inputs if isinstance(i, dict)]
+        parent_ids = list(dict.fromkeys(p for p in parents if isinstance(p, str) and ID_PATTERN.match(p)))
+        cost = side.get("cost_usd")
+        slug = _ID_SUFFIX.sub("", path.stem) if name_id else path.stem
+        row: dict[str, Any] = {
+            "relative_path": rel, "folder": rel.split("/")[0], "id": image_id, "created_at": created_at,
+            "operation": _text(side.get("operation")) or "unknown", "prompt": _text(side.get("prompt")),
+            "model": _text(side.get("model")) or _text(params.get("model")), "provider": _text(side.get("provider")),
+            "width": width, "height": height, "format": (fmt or FORMATS[path.suffix.lower()]).lower(), "bytes": size,
+            "cost_usd": float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
+            "parents": json.dumps(parent_ids), "name_slug": slug, "stamp": stamp,
+        }
+        words = (row["prompt"], _text(side.get("revised_prompt")), slug, slug.replace("-", " "), row["model"],
+                 row["operation"], row["provider"], image_id)
+        row["search"] = " ".join(w for w in words if w).lower()
+        return row
+
+    def _upsert(self, conn: sqlite3.Connection, row: dict[str, Any]) -> None:
+        columns = list(row)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "relative_path")
+        rid = conn.execute(
+            f"INSERT INTO images ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+            f" ON CONFLICT (relative_path) DO UPDATE SET {updates} RETURNING rid", [row[c] for c in columns],
+        ).fetchone()[0]
+        conn.execute("DELETE FROM edges WHERE child_path = ?", (row["relative_path"],))
+        conn.executemany("INSERT INTO edges (parent, child_path) VALUES (?, ?)",
+                         [(p, row["relative_path"]) for p in json.loads(row["parents"])])
+        if self._fts:
+            conn.execute("DELETE FROM images_fts WHERE rowid = ?", (rid,))
+            conn.execute("INSERT INTO images_fts (rowid, search) VALUES (?, ?)", (rid, row["search"]))
+
+    def _delete(self, conn: sqlite3.Connection, rel: str) -> None:
+        for (rid,) in conn.execute("DELETE FROM images WHERE relative_path = ? RETURNING rid", (rel,)).fetchall():
+            if self._fts:
+                conn.execute("DELETE FROM images_fts WHERE rowid = ?", (rid,))
+        conn.execute("DELETE FROM edges WHERE child_path = ?", (rel,))
+
+    # ---------------------------------------------------------------- queries
+    def query(self, *, text: str | None = None, since: datetime | None = None, model: str | None = None,
+              tool: str | None = None, limit: int = 20, cursor: str | None = None,
+              ) -> tuple[list[ImageEntry], str | None]:
+        """Newest first; `text` terms all match (case-insensitive substrings of the prompt, name, model,
+        operation); keyset pagination: pass the returned cursor back for the next page (None at the end)."""
+        conn = self._conn()
+        limit = max(1, min(int(limit), 500))
+        where: list[str] = []
+        args: list[Any] = []
+        for term in (text or "").lower().split()[:16]:
+            if self._fts and len(term) >= 3:
+                where.append("rid IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)")
+                args.append('"' + term.replace('"', '""') + '"')
+            else:
+                where.append("search LIKE ? ESCAPE '\\'")
+                args.append("%" + re.sub(r"([%_\\])", r"\\\1", term) + "%")
+        if since is not None:
+            where.append("created_at >= ?")
+            args.append(iso(since))
+        if model:
+            where.append("model = ?")
+            args.append(model)
+        if tool:
+            where.append("operation = ?")
+            args.append(tool.removesuffix("_image"))
+        if cursor:
+            where.append("(created_at, id, relative_path) < (?, ?, ?)")
+            args.extend(decode_cursor(cursor))
+        sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY created_at DESC, id DESC, relative_path DESC LIMIT ?"
+        entries = [_entry(r) for r in conn.execute(sql, [*args, limit + 1])]
+        if len(entries) <= limit:
+            return entries, None
+        last = entries[limit - 1]
+        return entries[:limit], encode_cursor(last.created_at, last.id, last.relative_path)
+
+    def get(self, image_id: str) -> ImageEntry | None:
+        row = self._conn().execute(_SELECT + " WHERE id = ? ORDER BY created_at DESC LIMIT 1", (image_id,)).fetchone()
+        return _entry(row) if row else None
+
+    def children(self, image_id: str) -> list[ImageEntry]:
+        sql = (_SELECT + " WHERE relative_path IN (SELECT child_path FROM edges WHERE parent = ?)"
+               " ORDER BY created_at, id")
+        return [_entry(r) for r in self._conn().execute(sql, (image_id,))]
+
+    def lineage(self, image_id: str, depth: int = 10) -> dict[str, Any]:
+        """Ancestors and descendants up to `depth` steps: {"root", "nodes": [{id, level, present, ...}],
+        "edges": [[parent, child], ...]}; level < 0 for ancestors, > 0 for descendants."""
+        found: dict[str, ImageEntry | None] = {image_id: self.get(image_id)}
+        levels, edges = {image_id: 0}, set[tuple[str, str]]()
+        for direction in (-1, 1):
+            frontier = [image_id]
+            for step in range(1, depth + 1):
+                nxt: list[str] = []
+                for node in frontier:
+                    entry = found[node]
+                    links: list[tuple[str, str, str | ImageEntry]]
+                    if direction < 0:
+                        links = [(p, node, p) for p in (entry.parents if entry else ())]
+                    else:
+                        links = [(node, k.id, k) for k in self.children(node)]
+                    for parent, child, other in links:
+                        edges.add((parent, child))
+                        other_id = other if isinstance(other, str) else other.id
+                        if other_id not in found and len(found) < MAX_LINEAGE_NODES:
+                            found[other_id] = self.get(other) if isinstance(other, str) else other
+                            levels[other_id] = direction * step
+                            nxt.append(other_id)
+                frontier = nxt
+        nodes = [{"id": i, "level": levels[i], "present": e is not None, **(_summary(e) if e else {})}
+                 for i, e in found.items()]
+        nodes.sort(key=lambda n: (n["level"], n.get("created_at", ""), n["id"]))
+        return {"root": image_id, "nodes": nodes,
+                "edges": sorted([p, c] for p, c in edges if p in found and c in found)}
+
+    def count(self) -> int:
+        return int(self._conn().execute("SELECT COUNT(*) FROM images").fetchone()[0])
+
+    def facets(self) -> dict[str, list[str]]:
+        """The models and operations present, for filter menus."""
+        conn = self._conn()
+        models = [r[0] for r in conn.execute("SELECT DISTINCT model FROM images WHERE model IS NOT NULL ORDER BY 1")]
+        tools = [r[0] for r in conn.execute("SELECT DISTINCT operation FROM images ORDER BY 1")]
+        return {"models": models, "tools": tools}
+
+
+def _entry(row: sqlite3.Row) -> ImageEntry:
+    values = dict(row)
+    values["parents"] = tuple(json.loads(values["parents"]))
+    return ImageEntry(**values)
+
+
+def _summary(entry: ImageEntry) -> dict[str, Any]:
+    prompt = entry.prompt if entry.prompt is None or len(entry.prompt) <= 240 else entry.prompt[:239] + "…"
+    return {"relative_path": entry.relative_path, "created_at": entry.created_at, "operation": entry.operation,
+            "prompt": prompt, "model": entry.model, "width": entry.width, "height": entry.height,
+            "name_slug": entry.name_slug}
+
+
+def _stamp(st: os.stat_result, side: os.stat_result | None) -> str:
+    """What tells that a file or its sidecar changed: mtime and size of each."""
+    return f"{st.st_mtime_ns}:{st.st_size}:" + (f"{side.st_mtime_ns}:{side.st_size}" if side else "-")
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _header(path: Path) -> tuple[int | None, int | None, str | None]:
+    """Size and format from the file's header only (Pillow opens lazily: no pixels are decoded)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.width, im.height, (im.format or "").lower() or None
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return None, None, None
