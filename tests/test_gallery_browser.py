@@ -78,7 +78,7 @@ async def _studio_session(folder: Path) -> dict[str, str]:
     return made
 
 
-def _wait(browser: Any, condition: Any, timeout: float = 15) -> Any:
+def _wait(browser: Any, condition: Any, timeout: float = 45) -> Any:
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(browser, timeout).until(condition)

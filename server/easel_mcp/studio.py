@@ -7,7 +7,6 @@ has arrived its writing is shielded from cancellation, so a paid image is never 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -20,10 +19,11 @@ import anyio.to_thread
 from easel_mcp.catalog.estimate import Estimate, estimate
 from easel_mcp.catalog.validate import Options
 from easel_mcp.errors import InvalidRequest
+from easel_mcp.inputs import InputLoader, LoadedInput
 from easel_mcp.outputs import rebuild_job, write_outputs
 from easel_mcp.progress import Progress
 from easel_mcp.providers import create_provider
-from easel_mcp.providers.base import EditRequest, GenerateRequest, ImageProvider, InputImage, ProviderResult
+from easel_mcp.providers.base import EditRequest, GenerateRequest, ImageProvider, ProviderResult
 from easel_mcp.schemas.jobs import JobView
 from easel_mcp.schemas.results import ImageResult
 from easel_mcp.settings import Settings
@@ -31,22 +31,8 @@ from easel_mcp.workspace import Workspace
 
 if TYPE_CHECKING:
     from easel_mcp.index import ImageIndex
-    from easel_mcp.providers.download import ImageDownloader
 
 log = logging.getLogger("easel_mcp")
-
-
-@dataclass(frozen=True, slots=True)
-class LoadedInput:
-    """An input image read from the workspace, ready to send."""
-
-    ref: str
-    path: Path | None  # None for an image fetched from a URL (EASEL_ALLOW_URLS)
-    image: InputImage
-    width: int
-    height: int
-    sha256: str
-    id: str | None
 
 
 @dataclass(slots=True)
@@ -76,7 +62,7 @@ class Studio:
         self.workspace = workspace
         self.default_provider = settings.resolved_provider()
         self._providers: dict[str, ImageProvider] = {}
-        self._downloader: ImageDownloader | None = None
+        self.inputs = InputLoader(settings, workspace)
         self._index: ImageIndex | None = None
         self.ledger = Ledger(workspace.state_dir / "ledger.sqlite3")  # opened on first use
         self.budgets = Budgets(settings.max_cost_per_call_usd, settings.daily_budget_usd, settings.monthly_budget_usd)
@@ -117,94 +103,20 @@ class Studio:
         return self._providers[name]
 
     async def aclose(self) -> None:
-        if self._downloader is not None:
-            await self._downloader.aclose()
+        await self.inputs.aclose()
         for provider in self._providers.values():
             await provider.aclose()
         self._providers.clear()
 
     # ------------------------------------------------------------------ inputs
     async def load_inputs(self, refs: Sequence[str]) -> list[LoadedInput]:
-        fetched: dict[int, bytes] = {}
-        for i, ref in enumerate(refs, start=1):
-            if ref.strip().lower().startswith(("http://", "https://")):
-                fetched[i] = await self._fetch(ref.strip())
-        return await anyio.to_thread.run_sync(self._load_inputs_sync, list(refs), fetched)
-
-    async def _fetch(self, url: str) -> bytes:
-        """An input image from a URL: only with EASEL_ALLOW_URLS, https, public addresses, capped."""
-        from easel_mcp.errors import PathNotAllowed, ProviderError
-        from easel_mcp.providers.download import ImageDownloader
-
-        if not self.settings.allow_urls:
-            raise PathNotAllowed(f"{url!r} is a URL: input images must be files in the workspace {self.workspace.root} "
-                                 "(or image ids); the server's owner can allow https URLs with EASEL_ALLOW_URLS=1")
-        if self._downloader is None:
-            self._downloader = ImageDownloader(gateway_url="", gateway_headers={}, provider="inputs",
-                                               subject="the input image")
-        try:
-            return await self._downloader.fetch(url)
-        except ProviderError as e:
-            raise InvalidRequest(e.message, field="images") from e
-
-    def _load_inputs_sync(self, refs: list[str], fetched: dict[int, bytes]) -> list[LoadedInput]:
-        from easel_mcp.imaging.errors import ImagingError
-        from easel_mcp.imaging.io import ensure_model_input, mime_of
-
-        loaded: list[LoadedInput] = []
-        for i, ref in enumerate(refs, start=1):
-            what = f"image {i}" if len(refs) > 1 else "the image"
-            path: Path | None = None
-            if i in fetched:
-                data = fetched[i]
-            else:
-                path = self.workspace.resolve_input(ref, what=what)
-                size = path.stat().st_size
-                if size > 50 * 1024 * 1024:
-                    raise InvalidRequest(f"{what} ({ref}) is {size / 2**20:.1f} MB; the limit is 50 MB",
-                                         field="images")
-                data = path.read_bytes()
-            try:
-                data, info, _ = ensure_model_input(data, what=what)
-            except ImagingError as e:
-                raise InvalidRequest(f"{ref}: {e}", field="images") from e
-            name = f"image-{i}.{info.format}"
-            loaded.append(
-                LoadedInput(
-                    ref=ref,
-                    path=path,
-                    image=InputImage(data=data, filename=name, mime_type=mime_of(info.format)),
-                    width=info.width,
-                    height=info.height,
-                    sha256=hashlib.sha256(data).hexdigest(),
-                    id=self.workspace.id_of(path) if path else None,
-                )
-            )
-        return loaded
+        return await self.inputs.load(refs)
 
     async def read_ref(self, ref: str, *, what: str) -> tuple[Path, bytes]:
-        def read() -> tuple[Path, bytes]:
-            path = self.workspace.resolve_input(ref, what=what)
-            return path, path.read_bytes()
-
-        return await anyio.to_thread.run_sync(read)
+        return await self.inputs.read_ref(ref, what=what)
 
     async def prepare_mask(self, ref: str, first: LoadedInput) -> tuple[bytes, dict[str, Any]]:
-        """Read a mask in any common form and turn it into OpenAI's: an RGBA PNG of the first image's
-        exact size whose alpha is 0 where the model may paint."""
-        from easel_mcp.imaging.masks import normalize_mask
-
-        path, data = await self.read_ref(ref, what="the mask")
-        result = await anyio.to_thread.run_sync(normalize_mask, data, (first.width, first.height), "auto")
-        return result.png, {
-            "mask": {
-                "source": self.workspace.relative(path),
-                "convention": result.convention_used,
-                "edit_fraction": round(result.edit_fraction, 4),
-                "resized_from": result.resized_from,
-                "edit_bbox": result.edit_bbox,
-            }
-        }
+        return await self.inputs.prepare_mask(ref, first)
 
     # ------------------------------------------------------------------- money
     def estimate(

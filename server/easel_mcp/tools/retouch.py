@@ -12,11 +12,12 @@ from pydantic import Field
 from easel_mcp.catalog.models import format_size
 from easel_mcp.catalog.validate import Options, resolve_options
 from easel_mcp.errors import InvalidRequest
+from easel_mcp.inputs import LoadedInput
 from easel_mcp.progress import Progress
 from easel_mcp.providers.base import EditRequest
 from easel_mcp.retouch import PreparedEdit, prepare_inpaint, prepare_outpaint, requested_size
 from easel_mcp.schemas.results import ImageResult
-from easel_mcp.studio import CallRecord, LoadedInput, Studio
+from easel_mcp.studio import CallRecord, Studio
 from easel_mcp.tools.common import shape_result, tool_errors
 from easel_mcp.tools.images import WRITES
 from easel_mcp.tools.params import (
