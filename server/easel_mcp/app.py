@@ -110,8 +110,11 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
             with anyio.CancelScope(shield=True):
                 await studio.aclose()
 
+    from easel_mcp.tools.apps import build_apps
+
     server = EaselServer(
         studio,
+        extensions=[build_apps(studio)],
         name="easel",
         title="Easel image studio",
         version=__version__,

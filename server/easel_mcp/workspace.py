@@ -190,6 +190,10 @@ class Workspace:
             return None
         return loaded if isinstance(loaded, dict) else None
 
+    def write_temp(self, data: bytes) -> Path:
+        """`data` in a new, fsynced file under the state folder (rename it into place)."""
+        return self._write_temp(data)
+
     def _write_temp(self, data: bytes) -> Path:
         tmp_dir = self.state_dir / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)

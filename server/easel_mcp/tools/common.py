@@ -6,7 +6,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator
-from typing import Literal
+from typing import Any, Literal
 
 import anyio.to_thread
 from mcp.server.mcpserver.exceptions import ToolError
@@ -15,10 +15,14 @@ from mcp_types import CallToolResult, ContentBlock, ImageContent, ResourceLink, 
 from easel_mcp.errors import EaselError
 from easel_mcp.schemas.results import ImageResult
 from easel_mcp.settings import Settings
+from easel_mcp.ui import VIEWER_URI
 
 log = logging.getLogger("easel_mcp")
 
 PreviewMode = Literal["auto", "none", "full"]
+# MCP Apps: hosts that support them render the result viewer beside these tools' results;
+# other hosts ignore the key and get exactly the same result.
+VIEWER_META: dict[str, Any] = {"ui": {"resourceUri": VIEWER_URI}}
 FULL_PREVIEW_LIMIT = 1024 * 1024  # Claude Desktop refuses results over 1 MiB
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 

@@ -12,7 +12,7 @@ from easel_mcp.progress import Progress
 from easel_mcp.providers.base import EditRequest, GenerateRequest
 from easel_mcp.schemas.results import ImageResult
 from easel_mcp.studio import CallRecord, Studio
-from easel_mcp.tools.common import shape_result, tool_errors
+from easel_mcp.tools.common import VIEWER_META, shape_result, tool_errors
 from easel_mcp.tools.params import (
     Background,
     Compression,
@@ -137,7 +137,7 @@ def register(server: MCPServer, studio: Studio) -> None:
                                           dry_run=dry_run, progress=progress, wait=wait)
         return await shape_result(result, preview=preview, settings=studio.settings)
 
-    server.add_tool(generate_image, title="Generate image", description=GENERATE_DESCRIPTION,
+    server.add_tool(generate_image, meta=VIEWER_META, title="Generate image", description=GENERATE_DESCRIPTION,
                     annotations=WRITES.model_copy(update={"title": "Generate image"}))
-    server.add_tool(edit_image, title="Edit image", description=EDIT_DESCRIPTION,
+    server.add_tool(edit_image, meta=VIEWER_META, title="Edit image", description=EDIT_DESCRIPTION,
                     annotations=WRITES.model_copy(update={"title": "Edit image"}))

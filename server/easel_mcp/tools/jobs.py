@@ -15,7 +15,7 @@ from easel_mcp.engine import Job
 from easel_mcp.progress import Progress
 from easel_mcp.schemas.jobs import JobView
 from easel_mcp.studio import Studio
-from easel_mcp.tools.common import shape_result
+from easel_mcp.tools.common import VIEWER_META, shape_result
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -59,8 +59,9 @@ def register(server: MCPServer, studio: Studio) -> None:
                 await job.done.wait()
         return _view(job)
 
-    server.add_tool(get_job, title="Get job", description="Status and, when done, the images of a call that "
-                    "runs in the background (an image tool answered status 'running' with a job_id).",
+    server.add_tool(get_job, meta=VIEWER_META, title="Get job",
+                    description="Status and, when done, the images of a call that runs in the background (an "
+                    "image tool answered status 'running' with a job_id).",
                     annotations=ToolAnnotations(title="Get job", read_only_hint=True, open_world_hint=False))
     server.add_tool(cancel_job, title="Cancel job", description="Stop a call that runs in the background. A "
                     "request already sent to the model may still be billed.",

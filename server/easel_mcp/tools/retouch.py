@@ -18,7 +18,7 @@ from easel_mcp.providers.base import EditRequest
 from easel_mcp.retouch import PreparedEdit, prepare_inpaint, prepare_outpaint, requested_size
 from easel_mcp.schemas.results import ImageResult
 from easel_mcp.studio import CallRecord, Studio
-from easel_mcp.tools.common import shape_result, tool_errors
+from easel_mcp.tools.common import VIEWER_META, shape_result, tool_errors
 from easel_mcp.tools.images import WRITES
 from easel_mcp.tools.params import (
     Compression,
@@ -185,7 +185,7 @@ def register(server: MCPServer, studio: Studio) -> None:
                                   provider_name)
         return await shape_result(result, preview=preview, settings=studio.settings)
 
-    server.add_tool(inpaint, title="Inpaint", description=INPAINT_DESCRIPTION,
+    server.add_tool(inpaint, meta=VIEWER_META, title="Inpaint", description=INPAINT_DESCRIPTION,
                     annotations=WRITES.model_copy(update={"title": "Inpaint"}))
-    server.add_tool(outpaint, title="Outpaint", description=OUTPAINT_DESCRIPTION,
+    server.add_tool(outpaint, meta=VIEWER_META, title="Outpaint", description=OUTPAINT_DESCRIPTION,
                     annotations=WRITES.model_copy(update={"title": "Outpaint"}))

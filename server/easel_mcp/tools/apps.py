@@ -1,0 +1,76 @@
+"""MCP Apps: the result viewer and the mask painter (HTML in easel_mcp/ui), and the app-only tool the
+painter needs. Hosts without Apps never see any of it: the tools' results are the same either way."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from typing import Annotated
+
+import anyio.to_thread
+from mcp.server.apps import Apps
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from easel_mcp.studio import Studio
+from easel_mcp.tools.common import tool_errors
+from easel_mcp.ui import PAINTER_URI, VIEWER_URI, load_app_html
+
+MAX_MASK_BYTES = 8 * 1024 * 1024
+
+
+class SavedMask(BaseModel):
+    path: str = Field(description="Workspace-relative path of the saved mask (pass it to inpaint as mask).")
+    width: int
+    height: int
+
+
+def build_apps(studio: Studio) -> Apps:
+    apps = Apps()
+    apps.add_html_resource(VIEWER_URI, load_app_html("viewer"), name="Easel image viewer",
+                           description="The images of a result, with edit, outpaint and mask painting.",
+                           prefers_border=True)
+    apps.add_html_resource(PAINTER_URI, load_app_html("painter"), name="Easel mask painter",
+                           description="Paint the area to repaint on the image, then inpaint it.",
+                           prefers_border=True)
+
+    @apps.tool(resource_uri=PAINTER_URI, visibility=["app"], name="save_mask", title="Save mask",
+               annotations=ToolAnnotations(title="Save mask", read_only_hint=False, destructive_hint=False,
+                                           open_world_hint=False),
+               description="Save a mask painted in the mask painter into the workspace (app only).")
+    async def save_mask(
+        image: Annotated[str, Field(description="The id of the image the mask belongs to.")],
+        mask_png_base64: Annotated[str, Field(description="The mask: a base64 PNG, white = repaint, black = keep, "
+                                              "exactly the image's size.")],
+    ) -> SavedMask:
+        with tool_errors():
+            if len(mask_png_base64) > MAX_MASK_BYTES * 4 // 3:
+                raise ToolError("the mask is too large (over 8 MB)")
+            try:
+                data = base64.b64decode(mask_png_base64, validate=True)
+            except (binascii.Error, ValueError) as e:
+                raise ToolError("mask_png_base64 is not valid base64") from e
+            source = await anyio.to_thread.run_sync(studio.workspace.find_image, image.strip().lower())
+
+            def save() -> SavedMask:
+                from easel_mcp.imaging.io import open_header, probe
+
+                info = probe(data, what="the mask")
+                header, _ = open_header(source.read_bytes(), what="the image")
+                if info.format != "png":
+                    raise ToolError("the mask must be a PNG")
+                if (info.width, info.height) != header.size:
+                    raise ToolError(f"the mask is {info.width}x{info.height} but the image is "
+                                    f"{header.size[0]}x{header.size[1]}: paint it at the image's size")
+                folder = studio.workspace.root / "masks"
+                folder.mkdir(exist_ok=True)
+                target = folder / f"mask-for-{image}-{secrets.token_hex(4)}.png"
+                tmp = studio.workspace.write_temp(data)
+                tmp.replace(target)
+                return SavedMask(path=studio.workspace.relative(target), width=info.width, height=info.height)
+
+            return await anyio.to_thread.run_sync(save)
+
+    return apps
