@@ -166,9 +166,12 @@ def test_infinite_scroll_filters_and_empty_state(driver: Any, tmp_path: Path, st
     driver.get(running.url)
     _wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".card")) == 50)
     assert driver.find_element(By.ID, "count").text == "120 images in the workspace"
+    def scrolled_to(d: Any, n: int) -> bool:  # keep scrolling: each arrival at the bottom asks for a page
+        d.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+        return len(d.find_elements(By.CSS_SELECTOR, ".card")) >= n
+
     for expected in (100, 120):
-        driver.execute_script("window.scrollTo(0, document.body.scrollHeight)")
-        _wait(driver, lambda d, n=expected: len(d.find_elements(By.CSS_SELECTOR, ".card")) == n)
+        _wait(driver, lambda d, n=expected: scrolled_to(d, n))
     _wait(driver, lambda d: not d.find_element(By.ID, "more").is_displayed())
     ids = [c.get_attribute("data-id") for c in driver.find_elements(By.CSS_SELECTOR, ".card")]
     assert ids == [f"{i:012x}" for i in range(120)]  # newest first, no duplicates or gaps across pages
