@@ -27,6 +27,7 @@ def measure_all(*, quick: bool) -> list[Figure]:
     figures += _safe("concurrency", lambda: calls.concurrency(quick))
     figures += _safe("memory", lambda: [resources.memory()])
     figures += _safe("ledger", lambda: resources.ledger(quick))
+    figures += _safe("gallery index", lambda: [resources.gallery_index(quick)])
     return figures
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import logging
 import os
@@ -26,23 +25,22 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from easel_mcp.workspace import ID_PATTERN, STATE_DIR, Workspace
+from easel_mcp.index_rows import FORMATS, iso, read_row, stamp_of
+from easel_mcp.sqlite import connect
+from easel_mcp.workspace import STATE_DIR, Workspace
 
 log = logging.getLogger("easel_mcp")
 
 INDEX_FILE = "index.sqlite3"
 SCHEMA_VERSION = 1
-BUSY_TIMEOUT_MS = 5000
 RACY_NS = 2_000_000_000
 MAX_LINEAGE_NODES = 200
 DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
-_ID_SUFFIX = re.compile(r"-[0-9a-f]{12}$")
 _FIELDS = ("id", "relative_path", "created_at", "operation", "prompt", "model", "provider", "width", "height",
            "format", "bytes", "cost_usd", "parents", "name_slug")
 _SELECT = "SELECT " + ", ".join(_FIELDS) + " FROM images"
@@ -98,12 +96,6 @@ def fts5_available() -> bool:
     return True
 
 
-def iso(at: datetime) -> str:
-    """UTC, fixed width, sortable as text: 2026-11-25T09:30:00.000000+00:00."""
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    return at.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-
-
 def encode_cursor(created_at: str, image_id: str, relative_path: str) -> str:
     return base64.urlsafe_b64encode(json.dumps([created_at, image_id, relative_path]).encode()).decode().rstrip("=")
 
@@ -135,12 +127,7 @@ class ImageIndex:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        conn = connect(self.path)
         with self._lock:
             try:
                 if self._fts is None:
@@ -238,9 +225,9 @@ class ImageIndex:
                 continue
             rel = f"{name}/{file_name}"
             present.add(rel)
-            stamp = _stamp(st, side_st)
+            stamp = stamp_of(st, side_st)
             if stored.get(rel) != stamp:
-                rows.append(self._read(Path(entry.path), rel, stamp))
+                rows.append(read_row(self.workspace, Path(entry.path), rel, stamp))
         gone = stored.keys() - present
         with self._write(conn):
             for rel in gone:
@@ -269,44 +256,9 @@ class ImageIndex:
                         continue
                     side = (self.workspace.root / rel).with_suffix(".json")
                     side_st = side.stat() if side.is_file() else None
-                    row = self._read(self.workspace.root / rel, rel, _stamp(st, side_st))
+                    row = read_row(self.workspace, self.workspace.root / rel, rel, stamp_of(st, side_st))
                     with self._write(conn):
                         self._upsert(conn, row)
-
-    def _read(self, path: Path, rel: str, stamp: str) -> dict[str, Any]:
-        """The index row of one image: its sidecar's fields, or what the file header tells."""
-        side = (self.workspace.read_sidecar(path) if not stamp.endswith(":-") else None) or {}
-        mtime_ns, size = (int(v) for v in stamp.split(":")[:2])
-        name_id = self.workspace.id_of(path)
-        side_id = side["id"] if isinstance(side.get("id"), str) and ID_PATTERN.match(side["id"]) else None
-        image_id = name_id or side_id or hashlib.sha256(rel.encode()).hexdigest()[:12]
-        try:
-            created_at = iso(datetime.fromisoformat(side["created_at"]))
-        except (KeyError, TypeError, ValueError):
-            created_at = iso(datetime.fromtimestamp(mtime_ns / 1e9, UTC))
-        width, height, fmt = _int(side.get("width")), _int(side.get("height")), _text(side.get("format"))
-        if width is None or height is None:
-            width, height, header_format = _header(path)
-            fmt = fmt or header_format
-        params: dict[str, Any] = side["parameters"] if isinstance(side.get("parameters"), dict) else {}
-        inputs: list[Any] = side["inputs"] if isinstance(side.get("inputs"), list) else []
-        parents: list[Any] = side["parents"] if isinstance(side.get("parents"), list) else [
-            i.get("id") for i in inputs if isinstance(i, dict)]
-        parent_ids = list(dict.fromkeys(p for p in parents if isinstance(p, str) and ID_PATTERN.match(p)))
-        cost = side.get("cost_usd")
-        slug = _ID_SUFFIX.sub("", path.stem) if name_id else path.stem
-        row: dict[str, Any] = {
-            "relative_path": rel, "folder": rel.split("/")[0], "id": image_id, "created_at": created_at,
-            "operation": _text(side.get("operation")) or "unknown", "prompt": _text(side.get("prompt")),
-            "model": _text(side.get("model")) or _text(params.get("model")), "provider": _text(side.get("provider")),
-            "width": width, "height": height, "format": (fmt or FORMATS[path.suffix.lower()]).lower(), "bytes": size,
-            "cost_usd": float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
-            "parents": json.dumps(parent_ids), "name_slug": slug, "stamp": stamp,
-        }
-        words = (row["prompt"], _text(side.get("revised_prompt")), slug, slug.replace("-", " "), row["model"],
-                 row["operation"], row["provider"], image_id)
-        row["search"] = " ".join(w for w in words if w).lower()
-        return row
 
     def _upsert(self, conn: sqlite3.Connection, row: dict[str, Any]) -> None:
         columns = list(row)
@@ -426,27 +378,3 @@ def _summary(entry: ImageEntry) -> dict[str, Any]:
     return {"relative_path": entry.relative_path, "created_at": entry.created_at, "operation": entry.operation,
             "prompt": prompt, "model": entry.model, "width": entry.width, "height": entry.height,
             "name_slug": entry.name_slug}
-
-
-def _stamp(st: os.stat_result, side: os.stat_result | None) -> str:
-    """What tells that a file or its sidecar changed: mtime and size of each."""
-    return f"{st.st_mtime_ns}:{st.st_size}:" + (f"{side.st_mtime_ns}:{side.st_size}" if side else "-")
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _header(path: Path) -> tuple[int | None, int | None, str | None]:
-    """Size and format from the file's header only (Pillow opens lazily: no pixels are decoded)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return im.width, im.height, (im.format or "").lower() or None
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
-        return None, None, None

@@ -27,12 +27,12 @@ from typing import Any, Literal
 
 from easel_mcp.budgets import Budgets, budget_left, check_budgets, format_report, parse_since, usd, utc
 from easel_mcp.errors import BudgetExceeded
+from easel_mcp.sqlite import connect
 
 __all__ = ["MIGRATIONS", "Attempt", "BudgetExceeded", "Budgets", "Ledger", "format_report", "migrate", "parse_since"]
 
 log = logging.getLogger("easel_mcp")
 
-BUSY_TIMEOUT_MS = 5000
 OPEN_STATUSES = ("reserved", "sent")
 _OPEN_SQL = "status IN ('reserved', 'sent')"
 
@@ -169,12 +169,7 @@ class Ledger:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             return conn
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        conn = connect(self.path)
         with self._lock:
             try:
                 if not self._ready:

@@ -1,0 +1,82 @@
+"""Building one image-index row from the files (the sidecar, or the image's own header)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from easel_mcp.workspace import ID_PATTERN, Workspace
+
+FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
+_ID_SUFFIX = re.compile(r"-[0-9a-f]{12}$")
+
+
+def iso(at: datetime) -> str:
+    """UTC, fixed width, sortable as text: 2026-11-25T09:30:00.000000+00:00."""
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def read_row(workspace: Workspace, path: Path, rel: str, stamp: str) -> dict[str, Any]:
+    """The index row of one image: its sidecar's fields, or what the file header tells."""
+    side = (workspace.read_sidecar(path) if not stamp.endswith(":-") else None) or {}
+    mtime_ns, size = (int(v) for v in stamp.split(":")[:2])
+    name_id = workspace.id_of(path)
+    side_id = side["id"] if isinstance(side.get("id"), str) and ID_PATTERN.match(side["id"]) else None
+    image_id = name_id or side_id or hashlib.sha256(rel.encode()).hexdigest()[:12]
+    try:
+        created_at = iso(datetime.fromisoformat(side["created_at"]))
+    except (KeyError, TypeError, ValueError):
+        created_at = iso(datetime.fromtimestamp(mtime_ns / 1e9, UTC))
+    width, height, fmt = _int(side.get("width")), _int(side.get("height")), _text(side.get("format"))
+    if width is None or height is None:
+        width, height, header_format = _header(path)
+        fmt = fmt or header_format
+    params: dict[str, Any] = side["parameters"] if isinstance(side.get("parameters"), dict) else {}
+    inputs: list[Any] = side["inputs"] if isinstance(side.get("inputs"), list) else []
+    parents: list[Any] = side["parents"] if isinstance(side.get("parents"), list) else [
+        i.get("id") for i in inputs if isinstance(i, dict)]
+    parent_ids = list(dict.fromkeys(p for p in parents if isinstance(p, str) and ID_PATTERN.match(p)))
+    cost = side.get("cost_usd")
+    slug = _ID_SUFFIX.sub("", path.stem) if name_id else path.stem
+    row: dict[str, Any] = {
+        "relative_path": rel, "folder": rel.split("/")[0], "id": image_id, "created_at": created_at,
+        "operation": _text(side.get("operation")) or "unknown", "prompt": _text(side.get("prompt")),
+        "model": _text(side.get("model")) or _text(params.get("model")), "provider": _text(side.get("provider")),
+        "width": width, "height": height, "format": (fmt or FORMATS[path.suffix.lower()]).lower(), "bytes": size,
+        "cost_usd": float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
+        "parents": json.dumps(parent_ids), "name_slug": slug, "stamp": stamp,
+    }
+    words = (row["prompt"], _text(side.get("revised_prompt")), slug, slug.replace("-", " "), row["model"],
+             row["operation"], row["provider"], image_id)
+    row["search"] = " ".join(w for w in words if w).lower()
+    return row
+
+
+def stamp_of(st: os.stat_result, side: os.stat_result | None) -> str:
+    """What tells that a file or its sidecar changed: mtime and size of each."""
+    return f"{st.st_mtime_ns}:{st.st_size}:" + (f"{side.st_mtime_ns}:{side.st_size}" if side else "-")
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _header(path: Path) -> tuple[int | None, int | None, str | None]:
+    """Size and format from the file's header only (Pillow opens lazily: no pixels are decoded)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.width, im.height, (im.format or "").lower() or None
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return None, None, None
