@@ -37,7 +37,7 @@ def preview(reps: int) -> Figure:
     ours, naive = [], []
     for _ in range(reps):
         started = time.perf_counter()
-        p = make_preview(data, 200_000)
+        p = make_preview(data, 200_000, fmt="auto")  # what the server does
         ours.append(time.perf_counter() - started)
         started = time.perf_counter()
         img = Image.open(io.BytesIO(data))

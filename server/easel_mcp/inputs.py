@@ -86,18 +86,25 @@ class InputLoader:
                                          field="images")
                 data = path.read_bytes()
             try:
-                data, info, _ = ensure_model_input(data, what=what)
+                sent, info, converted = ensure_model_input(data, what=what)
             except ImagingError as e:
                 raise InvalidRequest(f"{ref}: {e}", field="images") from e
             name = f"image-{i}.{info.format}"
+            digest = hashlib.sha256(sent).hexdigest()
+            if path is not None and not converted:
+                # Valid as it is: stream it from disk when the request is sent, keep no copy in memory.
+                image = InputImage(data=b"", filename=name, mime_type=mime_of(info.format), path=path, size=len(sent))
+            else:
+                image = InputImage(data=sent, filename=name, mime_type=mime_of(info.format), size=len(sent))
+            del data, sent
             loaded.append(
                 LoadedInput(
                     ref=ref,
                     path=path,
-                    image=InputImage(data=data, filename=name, mime_type=mime_of(info.format)),
+                    image=image,
                     width=info.width,
                     height=info.height,
-                    sha256=hashlib.sha256(data).hexdigest(),
+                    sha256=digest,
                     id=self.workspace.id_of(path) if path else None,
                 )
             )

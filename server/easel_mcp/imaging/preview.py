@@ -48,8 +48,8 @@ def _downscale(img: Image.Image, target: tuple[int, int], keep_alpha: bool) -> I
     factor = int(min(img.width / target[0], img.height / target[1]))
     if factor >= 2:
         img = img.reduce(factor)
-    if img.size != target:
-        img = img.resize(target, Image.Resampling.LANCZOS)
+    if img.size != target:  # the last step is < 2x: BICUBIC is as good as LANCZOS here, and faster
+        img = img.resize(target, Image.Resampling.BICUBIC)
     return imgio.to_rgb(img, keep_alpha=keep_alpha)
 
 
@@ -64,17 +64,20 @@ def _encode(img: Image.Image, fmt: str, quality: int) -> bytes:
 
 def make_preview(data: bytes, max_bytes: int, *, max_edge: int = 768, fmt: str = "webp") -> Preview:
     """A WebP (alpha kept) or JPEG (alpha flattened onto white) preview of `data`, long edge at most
-    `max_edge` (never upscaled), at most `max_bytes` bytes.
+    `max_edge` (never upscaled), at most `max_bytes` bytes. fmt="auto": JPEG for opaque images (several
+    times faster to encode), WebP when there is transparency.
 
     Quality is lowered in steps first, then the size, until it fits; the last resort keeps
     shrinking (down to 1 px), so any budget of at least 2 KB is met.
     """
+    img, src_fmt = imgio.open_header(data, what="the image")
+    if fmt == "auto":  # JPEG encodes several times faster; WebP keeps transparency
+        fmt = "webp" if imgio.has_alpha(img) else "jpeg"
     out_fmt = imgio.normalize_format(fmt)
     if out_fmt == "png":
         raise ImagingError("previews are webp or jpeg, not png: pass fmt='webp' or fmt='jpeg'.")
     if max_bytes < MIN_PREVIEW_BYTES:
         raise ImagingError(f"a preview budget of {max_bytes} bytes is too small: allow at least 2048 bytes.")
-    img, src_fmt = imgio.open_header(data, what="the image")
     target = _fit(img.size, max(16, max_edge))
     if src_fmt == "jpeg" and target != img.size:
         img.draft("RGB" if img.mode in ("RGB", "YCbCr") else None, target)  # DCT scaling: decode 1/2..1/8

@@ -7,9 +7,12 @@ server's lifetime), speaks its wire format, and translates its vendor's exceptio
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, Self, runtime_checkable
 
 if TYPE_CHECKING:
     from easel_mcp.settings import Settings
@@ -20,11 +23,31 @@ PartialCallback = Callable[[int, bytes], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class InputImage:
-    """An image sent upstream: the bytes as they are on disk (no decode and re-encode when valid)."""
+    """An image sent upstream, as it is on disk (no decode and re-encode when valid).
+
+    Either `data` holds the bytes, or `path` names a checked workspace file that is streamed from
+    disk when the request is sent (so 16 large inputs are never all in memory at once)."""
 
     data: bytes
     filename: str
     mime_type: str
+    path: Path | None = None
+    size: int = 0
+
+    def read(self) -> bytes:
+        """The bytes (read from `path` when the image was not kept in memory)."""
+        if self.path is None:
+            return self.data
+        with self.open() as f:
+            return f.read()
+
+    def open(self) -> BinaryIO:
+        """A binary file object positioned at the start (a new one each call: retries re-read it)."""
+        if self.path is None:
+            return io.BytesIO(self.data)
+        # O_NOFOLLOW: the path was checked after resolving symlinks; a symlink swapped in since is refused
+        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        return os.fdopen(fd, "rb")
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,7 +183,7 @@ def _json_or_none(response: Any) -> Any:
 
 
 def _check_inline_size(images: tuple[InputImage, ...]) -> None:
-    total = sum((len(img.data) + 2) // 3 * 4 for img in images)
+    total = sum((max(len(img.data), img.size) + 2) // 3 * 4 for img in images)
     if total > MAX_INLINE_BYTES:
         raise InvalidRequest(
             f"the input images come to {total / 2**20:.1f} MB as inline data; Gemini takes at most "

@@ -43,7 +43,7 @@ class Answer:
 def build_body(prompt: str, images: tuple[InputImage, ...], aspect_ratio: str | None,
                image_size: str | None) -> dict[str, Any]:
     parts: list[dict[str, Any]] = [{"text": prompt}]
-    parts += [{"inlineData": {"mimeType": img.mime_type, "data": base64.b64encode(img.data).decode()}}
+    parts += [{"inlineData": {"mimeType": img.mime_type, "data": base64.b64encode(img.read()).decode()}}
               for img in images]
     config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
     image_config = {k: v for k, v in (("aspectRatio", aspect_ratio), ("imageSize", image_size)) if v}

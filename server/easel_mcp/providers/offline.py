@@ -57,7 +57,7 @@ class OfflineProvider:
         from easel_mcp.imaging.offline import render_edit
 
         def render() -> tuple[list[bytes], tuple[int, int]]:
-            first = open_image(request.images[0].data, what="image 1")
+            first = open_image(request.images[0].read(), what="image 1")
             size = parse_size(request.size) or first.size
             return [
                 render_edit(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from easel_mcp.errors import ConfigurationError, ProviderError, UpstreamUnavailable
@@ -160,7 +161,7 @@ class OpenAIProvider:
             "model": self._wire_model(request.model),
             "prompt": request.prompt,
             # Always a list: the SDK then sends repeated `image[]` parts.
-            "image": [(img.filename, img.data, img.mime_type) for img in request.images],
+            "image": [],  # filled below with open files: streamed from disk, not read into memory
             "n": request.n,
             "size": request.size,
             "quality": request.quality,
@@ -173,12 +174,15 @@ class OpenAIProvider:
         _put(body, "output_compression", request.output_compression)
         body.update(request.extra)
         try:
-            if request.partial_images and request.on_partial is not None:
-                body.update(stream=True, partial_images=request.partial_images)
-                stream = await (await self._ready()).images.edit(**body, **self._call_options())
-                return await self._streamed(stream, request.output_format, request.on_partial)
-            response = await (await self._ready()).images.edit(**body, **self._call_options())
-            return await self._result(response, request.output_format)
+            with contextlib.ExitStack() as files:
+                body["image"] = [(img.filename, files.enter_context(img.open()), img.mime_type)
+                                 for img in request.images]
+                if request.partial_images and request.on_partial is not None:
+                    body.update(stream=True, partial_images=request.partial_images)
+                    stream = await (await self._ready()).images.edit(**body, **self._call_options())
+                    return await self._streamed(stream, request.output_format, request.on_partial)
+                response = await (await self._ready()).images.edit(**body, **self._call_options())
+                return await self._result(response, request.output_format)
         except ProviderError:
             raise
         except Exception as e:

@@ -66,7 +66,7 @@ def register(server: MCPServer, studio: Studio) -> None:
         id: Annotated[str, Field(description="The image id (12 hex digits) from a result or list_images.")],
         preview: Annotated[bool, Field(description="Include a small preview of the image.")] = True,
     ) -> Annotated[CallToolResult, ImageDetail]:
-        def detail() -> tuple[ImageDetail, bytes | None]:
+        def detail() -> tuple[ImageDetail, Any]:
             index = studio.index
             index.refresh()
             entry = index.get(id.strip().lower())
@@ -83,7 +83,7 @@ def register(server: MCPServer, studio: Studio) -> None:
             if preview and path.is_file():
                 from easel_mcp.imaging.preview import make_preview
 
-                data = _preview(make_preview(path.read_bytes(), studio.settings.preview_max_bytes_per_image))
+                data = make_preview(path.read_bytes(), studio.settings.preview_max_bytes_per_image, fmt="auto")
             return image, data
 
         with tool_errors():
@@ -93,7 +93,7 @@ def register(server: MCPServer, studio: Studio) -> None:
                              ResourceLink(uri=image.image.uri, name=image.image.relative_path,
                                           mime_type=f"image/{image.image.format}", size=image.image.bytes)]
         if data is not None:
-            blocks.append(ImageContent(data=base64.b64encode(data).decode(), mime_type="image/webp"))
+            blocks.append(ImageContent(data=base64.b64encode(data.data).decode(), mime_type=data.mime_type))
         return CallToolResult(content=blocks, structured_content=structured)
 
     server.add_tool(list_images, title="List images", annotations=READ_ONLY.model_copy(update={"title": "List images"}),
@@ -102,11 +102,6 @@ def register(server: MCPServer, studio: Studio) -> None:
     server.add_tool(get_image, title="Get image", annotations=READ_ONLY.model_copy(update={"title": "Get image"}),
                     description="One image's details: every recorded parameter, its cost, the images it was made "
                     "from and those made from it, and a small preview.")
-
-
-def _preview(p: Any) -> bytes:
-    data: bytes = p.data
-    return data
 
 
 

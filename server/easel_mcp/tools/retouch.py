@@ -136,7 +136,7 @@ def register(server: MCPServer, studio: Studio) -> None:
             [source] = await studio.load_inputs([image])
             mask_data = (await studio.read_ref(mask, what="the mask"))[1] if mask is not None else None
             prepared = await anyio.to_thread.run_sync(lambda: prepare_inpaint(
-                source.image.data, model=options.model, requested_size=requested_size(options.size),
+                source.image.read(), model=options.model, requested_size=requested_size(options.size),
                 regions=[r.model_dump() for r in regions or []], mask_data=mask_data, convention=mask_convention,
                 feather=feather, preserve_unmasked=preserve_unmasked, output_format=options.output_format,
                 output_compression=options.output_compression,
@@ -177,7 +177,7 @@ def register(server: MCPServer, studio: Studio) -> None:
             )
             [source] = await studio.load_inputs([image])
             prepared = await anyio.to_thread.run_sync(lambda: prepare_outpaint(
-                source.image.data, model=options.model, left=left, top=top, right=right, bottom=bottom,
+                source.image.read(), model=options.model, left=left, top=top, right=right, bottom=bottom,
                 aspect_ratio=aspect_ratio, anchor=anchor, preserve_original=preserve_original,
                 output_format=options.output_format, output_compression=options.output_compression,
             ))
