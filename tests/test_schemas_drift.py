@@ -21,3 +21,24 @@ async def test_published_schemas_match_the_code() -> None:
     for name, schema in current.items():
         if name.endswith(".input.json"):
             assert not {"anyOf", "oneOf", "allOf"} & set(schema), name
+
+
+@pytest.mark.anyio
+async def test_the_precomputed_tool_listing_is_what_the_built_server_lists(offline_settings: object) -> None:
+    """tools/list is answered from easel_mcp/schemas/tools.json until the tools are built."""
+    from mcp import Client
+
+    from easel_mcp.app import build_server
+    from easel_mcp.schemas.export import built_tools, listing
+    from easel_mcp.tool_cache import cached_listing
+
+    cached = cached_listing()
+    assert cached is not None, "run: python -m easel_mcp.schemas.export"
+    assert cached == listing(await built_tools())
+    server = build_server(offline_settings)  # type: ignore[arg-type]
+    assert server._tools_registered is False
+    async with Client(server) as client:
+        listed = (await client.list_tools()).tools
+        assert [t.name for t in listed] == [t["name"] for t in cached]
+        await client.call_tool("estimate_cost", {"operation": "generate"})
+    assert server._tools_registered is True

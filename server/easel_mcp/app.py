@@ -13,8 +13,9 @@ from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, InputRequiredResult, ListResourcesResult, PaginatedRequestParams
+from mcp_types import INVALID_PARAMS, CallToolResult, InputRequiredResult, ListResourcesResult, PaginatedRequestParams
 from mcp_types import Resource as MCPResource
+from mcp_types import Tool as MCPTool
 from pydantic.networks import AnyUrl
 
 from easel_mcp import __version__
@@ -33,11 +34,37 @@ what each call cost; offline results are placeholders drawn without an AI model.
 
 
 class EaselServer(MCPServer[Studio]):
-    """MCPServer that serves workspace images at easel://images/<id> with their own MIME type."""
+    """MCPServer that serves workspace images at easel://images/<id> with their own MIME type, and
+    registers its tools on first use while tools/list is answered from the precomputed listing."""
 
     def __init__(self, studio: Studio, **kwargs: Any) -> None:
         self.studio = studio
+        self._tools_registered = False
         super().__init__(**kwargs)
+
+    def ensure_tools(self) -> None:
+        if not self._tools_registered:
+            self._tools_registered = True
+            register_tools(self, self.studio)
+
+    async def list_tools(self) -> list[MCPTool]:
+        from easel_mcp.tool_cache import cached_listing
+
+        cached = None if self._tools_registered else cached_listing()
+        if cached is not None:
+            return [MCPTool.model_validate(t) for t in cached]
+        self.ensure_tools()
+        return await super().list_tools()
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Studio, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        self.ensure_tools()
+        return await super().call_tool(name, arguments, context)
+
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        self.ensure_tools()
+        return super()._tool_input_schema(name)
 
     async def _handle_list_resources(
         self, ctx: ServerRequestContext[Studio], params: PaginatedRequestParams | None
@@ -103,8 +130,7 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
     @asynccontextmanager
     async def lifespan(_: MCPServer[Studio]) -> AsyncIterator[Studio]:
         try:
-            await anyio.to_thread.run_sync(studio.recover)
-            async with studio.engine.running():
+            async with studio.running():
                 yield studio
         finally:
             with anyio.CancelScope(shield=True):
@@ -122,8 +148,11 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
         lifespan=lifespan,
         log_level=settings.log_level,
     )
-    register_tools(server, studio)
+    from easel_mcp.tool_cache import cached_listing
     from easel_mcp.tools import prompts
+
+    if cached_listing() is None:
+        server.ensure_tools()
 
     prompts.register(server)
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -95,30 +94,27 @@ class Engine:
         self.shutdown_grace_s = shutdown_grace_s
         self.jobs: dict[str, Job] = {}
         self._limiter = anyio.CapacityLimiter(max_concurrency)
-        self._tg: anyio.abc.TaskGroup | None = None
         self._closing = False
 
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[Engine]:
-        """Own a task group for background jobs; on exit, let sent calls finish (up to the grace period)."""
-        async with anyio.create_task_group() as tg:
-            self._tg = tg
-            try:
-                yield self
-            finally:
-                self._tg = None
-                self._closing = True
-                pending = [j for j in self.jobs.values() if not j.done.is_set()]
-                if pending:
-                    log.info("shutting down: waiting up to %.0f s for %d running call(s)", self.shutdown_grace_s,
-                             len(pending))
-                with anyio.CancelScope(shield=True):
-                    with anyio.move_on_after(self.shutdown_grace_s):
-                        for job in pending:
-                            await job.done.wait()
-                    for job in pending:
-                        job.scope.cancel()
-                tg.cancel_scope.cancel()
+    @property
+    def _tg(self) -> anyio.abc.TaskGroup | None:
+        return self.studio.task_group
+
+    async def shutdown(self) -> None:
+        """Stop taking calls; let those already sent finish and be written (up to the grace period)."""
+        self._closing = True
+        pending = [j for j in self.jobs.values() if not j.done.is_set()]
+        if pending:
+            log.info("shutting down: waiting up to %.0f s for %d running call(s)", self.shutdown_grace_s, len(pending))
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(self.shutdown_grace_s):
+                for job in pending:
+                    await job.done.wait()
+            for job in pending:
+                job.scope.cancel()
+            for job in pending:  # their ledger rows are settled in shielded scopes as they unwind
+                with anyio.move_on_after(5):
+                    await job.done.wait()
 
     # ----------------------------------------------------------------- entry
     async def execute(self, record: CallRecord, request: GenerateRequest | EditRequest, estimate: Estimate, *,

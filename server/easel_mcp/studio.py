@@ -8,7 +8,8 @@ has arrived its writing is shielded from cancellation, so a paid image is never 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -16,21 +17,26 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import anyio.to_thread
 
-from easel_mcp.catalog.estimate import Estimate, estimate
-from easel_mcp.catalog.validate import Options
 from easel_mcp.errors import InvalidRequest
-from easel_mcp.inputs import InputLoader, LoadedInput
-from easel_mcp.outputs import rebuild_job, write_outputs
 from easel_mcp.progress import Progress
 from easel_mcp.providers import create_provider
-from easel_mcp.providers.base import EditRequest, GenerateRequest, ImageProvider, ProviderResult
-from easel_mcp.schemas.jobs import JobView
-from easel_mcp.schemas.results import ImageResult
 from easel_mcp.settings import Settings
 from easel_mcp.workspace import Workspace
 
+# Imported where used (start-up stays lean: none of this is needed to answer tools/list).
 if TYPE_CHECKING:
+    import anyio.abc
+
+    from easel_mcp.budgets import Budgets
+    from easel_mcp.catalog.estimate import Estimate
+    from easel_mcp.catalog.validate import Options
+    from easel_mcp.engine import Engine
     from easel_mcp.index import ImageIndex
+    from easel_mcp.inputs import LoadedInput
+    from easel_mcp.ledger import Ledger
+    from easel_mcp.providers.base import EditRequest, GenerateRequest, ImageProvider, ProviderResult
+    from easel_mcp.schemas.jobs import JobView
+    from easel_mcp.schemas.results import ImageResult
 
 log = logging.getLogger("easel_mcp")
 
@@ -54,24 +60,61 @@ class Studio:
     """Holds the workspace and the providers for the server's lifetime."""
 
     def __init__(self, settings: Settings, workspace: Workspace) -> None:
-        from easel_mcp.budgets import Budgets
-        from easel_mcp.engine import Engine
-        from easel_mcp.ledger import Ledger
+        from easel_mcp.inputs import InputLoader
 
         self.settings = settings
         self.workspace = workspace
         self.default_provider = settings.resolved_provider()
-        self._providers: dict[str, ImageProvider] = {}
         self.inputs = InputLoader(settings, workspace)
+        self.task_group: anyio.abc.TaskGroup | None = None  # where background jobs run (see running())
+        self._providers: dict[str, ImageProvider] = {}
         self._index: ImageIndex | None = None
-        self.ledger = Ledger(workspace.state_dir / "ledger.sqlite3")  # opened on first use
-        self.budgets = Budgets(settings.max_cost_per_call_usd, settings.daily_budget_usd, settings.monthly_budget_usd)
-        from easel_mcp.retry import RetryPolicy
+        self._ledger: Ledger | None = None
+        self._engine: Engine | None = None
 
-        policy = RetryPolicy(settings.retry_max_attempts, settings.retry_base_delay_s,
-                             max(settings.retry_base_delay_s, 20.0), settings.retry_after_cap_s)
-        self.engine = Engine(self, self.ledger, self.budgets, max_concurrency=settings.max_concurrency,
-                             policy=policy, shutdown_grace_s=settings.shutdown_grace_s)
+    # The ledger, the budgets and the engine are built on first use: none is needed to start.
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            from easel_mcp.ledger import Ledger
+
+            self._ledger = Ledger(self.workspace.state_dir / "ledger.sqlite3")  # opened on first use
+        return self._ledger
+
+    @property
+    def budgets(self) -> Budgets:
+        from easel_mcp.budgets import Budgets
+
+        s = self.settings
+        return Budgets(s.max_cost_per_call_usd, s.daily_budget_usd, s.monthly_budget_usd)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from easel_mcp.engine import Engine
+            from easel_mcp.retry import RetryPolicy
+
+            s = self.settings
+            policy = RetryPolicy(s.retry_max_attempts, s.retry_base_delay_s, max(s.retry_base_delay_s, 20.0),
+                                 s.retry_after_cap_s)
+            self._engine = Engine(self, self.ledger, self.budgets, max_concurrency=s.max_concurrency, policy=policy,
+                                  shutdown_grace_s=s.shutdown_grace_s)
+        return self._engine
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Studio]:
+        """The server's lifetime: a task group for background jobs, crash recovery in the background, and on
+        exit the engine's shut-down (calls already sent finish and are written, up to the grace period)."""
+        async with anyio.create_task_group() as tg:
+            self.task_group = tg
+            tg.start_soon(anyio.to_thread.run_sync, self.recover)
+            try:
+                yield self
+            finally:
+                self.task_group = None
+                if self._engine is not None:
+                    await self._engine.shutdown()
+                tg.cancel_scope.cancel()
 
     @property
     def index(self) -> ImageIndex:
@@ -123,6 +166,8 @@ class Studio:
         self, record: CallRecord, *, input_sizes: Sequence[tuple[int, int]] = (), partial_images: int = 0
     ) -> Estimate:
         o = record.options
+        from easel_mcp.catalog.estimate import estimate
+
         return estimate(
             o.model,
             size=o.size,
@@ -137,6 +182,8 @@ class Studio:
     # -------------------------------------------------------------------- call
     def dry_run_result(self, record: CallRecord, estimate: Estimate) -> ImageResult:
         o = record.options
+        from easel_mcp.schemas.results import ImageResult
+
         return ImageResult(
             images=[],
             provider=record.provider,
@@ -167,6 +214,8 @@ class Studio:
         """Price the call, then (unless dry_run) run it through the engine: budget reserved, sent,
         every image and its sidecar written, the ledger settled. A call still running when the
         caller stops waiting (wait=False, or EASEL_SYNC_TIMEOUT_S) comes back as status 'running'."""
+        from easel_mcp.schemas.results import ImageResult
+
         estimate = self.estimate(record, input_sizes=input_sizes)
         if dry_run:
             result = self.dry_run_result(record, estimate)
@@ -207,6 +256,8 @@ class Studio:
         images = result.images
         if finish is not None:
             images = await anyio.to_thread.run_sync(finish, images)
+        from easel_mcp.outputs import write_outputs
+
         outcome = await anyio.to_thread.run_sync(
             write_outputs, self.workspace, record, result, images, elapsed, estimate_usd, provider_name
         )
@@ -250,6 +301,8 @@ class Studio:
 
     def find_job(self, job_id: str) -> JobView | None:
         """A job from an earlier run of the server, rebuilt from the ledger and the sidecars."""
+        from easel_mcp.outputs import rebuild_job
+
         return rebuild_job(self.workspace, self.ledger.job_rows(job_id), job_id)
 
     def recover(self) -> None:

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 import anyio.to_thread
 
-from easel_mcp.catalog.models import parse_size
 from easel_mcp.providers.base import EditRequest, GenerateRequest, PartialCallback, ProviderResult
 
 if TYPE_CHECKING:
@@ -31,6 +30,7 @@ class OfflineProvider:
         return None
 
     async def generate(self, request: GenerateRequest) -> ProviderResult:
+        from easel_mcp.catalog.models import parse_size
         from easel_mcp.imaging.offline import render_generation
 
         size = parse_size(request.size) or (1024, 1024)
@@ -53,6 +53,7 @@ class OfflineProvider:
         return self._result(images, request.output_format, size, request.quality)
 
     async def edit(self, request: EditRequest) -> ProviderResult:
+        from easel_mcp.catalog.models import parse_size
         from easel_mcp.imaging.io import open_image
         from easel_mcp.imaging.offline import render_edit
 

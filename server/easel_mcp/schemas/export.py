@@ -1,4 +1,5 @@
-"""Write the JSON Schema of every tool's input and output to schemas/ (checked for drift by the tests).
+"""Write the JSON Schema of every tool's input and output to schemas/, and the precomputed tools/list
+answer to easel_mcp/schemas/tools.json (both checked for drift by the tests).
 
     python -m easel_mcp.schemas.export [DIR]
 """
@@ -12,14 +13,24 @@ from pathlib import Path
 from typing import Any
 
 
-async def tool_schemas() -> dict[str, dict[str, Any]]:
-    """{file name: schema} for every tool the server lists (offline, throwaway workspace)."""
+async def built_tools() -> list[Any]:
+    """The tools of a fully built server (offline, throwaway workspace), not the cached listing."""
     from easel_mcp.app import build_server
     from easel_mcp.settings import Settings
 
     with tempfile.TemporaryDirectory() as folder:
         server = build_server(Settings(workspace=Path(folder), provider="offline"))
-        tools = await server.list_tools()
+        server.ensure_tools()
+        return await server.list_tools()
+
+
+def listing(tools: list[Any]) -> list[dict[str, Any]]:
+    return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
+
+
+async def tool_schemas() -> dict[str, dict[str, Any]]:
+    """{file name: schema} for every tool the server lists (offline, throwaway workspace)."""
+    tools = await built_tools()
     out: dict[str, dict[str, Any]] = {}
     for tool in tools:
         out[f"{tool.name}.input.json"] = tool.input_schema
@@ -44,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
             old.unlink()
     for name, schema in schemas.items():
         (target / name).write_text(render(schema), encoding="utf-8")
+    from easel_mcp.tool_cache import CACHE_FILE
+    from easel_mcp.tool_cache import render as render_cache
+
+    CACHE_FILE.write_text(render_cache(listing(anyio.run(built_tools))), encoding="utf-8")
     print(f"wrote {len(schemas)} schemas to {target}", file=sys.stderr)
     return 0
 

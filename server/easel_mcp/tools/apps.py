@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import anyio.to_thread
 from mcp.server.apps import Apps
@@ -14,9 +14,10 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from easel_mcp.studio import Studio
-from easel_mcp.tools.common import tool_errors
 from easel_mcp.ui import PAINTER_URI, VIEWER_URI, load_app_html
+
+if TYPE_CHECKING:
+    from easel_mcp.studio import Studio
 
 MAX_MASK_BYTES = 8 * 1024 * 1024
 
@@ -45,6 +46,8 @@ def build_apps(studio: Studio) -> Apps:
         mask_png_base64: Annotated[str, Field(description="The mask: a base64 PNG, white = repaint, black = keep, "
                                               "exactly the image's size.")],
     ) -> SavedMask:
+        from easel_mcp.tools.common import tool_errors
+
         with tool_errors():
             if len(mask_png_base64) > MAX_MASK_BYTES * 4 // 3:
                 raise ToolError("the mask is too large (over 8 MB)")
