@@ -150,10 +150,10 @@ def gallery_index(quick: bool) -> Figure:
     """First page of list_images (through an MCP client) over a workspace of 10,000 images."""
     import anyio
     from mcp import Client
+    from tests.test_index import fabricate
 
     from easel_mcp.app import build_server
     from easel_mcp.settings import Settings
-    from tests.test_index import fabricate
 
     count = 2_000 if quick else 10_000
     with tempfile.TemporaryDirectory() as ws:

@@ -56,6 +56,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="few repetitions; does not write RESULTS.md")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     args = parser.parse_args()
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)  # before the SDK configures INFO logging (a no-op then)
     figures = measure_all(quick=args.quick)
     text = table(figures)
     print(text)

@@ -195,6 +195,7 @@ class Engine:
                 with anyio.CancelScope(shield=True):
                     await self._settle(attempt, "cancelled", billed=False, elapsed=0.0)
                 raise
+            released = False  # the limit bounds calls to the upstream: released as soon as it answered
             try:
                 if self._closing:
                     await self._settle(attempt, "cancelled", billed=False, elapsed=0.0)
@@ -221,7 +222,11 @@ class Engine:
 
                 try:
                     await progress.report(f"waiting for {record.options.model}")
-                    result = await call()
+                    try:
+                        result = await call()
+                    finally:
+                        self._limiter.release()
+                        released = True
                 except ProviderError as e:
                     with anyio.CancelScope(shield=True):
                         await self._settle(attempt, "error", billed=billed(e), error=e,
@@ -246,7 +251,8 @@ class Engine:
                     outcome.partials = partials
                     return outcome
             finally:
-                self._limiter.release()
+                if not released:
+                    self._limiter.release()
             await progress.report(f"retrying in {delay:.0f} s after: {failure[:80]}")
             await anyio.sleep(delay)
             number += 1

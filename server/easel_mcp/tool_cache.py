@@ -30,7 +30,8 @@ def fingerprint() -> str:
         for path in sorted((PACKAGE / folder).glob("*.py")):
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
-    digest.update((PACKAGE / "catalog" / "validate.py").read_bytes())
+    for extra in ("catalog/validate.py", "retouch.py"):  # types the tools' parameters use
+        digest.update((PACKAGE / extra).read_bytes())
     return digest.hexdigest()
 
 
