@@ -35,6 +35,7 @@ log = logging.getLogger("easel_mcp")
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 Finish = Callable[[list[bytes]], list[bytes]]
 FOLLOW_BEAT_S = 4.0
+MAX_JOBS = 1000
 
 
 @dataclass(eq=False)
@@ -124,7 +125,7 @@ class Engine:
         provider = self.studio.provider(record.provider)
         job = Job(secrets.token_hex(6), record.operation, record.options.model, provider.name, estimate.total_usd)
         first = await self._begin(job, record, estimate, input_sizes)
-        self.jobs[job.id] = job
+        self._remember(job)
         if self._tg is None:  # no background task group (library use): run in the caller's scope
             await self._run(job, record, request, estimate, input_sizes, finish, first)
         else:
@@ -139,6 +140,13 @@ class Engine:
 
     def cancel(self, job: Job) -> None:
         job.scope.cancel()
+
+    def _remember(self, job: Job) -> None:
+        """Keep jobs for get_job; forget the oldest finished ones past MAX_JOBS (the ledger still has them)."""
+        self.jobs[job.id] = job
+        if len(self.jobs) > MAX_JOBS:
+            for old in [j for j in self.jobs.values() if j.done.is_set()][: len(self.jobs) - MAX_JOBS]:
+                del self.jobs[old.id]
 
     # ------------------------------------------------------------- internals
     async def _begin(self, job: Job, record: CallRecord, estimate: Estimate,

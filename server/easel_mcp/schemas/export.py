@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     from easel_mcp.tool_cache import render as render_cache
 
     CACHE_FILE.write_text(render_cache(listing(anyio.run(built_tools))), encoding="utf-8")
-    print(f"wrote {len(schemas)} schemas to {target}", file=sys.stderr)
+    sys.stderr.write(f"wrote {len(schemas)} schemas to {target}\n")
     return 0
 
 
