@@ -103,11 +103,11 @@ class Studio:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Studio]:
-        """The server's lifetime: a task group for background jobs, crash recovery in the background, and on
-        exit the engine's shut-down (calls already sent finish and are written, up to the grace period)."""
+        """The server's lifetime: crash recovery, a task group for background jobs, and on exit the
+        engine's shut-down (calls already sent finish and are written, up to the grace period)."""
+        await anyio.to_thread.run_sync(self.recover)  # before any call, so get_job finds recovered jobs
         async with anyio.create_task_group() as tg:
             self.task_group = tg
-            tg.start_soon(anyio.to_thread.run_sync, self.recover)
             try:
                 yield self
             finally:
@@ -306,11 +306,14 @@ class Studio:
         return rebuild_job(self.workspace, self.ledger.job_rows(job_id), job_id)
 
     def recover(self) -> None:
-        """At start-up: settle what a crashed run left open, from the files it wrote."""
+        """At start-up: settle what a crashed run left open, from the files it wrote (nothing to do, and
+        nothing imported, in a workspace that has no ledger yet)."""
+        if not (self.workspace.state_dir / "ledger.sqlite3").exists():
+            return
         from easel_mcp.recovery import recover
 
-        if recover(self.workspace, self.ledger) or self.ledger.path.exists():
-            self.ledger.abandon_stale(older_than_s=self.settings.timeout_s * 2 + 60)
+        recover(self.workspace, self.ledger)
+        self.ledger.abandon_stale(older_than_s=self.settings.timeout_s * 2 + 60)
 
     def usage_json(self) -> str:
         """The ledger's totals for easel://usage (the same figures as `easel-mcp usage`)."""
