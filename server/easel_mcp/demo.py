@@ -27,11 +27,13 @@ async def _demo(folder: Path) -> int:
     async with Client(server) as client:
         tools = await client.list_tools()
         print("tools:", ", ".join(t.name for t in tools.tools), "\n")
-        calls: list[tuple[str, dict[str, Any]]] = [
-            ("generate_image", {"prompt": "A lighthouse on a cliff at dusk, watercolour", "size": "landscape",
-                                "quality": "low", "name": "lighthouse"}),
-        ]
-        first = await _call(client, *calls[0])
+        estimate = (await client.call_tool("estimate_cost", {
+            "operation": "generate", "size": "landscape", "quality": "high", "n": 4})).structured_content
+        print(f"estimate_cost(4 landscape images, high quality, {estimate['model']}): ${estimate['total_usd']:.4f} "
+              f"({estimate['price_source']}, {estimate['price_as_of']})\n")
+        first = await _call(client, "generate_image", {
+            "prompt": "A lighthouse on a cliff at dusk, watercolour", "size": "landscape", "quality": "low",
+            "name": "lighthouse"})
         if first is None:
             return 1
         image_id = first["images"][0]["id"]
@@ -47,6 +49,14 @@ async def _demo(folder: Path) -> int:
         for name, args in steps:
             if await _call(client, name, args) is None:
                 return 1
+        listed = (await client.call_tool("list_images", {"limit": 10})).structured_content
+        print(f"\nlist_images: {listed['total']} images, newest first:")
+        for image in listed["images"]:
+            print(f"  {image['id']}  {image['operation']:<9} {image['relative_path']}")
+        detail = (await client.call_tool("get_image", {"id": image_id, "preview": False})).structured_content
+        children = ", ".join(c["operation"] for c in detail["children"])
+        print(f"get_image({image_id}): {detail['image']['width']}x{detail['image']['height']}, made from "
+              f"{detail['sidecar']['prompt']!r}; edited since by: {children}")
     print("\nAll files are in", server.studio.workspace.root)
     return 0
 
