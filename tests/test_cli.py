@@ -74,3 +74,11 @@ def test_budget_and_upstream_exit_codes(workspace_dir: Path) -> None:
         blocked = _run(["generate", "x"], workspace_dir, **env)
         assert blocked.returncode == 1 and "safety system" in blocked.stderr
         assert len(fake.requests) == 1
+
+
+def test_the_readme_demo_runs(tmp_path: Path) -> None:
+    out = _run(["demo", "--workspace", str(tmp_path / "demo")], tmp_path)
+    assert out.returncode == 0, out.stderr
+    for tool in ("estimate_cost", "generate_image", "edit_image", "inpaint", "outpaint", "list_images", "get_image"):
+        assert tool in out.stdout
+    assert "ERROR" not in out.stdout and len(list((tmp_path / "demo").rglob("*.png"))) >= 5
