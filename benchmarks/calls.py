@@ -40,15 +40,13 @@ def per_call(reps: int) -> tuple[Figure, Figure]:
         server.initialize()
         args = {"prompt": "a lighthouse at dusk", "size": "1024x1024", "quality": "low"}
         easel: list[float] = []
-        sizes: list[int] = []
         b64_chars = 0
         for i in range(reps + 2):
             started = time.perf_counter()
-            message, size = server.call("generate_image", args)
+            message, _ = server.call("generate_image", args)
             if i >= 2:
                 easel.append(time.perf_counter() - started)
             result = message["result"]
-            sizes.append(size)
             b64_chars += sum(len(m) for m in B64_RUN.findall(json.dumps(result["structuredContent"])))
         server.close()
         raw: list[float] = []

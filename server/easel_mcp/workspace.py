@@ -160,7 +160,7 @@ class Workspace:
         if subfolder:
             day = day / slugify(subfolder)
         day.mkdir(parents=True, exist_ok=True)
-        tmp = self._write_temp(data)
+        tmp = self.write_temp(data)
         try:
             for _ in range(20):
                 image_id = secrets.token_hex(6)
@@ -179,7 +179,7 @@ class Workspace:
     def write_sidecar(self, image_path: Path, payload: dict[str, Any]) -> Path:
         target = self.sidecar_path(image_path)
         data = json.dumps(payload, indent=2, ensure_ascii=False, default=str).encode()
-        tmp = self._write_temp(data)
+        tmp = self.write_temp(data)
         tmp.replace(target)
         return target
 
@@ -192,9 +192,6 @@ class Workspace:
 
     def write_temp(self, data: bytes) -> Path:
         """`data` in a new, fsynced file under the state folder (rename it into place)."""
-        return self._write_temp(data)
-
-    def _write_temp(self, data: bytes) -> Path:
         tmp_dir = self.state_dir / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         tmp = tmp_dir / f"{secrets.token_hex(8)}.part"

@@ -16,10 +16,8 @@ Usage::
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import secrets
-import socket
 import threading
 import time
 import traceback
@@ -34,18 +32,9 @@ from . import openai_render as render
 from . import openai_validation as val
 from . import openai_wire as wire
 from .openai_wire import Message, Receive, RecordedRequest, Scripted, Send, UploadedFile, error_body
+from .server import serve, shutdown
 
 __all__ = ["FakeOpenAIImages", "RecordedRequest", "Scripted", "UploadedFile", "error_body"]
-
-
-class _Server(uvicorn.Server):
-    """uvicorn polls ``should_exit`` every 100 ms; poll every 5 ms so that stop() is quick."""
-
-    async def main_loop(self) -> None:
-        counter = 0
-        while not await self.on_tick(counter):
-            counter = (counter + 1) % 864000
-            await asyncio.sleep(0.005)
 
 
 class FakeOpenAIImages:
@@ -70,7 +59,7 @@ class FakeOpenAIImages:
         self.charged_usd = 0.0
         self.errors: list[str] = []  # tracebacks of bugs in the fake itself (answered with 500)
         self._lock = threading.Lock()
-        self._server: _Server | None = None
+        self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -78,48 +67,13 @@ class FakeOpenAIImages:
     def start(self) -> FakeOpenAIImages:
         if self._thread is not None:
             return self
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self,
-            host="127.0.0.1",
-            port=port,
-            lifespan="off",
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            http="h11",
-            ws="none",
-            interface="asgi3",
-            loop="asyncio",
-            timeout_graceful_shutdown=1,
-        )
-        server = _Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"fake-openai:{port}"
-        )
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                server.should_exit = True
-                raise RuntimeError("fake OpenAI server did not start")
-            time.sleep(0.002)
-        self._server, self._thread = server, thread
+        self._server, self._thread, port = serve(self, "fake-openai")
         self.base_url = f"http://127.0.0.1:{port}/v1"
         return self
 
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        server.should_exit = True
-        thread.join(timeout=3)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(timeout=3)
+        if self._server is not None and self._thread is not None:
+            shutdown(self._server, self._thread)
         self._server = self._thread = None
 
     def __enter__(self) -> FakeOpenAIImages:

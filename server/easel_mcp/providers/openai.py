@@ -64,13 +64,6 @@ class OpenAIProvider:
             connect_timeout_s=settings.connect_timeout_s,
         )
 
-    @property
-    def client(self) -> AsyncOpenAI:
-        """One pooled client for the provider's lifetime, built on first use."""
-        if self._client is None:
-            self._client = self._build_client()
-        return self._client
-
     async def _ready(self) -> AsyncOpenAI:
         """The client, built in a worker thread the first time: importing the SDK takes a few hundred
         milliseconds that must not stall the event loop (other calls' progress, other sessions)."""
