@@ -26,8 +26,15 @@ def startup(reps: int) -> Figure:
             easel.append(time_startup([PYTHON, "-m", "easel_mcp"], easel_env))
             bare.append(time_startup([PYTHON, str(ROOT / "benchmarks" / "bare_server.py")], bare_env))
     e, b = median(easel), median(bare)
-    return Figure("stdio cold start (initialize + tools/list)", e, b, "s", "<= 1.15x", e <= 1.15 * b,
-                  f"median of {reps}; baseline: a bare MCPServer with one tool on the same interpreter")
+    return Figure(
+        "stdio cold start (initialize + tools/list)",
+        e,
+        b,
+        "s",
+        "<= 1.15x",
+        e <= 1.15 * b,
+        f"median of {reps}; baseline: a bare MCPServer with one tool on the same interpreter",
+    )
 
 
 def per_call(reps: int) -> tuple[Figure, Figure]:
@@ -35,8 +42,10 @@ def per_call(reps: int) -> tuple[Figure, Figure]:
     from tests.fakes.openai_images import FakeOpenAIImages
 
     with FakeOpenAIImages() as fake, tempfile.TemporaryDirectory() as ws:
-        server = StdioServer([PYTHON, "-m", "easel_mcp"], clean_env(
-            EASEL_WORKSPACE=ws, OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=fake.base_url))
+        server = StdioServer(
+            [PYTHON, "-m", "easel_mcp"],
+            clean_env(EASEL_WORKSPACE=ws, OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=fake.base_url),
+        )
         server.initialize()
         args = {"prompt": "a lighthouse at dusk", "size": "1024x1024", "quality": "low"}
         easel: list[float] = []
@@ -60,8 +69,15 @@ def per_call(reps: int) -> tuple[Figure, Figure]:
                 if i >= 2:
                     raw.append(time.perf_counter() - started)
     e, r = median(easel), median(raw)
-    overhead = Figure("per-call: generate 1024x1024 via MCP stdio vs raw HTTP", e, r, "s", "<= 1.5x", e <= 1.5 * r,
-                      f"median of {reps}, fake latency 0; Easel includes validation, ledger, file + sidecar, preview")
+    overhead = Figure(
+        "per-call: generate 1024x1024 via MCP stdio vs raw HTTP",
+        e,
+        r,
+        "s",
+        "<= 1.5x",
+        e <= 1.5 * r,
+        f"median of {reps}, fake latency 0; Easel includes validation, ledger, file + sidecar, preview",
+    )
     return overhead, payload(b64_chars)
 
 
@@ -79,8 +95,10 @@ def payload(b64_in_calls: int) -> Figure:
         per_image: list[float] = []
         b64 = 0
         async with Client(build_server(Settings(workspace=ws, provider="offline"))) as client:
-            for args, n in (({"prompt": "keep it", "images": ["photo.png"]}, 1),
-                            ({"prompt": "keep it", "images": ["photo.png"], "n": 4}, 4)):
+            for args, n in (
+                ({"prompt": "keep it", "images": ["photo.png"]}, 1),
+                ({"prompt": "keep it", "images": ["photo.png"], "n": 4}, 4),
+            ):
                 result = await client.call_tool("edit_image", args)
                 text = json.dumps(result.model_dump(mode="json", by_alias=True, exclude_none=True))
                 per_image.append(len(text) / n)
@@ -91,10 +109,15 @@ def payload(b64_in_calls: int) -> Figure:
         sizes, b64 = anyio.run(run, Path(folder))
     worst = max(sizes)
     b64 += b64_in_calls
-    return Figure("bytes to the agent per image (serialized result)", worst, None, "KB",
-                  "<= 100 KB, 0 base64 in structuredContent", worst <= 100_000 and b64 == 0,
-                  f"photo-like 1536x1024 edits, n=1 and n=4 (worst per image); base64 characters in "
-                  f"structuredContent: {b64}")
+    return Figure(
+        "bytes to the agent per image (serialized result)",
+        worst,
+        None,
+        "KB",
+        "<= 100 KB, 0 base64 in structuredContent",
+        worst <= 100_000 and b64 == 0,
+        f"photo-like 1536x1024 edits, n=1 and n=4 (worst per image); base64 characters in structuredContent: {b64}",
+    )
 
 
 def concurrency(quick: bool) -> list[Figure]:
@@ -108,10 +131,11 @@ def concurrency(quick: bool) -> list[Figure]:
     limit = 4
     figures: list[Figure] = []
     worst_lag = 0.0
-    for n in ((8,) if quick else (8, 50)):
+    for n in (8,) if quick else (8, 50):
         with FakeOpenAIImages(latency_s=1.0) as fake, tempfile.TemporaryDirectory() as ws:
-            settings = Settings(workspace=Path(ws), openai_api_key="sk-test", openai_base_url=fake.base_url,
-                                max_concurrency=limit)
+            settings = Settings(
+                workspace=Path(ws), openai_api_key="sk-test", openai_base_url=fake.base_url, max_concurrency=limit
+            )
 
             async def run(settings: Settings = settings, n: int = n) -> tuple[float, float]:
                 lag = 0.0
@@ -126,14 +150,16 @@ def concurrency(quick: bool) -> list[Figure]:
 
                 async with Client(build_server(settings)) as client, anyio.create_task_group() as tg:
                     # warm: the first call builds the provider's client (the SDK import, in a thread)
-                    await client.call_tool("generate_image", {"prompt": "warm", "quality": "low",
-                                                              "size": "1024x1024"})
+                    await client.call_tool("generate_image", {"prompt": "warm", "quality": "low", "size": "1024x1024"})
                     tg.start_soon(ticker)
                     started = time.perf_counter()
                     async with anyio.create_task_group() as calls:
                         for i in range(n):
-                            calls.start_soon(client.call_tool, "generate_image",
-                                             {"prompt": f"p{i}", "quality": "low", "size": "1024x1024"})
+                            calls.start_soon(
+                                client.call_tool,
+                                "generate_image",
+                                {"prompt": f"p{i}", "quality": "low", "size": "1024x1024"},
+                            )
                     wall = time.perf_counter() - started
                     done.set()
                 return wall, lag
@@ -142,12 +168,29 @@ def concurrency(quick: bool) -> list[Figure]:
             raw = _raw_concurrent(fake.base_url, n, limit)
             worst_lag = max(worst_lag, lag)
             ideal = math.ceil(n / limit) * 1.0
-            figures.append(Figure(f"{n} simultaneous calls, 1 s upstream, limit {limit}", wall, ideal, "s",
-                                  "within 0.3 s of ideal (of raw)", min(wall - ideal, wall - raw) <= 0.3,
-                                  f"baseline: ceil(N / limit) x 1 s; the same {n} calls posted raw with the limit "
-                                  f"take {raw:.2f} s (the fake renders each answer on its one loop)"))
-    figures.append(Figure("event-loop lag during those calls (max)", worst_lag, None, "ms", "<= 100 ms",
-                          worst_lag <= 0.1, "a 10 ms ticker on the server's loop; Pillow and files in threads"))
+            figures.append(
+                Figure(
+                    f"{n} simultaneous calls, 1 s upstream, limit {limit}",
+                    wall,
+                    ideal,
+                    "s",
+                    "within 0.3 s of ideal (of raw)",
+                    min(wall - ideal, wall - raw) <= 0.3,
+                    f"baseline: ceil(N / limit) x 1 s; the same {n} calls posted raw with the limit "
+                    f"take {raw:.2f} s (the fake renders each answer on its one loop)",
+                )
+            )
+    figures.append(
+        Figure(
+            "event-loop lag during those calls (max)",
+            worst_lag,
+            None,
+            "ms",
+            "<= 100 ms",
+            worst_lag <= 0.1,
+            "a 10 ms ticker on the server's loop; Pillow and files in threads",
+        )
+    )
     return figures
 
 
@@ -158,12 +201,17 @@ def _raw_concurrent(base_url: str, n: int, limit: int) -> float:
 
     async def run() -> float:
         semaphore = anyio.Semaphore(limit)
-        async with httpx2.AsyncClient(base_url=base_url, headers={"Authorization": "Bearer sk-test"},
-                                      timeout=60) as http:
+        async with httpx2.AsyncClient(
+            base_url=base_url, headers={"Authorization": "Bearer sk-test"}, timeout=60
+        ) as http:
+
             async def one(i: int) -> None:
                 async with semaphore:
-                    await http.post("/images/generations", json={"model": "gpt-image-1.5", "prompt": f"p{i}",
-                                                                 "size": "1024x1024", "quality": "low"})
+                    await http.post(
+                        "/images/generations",
+                        json={"model": "gpt-image-1.5", "prompt": f"p{i}", "size": "1024x1024", "quality": "low"},
+                    )
+
             started = time.perf_counter()
             async with anyio.create_task_group() as tg:
                 for i in range(n):

@@ -61,8 +61,12 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-    "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
+}
 INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 
 
@@ -70,8 +74,9 @@ class StdioServer:
     """A server subprocess spoken to line by line (JSON-RPC over stdio), as hosts do."""
 
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     env=env)
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+        )
         self._id = 100
 
     @property
@@ -100,8 +105,9 @@ class StdioServer:
 
     def call(self, name: str, arguments: dict[str, Any]) -> tuple[dict[str, Any], int]:
         self._id += 1
-        self.send({"jsonrpc": "2.0", "id": self._id, "method": "tools/call",
-                   "params": {"name": name, "arguments": arguments}})
+        self.send(
+            {"jsonrpc": "2.0", "id": self._id, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+        )
         return self.wait_for(self._id)
 
     def peak_rss(self) -> int:

@@ -46,9 +46,15 @@ def preview(reps: int) -> Figure:
         img.save(buf, "WEBP", quality=80)
         naive.append(time.perf_counter() - started)
     e = median(ours)
-    return Figure("preview of a 3840x2160 PNG", e, median(naive), "ms", "<= 150 ms, within budget",
-                  e <= 0.150 and len(p.data) <= 200_000,
-                  f"{len(p.data):,} bytes, {p.width}x{p.height} {p.mime_type}; baseline: plain LANCZOS thumbnail")
+    return Figure(
+        "preview of a 3840x2160 PNG",
+        e,
+        median(naive),
+        "ms",
+        "<= 150 ms, within budget",
+        e <= 0.150 and len(p.data) <= 200_000,
+        f"{len(p.data):,} bytes, {p.width}x{p.height} {p.mime_type}; baseline: plain LANCZOS thumbnail",
+    )
 
 
 def memory() -> Figure:
@@ -68,8 +74,16 @@ def memory() -> Figure:
         idle.close()
         server = StdioServer([PYTHON, "-m", "easel_mcp"], env)
         server.initialize()
-        message, _ = server.call("edit_image", {"prompt": "combine", "images": [f"in{i}.png" for i in range(16)],
-                                                "quality": "low", "size": "1024x1024", "model": "gpt-image-1.5"})
+        message, _ = server.call(
+            "edit_image",
+            {
+                "prompt": "combine",
+                "images": [f"in{i}.png" for i in range(16)],
+                "quality": "low",
+                "size": "1024x1024",
+                "model": "gpt-image-1.5",
+            },
+        )
         peak = server.peak_rss()
         server.close()
         sent = fake.requests[-1].files.get("image[]", [])
@@ -77,10 +91,16 @@ def memory() -> Figure:
     decoded = side * side * 4
     limit = decoded * 2 + 150 * 2**20
     ok = "error" not in message and peak <= limit and untouched
-    return Figure("peak RSS: edit with 16 PNG inputs of 4096x4096", peak, baseline, "MB",
-                  f"<= {limit / 2**20:.0f} MB (2 x decoded + 150 MB)", ok,
-                  f"inputs sent as they are: {untouched} ({len(data) / 2**20:.1f} MB each); baseline: the same "
-                  "server after one 1024x1024 generate")
+    return Figure(
+        "peak RSS: edit with 16 PNG inputs of 4096x4096",
+        peak,
+        baseline,
+        "MB",
+        f"<= {limit / 2**20:.0f} MB (2 x decoded + 150 MB)",
+        ok,
+        f"inputs sent as they are: {untouched} ({len(data) / 2**20:.1f} MB each); baseline: the same "
+        "server after one 1024x1024 generate",
+    )
 
 
 def ledger(quick: bool) -> list[Figure]:
@@ -94,10 +114,18 @@ def ledger(quick: bool) -> list[Figure]:
         appends = []
         for _ in range(200):
             started = time.perf_counter()
-            attempt = led.begin(tool="generate", provider="openai", model="gpt-image-1.5", params={"p": 1},
-                                estimated_usd=0.04, reserve_usd=0.05, budgets=Budgets(daily_usd=1e9))
-            led.settle(attempt, status="ok", cost_usd=0.04, usage={"output_tokens": 1056}, request_id="r",
-                       outputs=["a.png"])
+            attempt = led.begin(
+                tool="generate",
+                provider="openai",
+                model="gpt-image-1.5",
+                params={"p": 1},
+                estimated_usd=0.04,
+                reserve_usd=0.05,
+                budgets=Budgets(daily_usd=1e9),
+            )
+            led.settle(
+                attempt, status="ok", cost_usd=0.04, usage={"output_tokens": 1056}, request_id="r", outputs=["a.png"]
+            )
             appends.append(time.perf_counter() - started)
         led.close()
         _bulk_rows(path, rows)
@@ -110,8 +138,9 @@ def ledger(quick: bool) -> list[Figure]:
         cli = []
         for _ in range(3):
             started = time.perf_counter()
-            subprocess.run([PYTHON, "-m", "easel_mcp", "usage", "--by", "model"], env=env, check=True,
-                           capture_output=True)
+            subprocess.run(
+                [PYTHON, "-m", "easel_mcp", "usage", "--by", "model"], env=env, check=True, capture_output=True
+            )
             cli.append(time.perf_counter() - started)
         version = []
         for _ in range(3):
@@ -121,11 +150,18 @@ def ledger(quick: bool) -> list[Figure]:
     append = median(appends)
     return [
         Figure(f"ledger report over {rows:,} rows (by model)", report_s, None, "ms", "<= 300 ms", report_s <= 0.3),
-        Figure(f"`easel-mcp usage` over {rows:,} rows (whole command)", median(cli), median(version), "s",
-               "report part <= 300 ms", median(cli) - median(version) <= 0.3,
-               "baseline: `easel-mcp --version` (interpreter and CLI start-up)"),
-        Figure("ledger append (reserve + settle, WAL)", append, None, "ms", "<= 2 ms", append <= 0.002,
-               "median of 200"),
+        Figure(
+            f"`easel-mcp usage` over {rows:,} rows (whole command)",
+            median(cli),
+            median(version),
+            "s",
+            "report part <= 300 ms",
+            median(cli) - median(version) <= 0.3,
+            "baseline: `easel-mcp --version` (interpreter and CLI start-up)",
+        ),
+        Figure(
+            "ledger append (reserve + settle, WAL)", append, None, "ms", "<= 2 ms", append <= 0.002, "median of 200"
+        ),
     ]
 
 
@@ -138,9 +174,15 @@ def _bulk_rows(path: Path, count: int) -> None:
         "INSERT INTO attempts (started_at, finished_at, tool, provider, model, params_json, params_digest, status,"
         " estimated_usd, reserved_usd, counted_usd, cost_usd, input_tokens, output_tokens, images, pid)"
         " VALUES (?, ?, ?, 'openai', ?, '{}', 'x', 'ok', 0.04, 0.05, 0.04, 0.04, 20, 1056, 1, 1)",
-        [((start + timedelta(seconds=i * 77)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-          (start + timedelta(seconds=i * 77 + 9)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), tools[i % 4], models[i % 4])
-         for i in range(count)],
+        [
+            (
+                (start + timedelta(seconds=i * 77)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                (start + timedelta(seconds=i * 77 + 9)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                tools[i % 4],
+                models[i % 4],
+            )
+            for i in range(count)
+        ],
     )
     conn.commit()
     conn.close()
@@ -176,5 +218,12 @@ def gallery_index(quick: bool) -> Figure:
                 return cold, median(times), time.perf_counter() - started
 
         cold, warm, filtered = anyio.run(run)
-    return Figure(f"list_images first page over {count:,} images", warm, None, "ms", "<= 300 ms", warm <= 0.3,
-                  f"cold index build on first call {cold:.2f} s; filtered query {filtered * 1000:.0f} ms")
+    return Figure(
+        f"list_images first page over {count:,} images",
+        warm,
+        None,
+        "ms",
+        "<= 300 ms",
+        warm <= 0.3,
+        f"cold index build on first call {cold:.2f} s; filtered query {filtered * 1000:.0f} ms",
+    )

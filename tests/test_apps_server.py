@@ -51,15 +51,22 @@ async def test_save_mask_writes_a_checked_png(offline_settings: Settings) -> Non
         mask.paste(255, (100, 100, 400, 300))
         buf = io.BytesIO()
         mask.save(buf, "PNG")
-        saved = structured(await client.call_tool("save_mask", {
-            "image": image_id, "mask_png_base64": base64.b64encode(buf.getvalue()).decode()}))
-        painted = structured(await client.call_tool("inpaint", {
-            "image": image_id, "prompt": "a boat", "mask": saved["path"], "mask_convention": "white"}))
+        saved = structured(
+            await client.call_tool(
+                "save_mask", {"image": image_id, "mask_png_base64": base64.b64encode(buf.getvalue()).decode()}
+            )
+        )
+        painted = structured(
+            await client.call_tool(
+                "inpaint", {"image": image_id, "prompt": "a boat", "mask": saved["path"], "mask_convention": "white"}
+            )
+        )
         wrong = Image.new("L", (100, 100))
         small = io.BytesIO()
         wrong.save(small, "PNG")
-        refused = await client.call_tool("save_mask", {"image": image_id,
-                                                       "mask_png_base64": base64.b64encode(small.getvalue()).decode()})
+        refused = await client.call_tool(
+            "save_mask", {"image": image_id, "mask_png_base64": base64.b64encode(small.getvalue()).decode()}
+        )
         garbage = await client.call_tool("save_mask", {"image": image_id, "mask_png_base64": "not base64!"})
     assert (offline_settings.workspace_path() / saved["path"]).is_file() and saved["path"].startswith("masks/")
     assert painted["geometry"]["edit_bbox"] == [100, 100, 300, 200]

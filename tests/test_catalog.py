@@ -26,8 +26,12 @@ def test_every_model_has_a_dated_source_and_a_price_row() -> None:
 
 @pytest.mark.parametrize(
     ("size", "expected"),
-    [((1024, 1024), (196, 1756, 7024)), ((1536, 1024), (158, 1372, 5488)),
-     ((2048, 2048), (397, 3568, 14272)), ((3840, 2160), (371, 3336, 13342))],
+    [
+        ((1024, 1024), (196, 1756, 7024)),
+        ((1536, 1024), (158, 1372, 5488)),
+        ((2048, 2048), (397, 3568, 14272)),
+        ((3840, 2160), (371, 3336, 13342)),
+    ],
 )
 def test_gpt_image_2_formula_check_values(size: tuple[int, int], expected: tuple[int, int, int]) -> None:
     assert tuple(formula_tokens(b, size) for b in (16, 48, 96)) == expected
@@ -35,8 +39,14 @@ def test_gpt_image_2_formula_check_values(size: tuple[int, int], expected: tuple
 
 @pytest.mark.parametrize(
     ("size", "quality", "usd"),
-    [("1024x1024", "low", 0.011), ("1024x1024", "medium", 0.042), ("1024x1024", "high", 0.167),
-     ("1536x1024", "low", 0.016), ("1536x1024", "medium", 0.063), ("1024x1536", "high", 0.25)],
+    [
+        ("1024x1024", "low", 0.011),
+        ("1024x1024", "medium", 0.042),
+        ("1024x1024", "high", 0.167),
+        ("1536x1024", "low", 0.016),
+        ("1536x1024", "medium", 0.063),
+        ("1024x1536", "high", 0.25),
+    ],
 )
 def test_gpt_image_1_published_per_image_prices(size: str, quality: str, usd: float) -> None:
     est = estimate("gpt-image-1", size=size, quality=quality)
@@ -60,8 +70,12 @@ def test_input_image_tokens() -> None:
 
 
 def test_cost_from_usage_uses_split_prices() -> None:
-    usage = {"input_tokens": 50, "input_tokens_details": {"text_tokens": 10, "image_tokens": 40},
-             "output_tokens": 4160, "total_tokens": 4210}
+    usage = {
+        "input_tokens": 50,
+        "input_tokens_details": {"text_tokens": 10, "image_tokens": 40},
+        "output_tokens": 4160,
+        "total_tokens": 4210,
+    }
     usd, note = cost_from_usage("gpt-image-1", usage)
     assert note is None
     assert usd == pytest.approx((10 * 5 + 40 * 10 + 4160 * 40) / 1e6)
@@ -70,8 +84,9 @@ def test_cost_from_usage_uses_split_prices() -> None:
 
 
 def test_size_error_says_what_is_allowed() -> None:
-    with pytest.raises(InvalidRequest, match="size 1000x1000 is not valid for gpt-image-2: both sides must be "
-                                             "multiples of 16"):
+    with pytest.raises(
+        InvalidRequest, match="size 1000x1000 is not valid for gpt-image-2: both sides must be multiples of 16"
+    ):
         resolve_options("generate", model="gpt-image-2", prompt="x", size="1000x1000")
     with pytest.raises(InvalidRequest, match="allowed sizes are 1024x1024, 1536x1024, 1024x1536"):
         resolve_options("generate", model="gpt-image-1.5", prompt="x", size="2048x2048")
@@ -85,18 +100,20 @@ def test_named_sizes_and_flexible_sizes() -> None:
 
 
 def test_fields_a_model_does_not_take_are_dropped_with_a_warning() -> None:
-    opts = resolve_options("edit", model="gpt-image-2", prompt="x", input_fidelity="high", image_count=1,
-                           moderation="low")
+    opts = resolve_options(
+        "edit", model="gpt-image-2", prompt="x", input_fidelity="high", image_count=1, moderation="low"
+    )
     assert opts.input_fidelity is None and opts.moderation is None
     assert any("input_fidelity" in w for w in opts.warnings)
-    assert resolve_options("edit", model="gpt-image-1.5", prompt="x", input_fidelity="high",
-                           image_count=1).input_fidelity == "high"
+    assert (
+        resolve_options("edit", model="gpt-image-1.5", prompt="x", input_fidelity="high", image_count=1).input_fidelity
+        == "high"
+    )
 
 
 def test_invalid_combinations() -> None:
     with pytest.raises(InvalidRequest, match="transparent background needs"):
-        resolve_options("generate", model="gpt-image-1.5", prompt="x", background="transparent",
-                        output_format="jpeg")
+        resolve_options("generate", model="gpt-image-1.5", prompt="x", background="transparent", output_format="jpeg")
     with pytest.raises(InvalidRequest, match="output_compression applies only"):
         resolve_options("generate", model="gpt-image-1.5", prompt="x", output_compression=50)
     with pytest.raises(InvalidRequest, match="quality 'xhigh' is not valid"):

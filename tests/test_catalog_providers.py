@@ -31,8 +31,12 @@ def test_without_a_provider_nothing_changes() -> None:
 def test_azure_offers_no_webp() -> None:
     with pytest.raises(InvalidRequest, match=re.escape("webp output is not offered by azure; use png or jpeg")):
         resolve_options("generate", model="gpt-image-1.5", prompt="x", output_format="webp", provider="azure")
-    assert resolve_options("generate", model="gpt-image-1.5", prompt="x", output_format="jpeg",
-                           provider="azure").output_format == "jpeg"
+    assert (
+        resolve_options(
+            "generate", model="gpt-image-1.5", prompt="x", output_format="jpeg", provider="azure"
+        ).output_format
+        == "jpeg"
+    )
 
 
 @pytest.mark.parametrize(("model", "quality"), [("gpt-image-1.5", "high"), ("gpt-image-1-mini", "medium")])
@@ -44,18 +48,28 @@ def test_azure_renders_auto_quality_at_its_default(model: str, quality: str) -> 
 
 
 def test_azure_drops_input_fidelity_on_mini_with_a_warning() -> None:
-    opts = resolve_options("edit", model="gpt-image-1-mini", prompt="x", image_count=1, input_fidelity="high",
-                           provider="azure")
+    opts = resolve_options(
+        "edit", model="gpt-image-1-mini", prompt="x", image_count=1, input_fidelity="high", provider="azure"
+    )
     assert opts.input_fidelity is None
     assert "input_fidelity is not accepted by gpt-image-1-mini on azure" in " ".join(opts.warnings)
-    assert resolve_options("edit", model="gpt-image-1.5", prompt="x", image_count=1, input_fidelity="high",
-                           provider="azure").input_fidelity == "high"
+    assert (
+        resolve_options(
+            "edit", model="gpt-image-1.5", prompt="x", image_count=1, input_fidelity="high", provider="azure"
+        ).input_fidelity
+        == "high"
+    )
 
 
 def test_models_of_another_upstream_are_refused_with_the_served_ones() -> None:
-    with pytest.raises(InvalidRequest, match=re.escape("gpt-image-1.5 is not served by the gemini provider; use one "
-                                                       "of gemini-3.1-flash-image, gemini-3-pro-image, "
-                                                       "gemini-2.5-flash-image")):
+    with pytest.raises(
+        InvalidRequest,
+        match=re.escape(
+            "gpt-image-1.5 is not served by the gemini provider; use one "
+            "of gemini-3.1-flash-image, gemini-3-pro-image, "
+            "gemini-2.5-flash-image"
+        ),
+    ):
         resolve_options("generate", model="gpt-image-1.5", prompt="x", provider="gemini")
     with pytest.raises(InvalidRequest, match="gemini-3-pro-image is not served by the openai provider"):
         resolve_options("generate", model="gemini-3-pro-image", prompt="x", provider="openai")
@@ -87,8 +101,9 @@ def test_gemini_rows(model: str) -> None:
 
 
 def test_gemini_validation() -> None:
-    opts = resolve_options("generate", model="gemini-3-pro-image", prompt="x", size="landscape", n=4,
-                           moderation="low", provider="gemini")
+    opts = resolve_options(
+        "generate", model="gemini-3-pro-image", prompt="x", size="landscape", n=4, moderation="low", provider="gemini"
+    )
     assert opts.size == "1264x848" and opts.moderation is None
     with pytest.raises(InvalidRequest, match=r"allowed sizes are the aspect-ratio sizes at 1K: 1024x1024 \(1:1\)"):
         resolve_options("generate", model="gemini-3-pro-image", prompt="x", size="1000x1000")
@@ -156,9 +171,12 @@ def test_gemini_estimates(model: str, size: str, quality: str, per_image: float 
 
 
 def test_gemini_cost_from_usage() -> None:
-    usage = {"promptTokenCount": 20, "candidatesTokenCount": 1300, "totalTokenCount": 1320,
-             "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1290}, {"modality": "TEXT",
-                                                                                       "tokenCount": 10}]}
+    usage = {
+        "promptTokenCount": 20,
+        "candidatesTokenCount": 1300,
+        "totalTokenCount": 1320,
+        "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1290}, {"modality": "TEXT", "tokenCount": 10}],
+    }
     usd, note = cost_from_usage("gemini-2.5-flash-image", usage)
     assert usd == pytest.approx(0.0387) and note and "image output tokens only" in note
     no_details = {"promptTokenCount": 20, "candidatesTokenCount": 1290, "totalTokenCount": 1310}

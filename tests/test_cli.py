@@ -17,8 +17,9 @@ from tests.helpers import png
 def _run(args: list[str], workspace: Path, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("EASEL_", "OPENAI_"))}
     base.update({"EASEL_WORKSPACE": str(workspace), "EASEL_PROVIDER": "offline", **env})
-    return subprocess.run([sys.executable, "-m", "easel_mcp", *args], env=base, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "easel_mcp", *args], env=base, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_generate_json_on_stdout_progress_on_stderr(workspace_dir: Path) -> None:
@@ -43,8 +44,22 @@ def test_every_image_command_runs(workspace_dir: Path) -> None:
 
 
 def test_estimate(workspace_dir: Path) -> None:
-    out = _run(["estimate", "--operation", "generate", "--size", "landscape", "--quality", "high", "--n", "4",
-                "--model", "gpt-image-1"], workspace_dir)
+    out = _run(
+        [
+            "estimate",
+            "--operation",
+            "generate",
+            "--size",
+            "landscape",
+            "--quality",
+            "high",
+            "--n",
+            "4",
+            "--model",
+            "gpt-image-1",
+        ],
+        workspace_dir,
+    )
     assert out.returncode == 0 and out.stdout.startswith("about $0.9933 for 4 image(s) of 1536x1024")
 
 
@@ -65,10 +80,13 @@ def test_exit_codes(workspace_dir: Path, args: list[str], env: dict[str, str], c
 
 def test_budget_and_upstream_exit_codes(workspace_dir: Path) -> None:
     with FakeOpenAIImages() as fake:
-        env = {"EASEL_PROVIDER": "openai", "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": fake.base_url,
-               "EASEL_RETRY_BASE_DELAY_S": "0"}
-        budget = _run(["generate", "x", "--quality", "high"], workspace_dir, EASEL_MAX_COST_PER_CALL_USD="0.05",
-                      **env)
+        env = {
+            "EASEL_PROVIDER": "openai",
+            "OPENAI_API_KEY": "sk-test",
+            "OPENAI_BASE_URL": fake.base_url,
+            "EASEL_RETRY_BASE_DELAY_S": "0",
+        }
+        budget = _run(["generate", "x", "--quality", "high"], workspace_dir, EASEL_MAX_COST_PER_CALL_USD="0.05", **env)
         assert budget.returncode == 3 and "EASEL_MAX_COST_PER_CALL_USD" in budget.stderr
         fake.script.append(Scripted.moderation_blocked())
         blocked = _run(["generate", "x"], workspace_dir, **env)

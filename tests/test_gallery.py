@@ -47,15 +47,44 @@ class Sample:
 @pytest.fixture
 def sample(workspace_dir: Path) -> Sample:
     ws = Workspace.open(workspace_dir)
-    root, _ = make_image(ws.root, slug="lighthouse", data=png((900, 600)), width=900, height=600,
-                         prompt="A lighthouse at dusk", cost_usd=0.04)
-    child, _ = make_image(ws.root, slug="lighthouse-moon", data=png((900, 600)), width=900, height=600,
-                          prompt="Add a moon", operation="edit", parents=[root],
-                          created_at=(T0 + timedelta(minutes=1)).isoformat(), model="gpt-image-1-mini")
-    jpeg, _ = make_image(ws.root, slug="photo", data=encoded((64, 48), "JPEG"), ext="jpeg", format="jpeg",
-                         created_at=(T0 + timedelta(minutes=2)).isoformat())
-    webp, _ = make_image(ws.root, slug="sticker", data=encoded((64, 64), "WEBP"), ext="webp", format="webp",
-                         created_at=(T0 + timedelta(minutes=3)).isoformat(), operation="outpaint")
+    root, _ = make_image(
+        ws.root,
+        slug="lighthouse",
+        data=png((900, 600)),
+        width=900,
+        height=600,
+        prompt="A lighthouse at dusk",
+        cost_usd=0.04,
+    )
+    child, _ = make_image(
+        ws.root,
+        slug="lighthouse-moon",
+        data=png((900, 600)),
+        width=900,
+        height=600,
+        prompt="Add a moon",
+        operation="edit",
+        parents=[root],
+        created_at=(T0 + timedelta(minutes=1)).isoformat(),
+        model="gpt-image-1-mini",
+    )
+    jpeg, _ = make_image(
+        ws.root,
+        slug="photo",
+        data=encoded((64, 48), "JPEG"),
+        ext="jpeg",
+        format="jpeg",
+        created_at=(T0 + timedelta(minutes=2)).isoformat(),
+    )
+    webp, _ = make_image(
+        ws.root,
+        slug="sticker",
+        data=encoded((64, 64), "WEBP"),
+        ext="webp",
+        format="webp",
+        created_at=(T0 + timedelta(minutes=3)).isoformat(),
+        operation="outpaint",
+    )
     return Sample(ws, root, child, jpeg, webp)
 
 
@@ -68,14 +97,28 @@ def seed_ledger(path: Path, now: datetime | None = None) -> None:
     """Settled attempts on several days (what a month of real calls leaves)."""
     now = now or datetime.now(UTC)
     ledger = Ledger.open(path)
-    rows = [(0, 0.04, "gpt-image-1.5", "generate"), (0, 0.17, "gpt-image-1.5", "edit"),
-            (1, 0.25, "gpt-image-1-mini", "generate"), (3, 0.08, "gpt-image-1.5", "inpaint"),
-            (6, 0.5, "gpt-image-1.5", "generate"), (12, 0.21, "gemini-2.5-flash-image", "edit"),
-            (20, 0.33, "gpt-image-1.5", "outpaint"), (45, 1.0, "gpt-image-1.5", "generate")]
+    rows = [
+        (0, 0.04, "gpt-image-1.5", "generate"),
+        (0, 0.17, "gpt-image-1.5", "edit"),
+        (1, 0.25, "gpt-image-1-mini", "generate"),
+        (3, 0.08, "gpt-image-1.5", "inpaint"),
+        (6, 0.5, "gpt-image-1.5", "generate"),
+        (12, 0.21, "gemini-2.5-flash-image", "edit"),
+        (20, 0.33, "gpt-image-1.5", "outpaint"),
+        (45, 1.0, "gpt-image-1.5", "generate"),
+    ]
     for days, cost, model, tool in rows:
         at = now - timedelta(days=days)
-        attempt = ledger.begin(tool=tool, provider="openai", model=model, params={"prompt": "x"}, estimated_usd=cost,
-                               reserve_usd=cost, budgets=Budgets(), now=at)
+        attempt = ledger.begin(
+            tool=tool,
+            provider="openai",
+            model=model,
+            params={"prompt": "x"},
+            estimated_usd=cost,
+            reserve_usd=cost,
+            budgets=Budgets(),
+            now=at,
+        )
         ledger.mark_sent(attempt)
         ledger.settle(attempt, status="ok", cost_usd=cost, usage=None, request_id=None, outputs=["a.png"], now=at)
     ledger.close()
@@ -107,11 +150,14 @@ def test_images_list_filters_and_pages(sample: Sample) -> None:
         assert first["prompt"] == "Add a moon" and first["parents"] == [sample.root] and first["width"] == 900
         assert [i["id"] for i in c.get("/api/images", params={"q": "MOON"}).json()["images"]] == [sample.child]
         assert [i["id"] for i in c.get("/api/images", params={"model": "gpt-image-1-mini"}).json()["images"]] == [
-            sample.child]
+            sample.child
+        ]
         assert [i["id"] for i in c.get("/api/images", params={"tool": "outpaint"}).json()["images"]] == [sample.webp]
         since = (T0 + timedelta(seconds=90)).isoformat()
         assert {i["id"] for i in c.get("/api/images", params={"since": since}).json()["images"]} == {
-            sample.webp, sample.jpeg}
+            sample.webp,
+            sample.jpeg,
+        }
         seen: list[str] = []
         cursor = None
         while True:
@@ -213,16 +259,28 @@ def test_spend_from_the_ledger(sample: Sample) -> None:
 
 def test_facets(sample: Sample) -> None:
     with client(sample.ws) as c:
-        assert c.get("/api/facets").json() == {"models": ["gpt-image-1-mini", "gpt-image-1.5"],
-                                               "tools": ["edit", "generate", "outpaint"], "total": 4}
+        assert c.get("/api/facets").json() == {
+            "models": ["gpt-image-1-mini", "gpt-image-1.5"],
+            "tools": ["edit", "generate", "outpaint"],
+            "total": 4,
+        }
 
 
-@pytest.mark.parametrize("path", [
-    "/api/images/zzzzzzzzzzzz", "/api/images/ABCDEF012345/file", "/api/images/0123456789abc/thumb",
-    "/api/images/0123456789ab", "/api/images/0123456789ab/file", "/api/images/..%2F..%2Fetc%2Fpasswd/file",
-    "/api/images/%2e%2e/file", "/api/images/..%5c..%5cx/thumb", "/api/images/%00/file",
-    "/api/images/0123456789ab%2F..%2F..%2F/file",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/images/zzzzzzzzzzzz",
+        "/api/images/ABCDEF012345/file",
+        "/api/images/0123456789abc/thumb",
+        "/api/images/0123456789ab",
+        "/api/images/0123456789ab/file",
+        "/api/images/..%2F..%2Fetc%2Fpasswd/file",
+        "/api/images/%2e%2e/file",
+        "/api/images/..%5c..%5cx/thumb",
+        "/api/images/%00/file",
+        "/api/images/0123456789ab%2F..%2F..%2F/file",
+    ],
+)
 def test_bad_ids_and_traversal_attempts_are_not_found(sample: Sample, path: str) -> None:
     with client(sample.ws) as c:
         response = c.get(path)
@@ -261,7 +319,7 @@ def test_token_header_cookie_and_query(sample: Sample) -> None:
         c.cookies.clear()
         assert c.get("/api/images").status_code == 401
         assert c.get("/api/images", headers={"cookie": "easel_gallery=forged"}).status_code == 401
-        assert c.get("/api/images", headers={"cookie": "easel_gallery=\"bad; x"}).status_code == 401
+        assert c.get("/api/images", headers={"cookie": 'easel_gallery="bad; x'}).status_code == 401
 
 
 def test_host_header_is_checked_on_loopback(sample: Sample) -> None:
@@ -275,8 +333,9 @@ def test_host_header_is_checked_on_loopback(sample: Sample) -> None:
         assert c.get("/api/facets", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200
 
 
-def test_refuses_a_public_bind_without_a_token(workspace_dir: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_refuses_a_public_bind_without_a_token(
+    workspace_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("EASEL_WORKSPACE", str(workspace_dir))
     assert run_gallery("0.0.0.0", 0, False) == 2
     err = capsys.readouterr()
@@ -310,8 +369,9 @@ def start_gallery() -> Iterator[object]:
         if token:
             env["EASEL_AUTH_TOKEN"] = token
         code = "import sys; from easel_mcp.gallery.cli import run_gallery; sys.exit(run_gallery('127.0.0.1', 0, False))"
-        process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         lines: queue.Queue[str] = queue.Queue()
         seen: list[str] = []
         assert process.stderr is not None

@@ -24,8 +24,17 @@ from tests.test_index import fabricate
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).parent / "artifacts"
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,900")
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,900",
+)
 
 
 @pytest.fixture
@@ -55,26 +64,53 @@ async def _studio_session(folder: Path) -> dict[str, str]:
     server = build_server(Settings(workspace=folder, provider="offline"))
     made: dict[str, str] = {}
     async with Client(server) as client:
+
         async def call(name: str, args: dict[str, Any]) -> str:
             image_id: str = structured(await client.call_tool(name, args))["images"][0]["id"]
             return image_id
 
-        made["fox"] = await call("generate_image", {"prompt": "A red fox in deep snow, morning light",
-                                                    "size": "landscape", "name": "red-fox"})
-        made["city"] = await call("generate_image", {"prompt": "A neon city street at night in the rain",
-                                                     "size": "portrait", "model": "gpt-image-1-mini",
-                                                     "name": "neon-city"})
-        made["lighthouse"] = await call("generate_image", {"prompt": "A lighthouse on a cliff at dusk, watercolour",
-                                                           "size": "square", "name": "lighthouse"})
-        made["moon"] = await call("edit_image", {"prompt": "Add a full moon in the sky",
-                                                 "images": [made["lighthouse"]], "name": "lighthouse-moon"})
-        made["stars"] = await call("edit_image", {"prompt": "Add stars around the moon", "images": [made["moon"]],
-                                                  "name": "lighthouse-stars"})
-        made["boat"] = await call("inpaint", {"image": made["lighthouse"], "prompt": "A small rowing boat",
-                                              "regions": [{"x": 100, "y": 700, "width": 300, "height": 200}],
-                                              "name": "rowing-boat"})
-        made["banner"] = await call("outpaint", {"image": made["moon"], "prompt": "Extend into a wide banner",
-                                                 "aspect_ratio": "16:9", "name": "moon-banner"})
+        made["fox"] = await call(
+            "generate_image",
+            {"prompt": "A red fox in deep snow, morning light", "size": "landscape", "name": "red-fox"},
+        )
+        made["city"] = await call(
+            "generate_image",
+            {
+                "prompt": "A neon city street at night in the rain",
+                "size": "portrait",
+                "model": "gpt-image-1-mini",
+                "name": "neon-city",
+            },
+        )
+        made["lighthouse"] = await call(
+            "generate_image",
+            {"prompt": "A lighthouse on a cliff at dusk, watercolour", "size": "square", "name": "lighthouse"},
+        )
+        made["moon"] = await call(
+            "edit_image",
+            {"prompt": "Add a full moon in the sky", "images": [made["lighthouse"]], "name": "lighthouse-moon"},
+        )
+        made["stars"] = await call(
+            "edit_image", {"prompt": "Add stars around the moon", "images": [made["moon"]], "name": "lighthouse-stars"}
+        )
+        made["boat"] = await call(
+            "inpaint",
+            {
+                "image": made["lighthouse"],
+                "prompt": "A small rowing boat",
+                "regions": [{"x": 100, "y": 700, "width": 300, "height": 200}],
+                "name": "rowing-boat",
+            },
+        )
+        made["banner"] = await call(
+            "outpaint",
+            {
+                "image": made["moon"],
+                "prompt": "Extend into a wide banner",
+                "aspect_ratio": "16:9",
+                "name": "moon-banner",
+            },
+        )
     return made
 
 
@@ -86,7 +122,8 @@ def _wait(browser: Any, condition: Any, timeout: float = 45) -> Any:
 
 def _loaded_thumbs(browser: Any) -> int:
     count: int = browser.execute_script(
-        "return [...document.querySelectorAll('.card img')].filter(i => i.complete && i.naturalWidth > 0).length")
+        "return [...document.querySelectorAll('.card img')].filter(i => i.complete && i.naturalWidth > 0).length"
+    )
     return count
 
 
@@ -124,15 +161,23 @@ def test_gallery_in_a_browser(driver: Any, tmp_path: Path, start_gallery: Any) -
     from selenium.webdriver.support.ui import Select
 
     Select(driver.find_element(By.ID, "tool")).select_by_value("edit")
-    _wait(driver, lambda d: {e.text for e in d.find_elements(By.CSS_SELECTOR, ".card-title")}
-          == {"lighthouse-moon", "lighthouse-stars"})
+    _wait(
+        driver,
+        lambda d: (
+            {e.text for e in d.find_elements(By.CSS_SELECTOR, ".card-title")} == {"lighthouse-moon", "lighthouse-stars"}
+        ),
+    )
 
     # The detail view of the middle of the edit chain: its parent and its children in the lineage graph.
     driver.find_element(By.CSS_SELECTOR, f'.card[data-id="{made["moon"]}"]').click()
     _wait(driver, lambda d: d.find_element(By.ID, "d-title").text == "lighthouse-moon")
     _wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#d-lineage .node")) == 4)
-    _wait(driver, lambda d: d.execute_script("const i = document.getElementById('d-img');"
-                                             " return i.complete && i.naturalWidth > 0"))
+    _wait(
+        driver,
+        lambda d: d.execute_script(
+            "const i = document.getElementById('d-img'); return i.complete && i.naturalWidth > 0"
+        ),
+    )
     assert driver.current_url.endswith(f"#/image/{made['moon']}")
     assert len(driver.find_elements(By.CSS_SELECTOR, "#d-lineage path.edge")) == 3
     fields = driver.find_element(By.ID, "d-fields").text
@@ -166,6 +211,7 @@ def test_infinite_scroll_filters_and_empty_state(driver: Any, tmp_path: Path, st
     driver.get(running.url)
     _wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".card")) == 50)
     assert driver.find_element(By.ID, "count").text == "120 images in the workspace"
+
     def scrolled_to(d: Any, n: int) -> bool:  # keep scrolling: each arrival at the bottom asks for a page
         d.execute_script("window.scrollTo(0, document.body.scrollHeight)")
         return len(d.find_elements(By.CSS_SELECTOR, ".card")) >= n
@@ -175,10 +221,14 @@ def test_infinite_scroll_filters_and_empty_state(driver: Any, tmp_path: Path, st
     _wait(driver, lambda d: not d.find_element(By.ID, "more").is_displayed())
     ids = [c.get_attribute("data-id") for c in driver.find_elements(By.CSS_SELECTOR, ".card")]
     assert ids == [f"{i:012x}" for i in range(120)]  # newest first, no duplicates or gaps across pages
-    _wait(driver, lambda d: d.execute_script(  # the thumbnails in view have loaded (the others wait: lazy)
-        "const seen = [...document.querySelectorAll('.card img')].filter(i => {"
-        " const r = i.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; });"
-        " return seen.length > 0 && seen.every(i => i.complete && i.naturalWidth > 0)"))
+    _wait(
+        driver,
+        lambda d: d.execute_script(  # the thumbnails in view have loaded (the others wait: lazy)
+            "const seen = [...document.querySelectorAll('.card img')].filter(i => {"
+            " const r = i.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; });"
+            " return seen.length > 0 && seen.every(i => i.complete && i.naturalWidth > 0)"
+        ),
+    )
     driver.save_screenshot(str(ARTIFACTS / "gallery-scrolled.png"))
 
     Select(driver.find_element(By.ID, "model")).select_by_value("gemini-2.5-flash-image")
@@ -189,8 +239,9 @@ def test_infinite_scroll_filters_and_empty_state(driver: Any, tmp_path: Path, st
     Select(driver.find_element(By.ID, "since")).select_by_value("date")
     date_input = driver.find_element(By.ID, "since-date")
     assert date_input.is_displayed()
-    driver.execute_script("arguments[0].value = '2026-03-14';"
-                          " arguments[0].dispatchEvent(new Event('change'))", date_input)
+    driver.execute_script(
+        "arguments[0].value = '2026-03-14'; arguments[0].dispatchEvent(new Event('change'))", date_input
+    )
     _wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".card")) == 13)  # the newest day, 1 in 3 models
     assert "since=2026-03-14" in driver.current_url and "model=gemini" in driver.current_url
     driver.save_screenshot(str(ARTIFACTS / "gallery-date-filter.png"))

@@ -57,8 +57,11 @@ async def test_resource_listing_is_paginated(workspace_dir: Path) -> None:
     settings = Settings(workspace=workspace_dir, provider="offline")
     async with Client(build_server(settings)) as client:
         for _ in range(6):
-            structured(await client.call_tool("generate_image", {"prompt": "tile", "n": 10, "preview": "none",
-                                                                 "quality": "low"}))
+            structured(
+                await client.call_tool(
+                    "generate_image", {"prompt": "tile", "n": 10, "preview": "none", "quality": "low"}
+                )
+            )
         first = await client.list_resources()
         uris = [r.uri for r in first.resources]
         assert "easel://usage" in uris and "easel://models" in uris

@@ -28,8 +28,17 @@ T0 = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 OLD = time.time() - 3 * 86400  # folder mtimes set back past the racy window
 
 
-def make_image(root: Path, *, day: str = DAY, slug: str = "red-fox", image_id: str | None = None,
-               sidecar: bool = True, data: bytes | None = None, ext: str = "png", **fields: Any) -> tuple[str, Path]:
+def make_image(
+    root: Path,
+    *,
+    day: str = DAY,
+    slug: str = "red-fox",
+    image_id: str | None = None,
+    sidecar: bool = True,
+    data: bytes | None = None,
+    ext: str = "png",
+    **fields: Any,
+) -> tuple[str, Path]:
     """An image (and by default its sidecar) as Easel writes them; returns (id, image path)."""
     image_id = image_id or secrets.token_hex(6)
     folder = root / day
@@ -37,10 +46,23 @@ def make_image(root: Path, *, day: str = DAY, slug: str = "red-fox", image_id: s
     path = folder / f"{slug}-{image_id}.{ext}"
     path.write_bytes(data if data is not None else png((3, 2)))
     if sidecar:
-        side = {"id": image_id, "file": path.name, "created_at": T0.isoformat(), "operation": "generate",
-                "prompt": "A red fox in snow", "provider": "offline", "model": "gpt-image-1.5",
-                "parameters": {"model": "gpt-image-1.5", "size": "3x2"}, "width": 3, "height": 2, "format": ext,
-                "cost_usd": 0.04, "inputs": [], "parents": [], **fields}
+        side = {
+            "id": image_id,
+            "file": path.name,
+            "created_at": T0.isoformat(),
+            "operation": "generate",
+            "prompt": "A red fox in snow",
+            "provider": "offline",
+            "model": "gpt-image-1.5",
+            "parameters": {"model": "gpt-image-1.5", "size": "3x2"},
+            "width": 3,
+            "height": 2,
+            "format": ext,
+            "cost_usd": 0.04,
+            "inputs": [],
+            "parents": [],
+            **fields,
+        }
         path.with_suffix(".json").write_text(json.dumps(side))
     return image_id, path
 
@@ -75,8 +97,14 @@ def test_constructor_touches_no_disk(tmp_path: Path) -> None:
 
 def test_refresh_reads_sidecars_and_the_index_survives_a_restart(ws: Workspace, index: ImageIndex) -> None:
     a, _ = make_image(ws.root, prompt="A red fox in snow", cost_usd=0.25)
-    b, _ = make_image(ws.root, slug="blue-whale", prompt="A blue whale", operation="edit", parents=[a],
-                      created_at=(T0 + timedelta(minutes=1)).isoformat())
+    b, _ = make_image(
+        ws.root,
+        slug="blue-whale",
+        prompt="A blue whale",
+        operation="edit",
+        parents=[a],
+        created_at=(T0 + timedelta(minutes=1)).isoformat(),
+    )
     assert index.refresh() == 2
     assert index.count() == 2
     entry = index.get(b)
@@ -152,8 +180,9 @@ def test_sidecar_edits_are_seen(ws: Workspace, index: ImageIndex) -> None:
     assert index.get(image_id).prompt == "edited in place"  # type: ignore[union-attr]
 
 
-def test_refresh_rescans_only_changed_folders(ws: Workspace, index: ImageIndex,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refresh_rescans_only_changed_folders(
+    ws: Workspace, index: ImageIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for day in ("2026-03-01", "2026-03-02", "2026-03-03"):
         for _ in range(3):
             make_image(ws.root, day=day)
@@ -221,10 +250,21 @@ def test_filters(ws: Workspace, monkeypatch: pytest.MonkeyPatch, fts: bool) -> N
     if not fts:
         monkeypatch.setattr("easel_mcp.index.fts5_available", lambda: False)
     fox, _ = make_image(ws.root, slug="red-fox", prompt="A RED fox in deep snow", model="gpt-image-1.5")
-    whale, _ = make_image(ws.root, slug="whale", prompt="A blue whale 100% happy_face", model="gemini-2.5-flash-image",
-                          operation="edit", created_at=(T0 + timedelta(days=2)).isoformat())
-    moon, _ = make_image(ws.root, slug="moon", prompt="Moon over a lake", operation="inpaint",
-                         created_at=(T0 + timedelta(days=5)).isoformat())
+    whale, _ = make_image(
+        ws.root,
+        slug="whale",
+        prompt="A blue whale 100% happy_face",
+        model="gemini-2.5-flash-image",
+        operation="edit",
+        created_at=(T0 + timedelta(days=2)).isoformat(),
+    )
+    moon, _ = make_image(
+        ws.root,
+        slug="moon",
+        prompt="Moon over a lake",
+        operation="inpaint",
+        created_at=(T0 + timedelta(days=5)).isoformat(),
+    )
     index = ImageIndex(ws)
     index.refresh()
 
@@ -244,8 +284,10 @@ def test_filters(ws: Workspace, monkeypatch: pytest.MonkeyPatch, fts: bool) -> N
     assert q(since=T0 + timedelta(days=1)) == {whale, moon}
     assert q(since=(T0 + timedelta(days=1)).replace(tzinfo=None)) == {whale, moon}  # naive is UTC
     assert q(text="a", model="gpt-image-1.5", since=T0 + timedelta(days=3)) == {moon}
-    assert index.facets() == {"models": ["gemini-2.5-flash-image", "gpt-image-1.5"],
-                              "tools": ["edit", "generate", "inpaint"]}
+    assert index.facets() == {
+        "models": ["gemini-2.5-flash-image", "gpt-image-1.5"],
+        "tools": ["edit", "generate", "inpaint"],
+    }
     index.close()
 
 
@@ -259,8 +301,11 @@ async def test_lineage_of_a_real_edit_chain(offline_settings: Settings) -> None:
         child = edit["images"][0]["id"]
         again = structured(await client.call_tool("edit_image", {"prompt": "Add stars", "images": [child]}))
         grandchild = again["images"][0]["id"]
-        side = structured(await client.call_tool(
-            "inpaint", {"image": root, "prompt": "a boat", "regions": [{"x": 0, "y": 0, "width": 64, "height": 64}]}))
+        side = structured(
+            await client.call_tool(
+                "inpaint", {"image": root, "prompt": "a boat", "regions": [{"x": 0, "y": 0, "width": 64, "height": 64}]}
+            )
+        )
         sibling = side["images"][0]["id"]
     index = ImageIndex(server.studio.workspace)
     index.refresh()  # the server already noted what it wrote; a refresh finds nothing else
@@ -298,9 +343,19 @@ def fabricate(root: Path, n: int, per_day: int = 100, data: bytes = b"\x89PNG ti
         slug = f"{words[i % 10]}-{i % 7}"
         (folder / f"{slug}-{image_id}.png").write_bytes(data)
         op = ops[i % 4]
-        side = {"id": image_id, "created_at": at.isoformat(), "operation": op, "prompt": f"A {words[i % 10]} study {i}",
-                "model": models[i % 3], "provider": "openai", "width": 1024, "height": 1024, "format": "png",
-                "cost_usd": 0.01 * (i % 5), "parents": [previous] if op != "generate" and previous else []}
+        side = {
+            "id": image_id,
+            "created_at": at.isoformat(),
+            "operation": op,
+            "prompt": f"A {words[i % 10]} study {i}",
+            "model": models[i % 3],
+            "provider": "openai",
+            "width": 1024,
+            "height": 1024,
+            "format": "png",
+            "cost_usd": 0.01 * (i % 5),
+            "parents": [previous] if op != "generate" and previous else [],
+        }
         (folder / f"{slug}-{image_id}.json").write_text(json.dumps(side))
         previous = image_id
     age_folders(root)
@@ -341,9 +396,11 @@ def test_ten_thousand_images(big_workspace: Path, capsys: pytest.CaptureFixture[
     lineage = time.perf_counter() - started
     assert len(tree["nodes"]) > 1
     with capsys.disabled():
-        print(f"\nindex of 10,000: cold build {build:.2f} s, up-to-date refresh {noop * 1000:.1f} ms, "
-              f"first page of 50 {first_page * 1000:.1f} ms, text+model search {search * 1000:.1f} ms, "
-              f"lineage {lineage * 1000:.1f} ms")
+        print(
+            f"\nindex of 10,000: cold build {build:.2f} s, up-to-date refresh {noop * 1000:.1f} ms, "
+            f"first page of 50 {first_page * 1000:.1f} ms, text+model search {search * 1000:.1f} ms, "
+            f"lineage {lineage * 1000:.1f} ms"
+        )
     assert first_page <= 0.3
     assert noop <= 0.3
     index.close()

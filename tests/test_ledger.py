@@ -29,18 +29,47 @@ def _db(tmp_path: Path) -> Path:
     return tmp_path / "workspace" / ".easel" / "ledger.sqlite3"
 
 
-def _begin(ledger: Ledger, reserve: float | None, budgets: Budgets = NO_LIMITS, *, model: str = "gpt-image-1",
-           tool: str = "generate_image", now: datetime = NOW, estimated: float | None = None) -> Attempt:
-    return ledger.begin(tool=tool, provider="openai", model=model, params={"prompt": "a fox", "n": 1},
-                        estimated_usd=estimated if estimated is not None else reserve, reserve_usd=reserve,
-                        budgets=budgets, now=now)
+def _begin(
+    ledger: Ledger,
+    reserve: float | None,
+    budgets: Budgets = NO_LIMITS,
+    *,
+    model: str = "gpt-image-1",
+    tool: str = "generate_image",
+    now: datetime = NOW,
+    estimated: float | None = None,
+) -> Attempt:
+    return ledger.begin(
+        tool=tool,
+        provider="openai",
+        model=model,
+        params={"prompt": "a fox", "n": 1},
+        estimated_usd=estimated if estimated is not None else reserve,
+        reserve_usd=reserve,
+        budgets=budgets,
+        now=now,
+    )
 
 
-def _spend(ledger: Ledger, cost: float, *, now: datetime = NOW, model: str = "gpt-image-1",
-           tool: str = "generate_image", outputs: tuple[str, ...] = ("a.png",)) -> None:
+def _spend(
+    ledger: Ledger,
+    cost: float,
+    *,
+    now: datetime = NOW,
+    model: str = "gpt-image-1",
+    tool: str = "generate_image",
+    outputs: tuple[str, ...] = ("a.png",),
+) -> None:
     attempt = _begin(ledger, cost, model=model, tool=tool, now=now)
-    ledger.settle(attempt, status="ok", cost_usd=cost, usage={"input_tokens": 10, "output_tokens": 100},
-                  request_id="req_1", outputs=outputs, now=now)
+    ledger.settle(
+        attempt,
+        status="ok",
+        cost_usd=cost,
+        usage={"input_tokens": 10, "output_tokens": 100},
+        request_id="req_1",
+        outputs=outputs,
+        now=now,
+    )
 
 
 def _columns(path: Path) -> set[str]:
@@ -50,6 +79,7 @@ def _columns(path: Path) -> set[str]:
 
 # --- migrations and pragmas -------------------------------------------------------------------------------------
 
+
 def test_open_creates_the_database_from_empty(tmp_path: Path) -> None:
     path = _db(tmp_path)
     Ledger(path)
@@ -58,10 +88,31 @@ def test_open_creates_the_database_from_empty(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM _migrations ORDER BY name")]
     assert names == [name for name, _ in MIGRATIONS]
-    assert {"id", "started_at", "finished_at", "tool", "provider", "model", "params_json", "params_digest", "status",
-            "request_id", "usage_json", "input_tokens", "output_tokens", "cost_usd", "cost_estimated",
-            "estimated_usd", "reserved_usd", "outputs_json", "error_code", "error_message", "elapsed_s", "job_id",
-            "pid"} <= _columns(path)
+    assert {
+        "id",
+        "started_at",
+        "finished_at",
+        "tool",
+        "provider",
+        "model",
+        "params_json",
+        "params_digest",
+        "status",
+        "request_id",
+        "usage_json",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "cost_estimated",
+        "estimated_usd",
+        "reserved_usd",
+        "outputs_json",
+        "error_code",
+        "error_message",
+        "elapsed_s",
+        "job_id",
+        "pid",
+    } <= _columns(path)
 
 
 def test_upgrade_from_the_previous_schema_keeps_the_data(tmp_path: Path) -> None:
@@ -69,9 +120,11 @@ def test_upgrade_from_the_previous_schema_keeps_the_data(tmp_path: Path) -> None
     path.parent.mkdir(parents=True)
     conn = sqlite3.connect(path, isolation_level=None)
     assert migrate(conn, MIGRATIONS[:1]) == ["001_initial"]
-    conn.execute("INSERT INTO attempts (started_at, tool, provider, model, params_json, params_digest, status,"
-                 " cost_usd, counted_usd) VALUES ('2026-11-24T10:00:00.000000Z', 'generate_image', 'openai',"
-                 " 'gpt-image-1', '{}', 'x', 'ok', 0.25, 0.25)")
+    conn.execute(
+        "INSERT INTO attempts (started_at, tool, provider, model, params_json, params_digest, status,"
+        " cost_usd, counted_usd) VALUES ('2026-11-24T10:00:00.000000Z', 'generate_image', 'openai',"
+        " 'gpt-image-1', '{}', 'x', 'ok', 0.25, 0.25)"
+    )
     conn.close()
     assert "job_id" not in _columns(path)
 
@@ -79,8 +132,17 @@ def test_upgrade_from_the_previous_schema_keeps_the_data(tmp_path: Path) -> None
     assert {"job_id", "outputs_json", "images"} <= _columns(path)
     (old,) = ledger.rows()
     assert (old["cost_usd"], old["outputs"], old["job_id"]) == (0.25, [], None)
-    attempt = ledger.begin(tool="edit_image", provider="openai", model="gpt-image-1", params={}, estimated_usd=0.1,
-                           reserve_usd=0.1, budgets=NO_LIMITS, job_id="job-7", now=NOW)
+    attempt = ledger.begin(
+        tool="edit_image",
+        provider="openai",
+        model="gpt-image-1",
+        params={},
+        estimated_usd=0.1,
+        reserve_usd=0.1,
+        budgets=NO_LIMITS,
+        job_id="job-7",
+        now=NOW,
+    )
     assert ledger.rows()[-1]["job_id"] == "job-7" and attempt.id == old["id"] + 1
     assert ledger.spent(NOW - timedelta(days=2)) == pytest.approx(0.35)
 
@@ -122,6 +184,7 @@ def test_rows_are_never_deleted(tmp_path: Path) -> None:
 
 # --- budgets ----------------------------------------------------------------------------------------------------
 
+
 def test_per_call_limit_refuses_and_records_nothing(tmp_path: Path) -> None:
     ledger = Ledger.open(_db(tmp_path))
     with pytest.raises(BudgetExceeded) as info:
@@ -141,11 +204,12 @@ def test_daily_limit_names_what_is_left(tmp_path: Path) -> None:
         _begin(ledger, 0.67, Budgets(daily_usd=1.0))
     err = info.value
     assert err.limit_usd == 1.0 and err.left_usd == pytest.approx(0.42) and err.estimate_usd == 0.67
-    assert str(err) == ("this call could cost up to $0.67 but the daily budget (EASEL_DAILY_BUDGET_USD=$1.00) "
-                        "has $0.42 left today (UTC).")
+    assert str(err) == (
+        "this call could cost up to $0.67 but the daily budget (EASEL_DAILY_BUDGET_USD=$1.00) "
+        "has $0.42 left today (UTC)."
+    )
     _begin(ledger, 0.42, Budgets(daily_usd=1.0))  # exactly what is left fits (float sums)
-    assert ledger.budget_left(Budgets(daily_usd=1.0), now=NOW) == {"per_call": None, "today": 0.0,
-                                                                   "this_month": None}
+    assert ledger.budget_left(Budgets(daily_usd=1.0), now=NOW) == {"per_call": None, "today": 0.0, "this_month": None}
 
 
 def test_open_reservations_count(tmp_path: Path) -> None:
@@ -164,8 +228,11 @@ def test_monthly_limit(tmp_path: Path) -> None:
     _spend(ledger, 4.0, now=datetime(2026, 11, 20, tzinfo=UTC))
     _spend(ledger, 50.0, now=datetime(2026, 10, 31, 23, 59, 59, tzinfo=UTC))  # last month
     budgets = Budgets(daily_usd=5.0, monthly_usd=10.0)
-    with pytest.raises(BudgetExceeded, match=r"monthly budget \(EASEL_MONTHLY_BUDGET_USD=\$10.00\) has \$2.00 left"
-                       r" this month \(UTC\)\.$") as info:
+    with pytest.raises(
+        BudgetExceeded,
+        match=r"monthly budget \(EASEL_MONTHLY_BUDGET_USD=\$10.00\) has \$2.00 left"
+        r" this month \(UTC\)\.$",
+    ) as info:
         _begin(ledger, 2.5, budgets)
     assert info.value.left_usd == pytest.approx(2.0)
     assert ledger.budget_left(budgets, now=NOW) == {"per_call": None, "today": 5.0, "this_month": pytest.approx(2.0)}
@@ -209,6 +276,7 @@ def test_budgets_reject_nonsense() -> None:
 
 # --- concurrency ------------------------------------------------------------------------------------------------
 
+
 def _hammer(ledger: Ledger, amounts: list[float], budgets: Budgets) -> int:
     granted = 0
     for amount in amounts:
@@ -227,8 +295,7 @@ def test_threads_never_overrun_the_daily_budget(amounts: list[float], limit: flo
     with tempfile.TemporaryDirectory() as tmp:
         ledger = Ledger.open(Path(tmp) / "ledger.sqlite3")
         results: list[int] = []
-        threads = [threading.Thread(target=lambda: results.append(_hammer(ledger, amounts, budgets)))
-                   for _ in range(8)]
+        threads = [threading.Thread(target=lambda: results.append(_hammer(ledger, amounts, budgets))) for _ in range(8)]
         for t in threads:
             t.start()
         for t in threads:
@@ -252,9 +319,15 @@ def _process_worker(path: str, seed: int, start: Any) -> None:
     for _ in range(40):
         reserve = rng.uniform(0.01, 0.3)
         try:
-            attempt = ledger.begin(tool="generate_image", provider="openai", model="gpt-image-1",
-                                   params={"seed": seed}, estimated_usd=reserve / 2, reserve_usd=reserve,
-                                   budgets=budgets)
+            attempt = ledger.begin(
+                tool="generate_image",
+                provider="openai",
+                model="gpt-image-1",
+                params={"seed": seed},
+                estimated_usd=reserve / 2,
+                reserve_usd=reserve,
+                budgets=budgets,
+            )
         except BudgetExceeded:
             continue
         ledger.mark_sent(attempt)
@@ -285,6 +358,7 @@ def test_processes_never_overrun_the_daily_budget(tmp_path: Path) -> None:
 
 # --- settle and abandon -----------------------------------------------------------------------------------------
 
+
 def _row(ledger: Ledger, attempt: Attempt) -> dict[str, Any]:
     return next(r for r in ledger.rows() if r["id"] == attempt.id)
 
@@ -297,11 +371,25 @@ def test_settle_semantics(tmp_path: Path) -> None:
     assert _row(ledger, ok)["status"] == "reserved"
     ledger.mark_sent(ok)
     assert _row(ledger, ok)["status"] == "sent"
-    ledger.settle(ok, status="ok", cost_usd=0.25, usage={"input_tokens": 50, "output_tokens": 4160},
-                  request_id="req_ok", outputs=["2026-11-25/fox-1.png", "2026-11-25/fox-2.png"], elapsed_s=12.5)
+    ledger.settle(
+        ok,
+        status="ok",
+        cost_usd=0.25,
+        usage={"input_tokens": 50, "output_tokens": 4160},
+        request_id="req_ok",
+        outputs=["2026-11-25/fox-1.png", "2026-11-25/fox-2.png"],
+        elapsed_s=12.5,
+    )
     row = _row(ledger, ok)
-    assert (row["status"], row["cost_usd"], row["cost_estimated"], row["input_tokens"], row["output_tokens"],
-            row["images"], row["request_id"]) == ("ok", 0.25, 0, 50, 4160, 2, "req_ok")
+    assert (
+        row["status"],
+        row["cost_usd"],
+        row["cost_estimated"],
+        row["input_tokens"],
+        row["output_tokens"],
+        row["images"],
+        row["request_id"],
+    ) == ("ok", 0.25, 0, 50, 4160, 2, "req_ok")
     assert row["outputs"] == ["2026-11-25/fox-1.png", "2026-11-25/fox-2.png"] and row["finished_at"].endswith("Z")
     assert ledger.spent(since) == pytest.approx(0.25)
 
@@ -312,8 +400,16 @@ def test_settle_semantics(tmp_path: Path) -> None:
     assert ledger.spent(since) == pytest.approx(0.25 + 0.3)  # the reservation still counts
 
     unbilled = _begin(ledger, 0.3)
-    ledger.settle(unbilled, status="error", cost_usd=None, usage=None, request_id="req_3",
-                  error_code="moderation_blocked", error_message="refused", billed=False)
+    ledger.settle(
+        unbilled,
+        status="error",
+        cost_usd=None,
+        usage=None,
+        request_id="req_3",
+        error_code="moderation_blocked",
+        error_message="refused",
+        billed=False,
+    )
     row = _row(ledger, unbilled)
     assert (row["status"], row["cost_usd"], row["billed"], row["error_code"]) == ("error", 0.0, 0, "moderation_blocked")
     assert ledger.spent(since) == pytest.approx(0.55)
@@ -332,8 +428,9 @@ def test_settle_semantics(tmp_path: Path) -> None:
 def test_params_are_stored_with_a_canonical_digest(tmp_path: Path) -> None:
     ledger = Ledger.open(_db(tmp_path))
     for params in ({"b": 1, "a": [1, 2]}, {"a": [1, 2], "b": 1}):
-        ledger.begin(tool="t", provider="p", model="m", params=params, estimated_usd=None, reserve_usd=None,
-                     budgets=NO_LIMITS)
+        ledger.begin(
+            tool="t", provider="p", model="m", params=params, estimated_usd=None, reserve_usd=None, budgets=NO_LIMITS
+        )
     first, second = ledger.rows()
     assert first["params_json"] == '{"a":[1,2],"b":1}' and first["params"] == {"a": [1, 2], "b": 1}
     assert first["params_digest"] == second["params_digest"] and len(first["params_digest"]) == 64
@@ -365,6 +462,7 @@ def test_rows_since_and_limit(tmp_path: Path) -> None:
 
 # --- reports ----------------------------------------------------------------------------------------------------
 
+
 def test_report_totals_and_groups(tmp_path: Path) -> None:
     ledger = Ledger.open(_db(tmp_path))
     day1, day2 = NOW - timedelta(days=1), NOW
@@ -380,7 +478,9 @@ def test_report_totals_and_groups(tmp_path: Path) -> None:
     assert report["cost_usd"] == pytest.approx(0.38)
     assert report["estimated_usd"] == pytest.approx(0.04 + 0.17 + 0.17 + 0.2 + 0.1)
     assert [(g["key"], g["calls"], g["images"]) for g in report["groups"]] == [
-        ("gpt-image-1", 4, 2), ("gpt-image-1-mini", 1, 2)]
+        ("gpt-image-1", 4, 2),
+        ("gpt-image-1-mini", 1, 2),
+    ]
     assert report["groups"][0]["cost_usd"] == pytest.approx(0.34) and report["groups"][0]["output_tokens"] == 200
 
     by_day = ledger.report(since=None, by="day")["groups"]
@@ -402,8 +502,23 @@ def _insert_synthetic(path: Path, count: int) -> None:
     models, tools = ["gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2"], ["generate", "edit", "var"]
     start = NOW - timedelta(days=60)
     rows = [
-        ((start + timedelta(seconds=i * 51.84)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), tools[i % 3], "openai",
-         models[i % 4], "{}", "d", "ok", 100, 4000, 0.04, 0.05, 0.06, 0.04, 1, '["x.png"]')
+        (
+            (start + timedelta(seconds=i * 51.84)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            tools[i % 3],
+            "openai",
+            models[i % 4],
+            "{}",
+            "d",
+            "ok",
+            100,
+            4000,
+            0.04,
+            0.05,
+            0.06,
+            0.04,
+            1,
+            '["x.png"]',
+        )
         for i in range(count)
     ]
     conn = sqlite3.connect(path, isolation_level=None)
@@ -411,7 +526,9 @@ def _insert_synthetic(path: Path, count: int) -> None:
     conn.executemany(
         "INSERT INTO attempts (started_at, tool, provider, model, params_json, params_digest, status, input_tokens,"
         " output_tokens, cost_usd, estimated_usd, reserved_usd, counted_usd, images, outputs_json)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
     conn.execute("COMMIT")
     conn.close()
 
@@ -439,14 +556,21 @@ def test_report_over_100k_rows_is_fast(tmp_path: Path) -> None:
 
 # --- parse_since and money text ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("7d", NOW - timedelta(days=7)), ("24h", NOW - timedelta(hours=24)), ("30m", NOW - timedelta(minutes=30)),
-     ("2w", NOW - timedelta(weeks=2)), (" 7D ", NOW - timedelta(days=7)),
-     ("today", datetime(2026, 11, 25, tzinfo=UTC)), ("month", datetime(2026, 11, 1, tzinfo=UTC)),
-     ("2026-10-03", datetime(2026, 10, 3, tzinfo=UTC)),
-     ("2026-10-03T08:00:00Z", datetime(2026, 10, 3, 8, tzinfo=UTC)),
-     ("2026-10-03T08:00:00+02:00", datetime(2026, 10, 3, 6, tzinfo=UTC))],
+    [
+        ("7d", NOW - timedelta(days=7)),
+        ("24h", NOW - timedelta(hours=24)),
+        ("30m", NOW - timedelta(minutes=30)),
+        ("2w", NOW - timedelta(weeks=2)),
+        (" 7D ", NOW - timedelta(days=7)),
+        ("today", datetime(2026, 11, 25, tzinfo=UTC)),
+        ("month", datetime(2026, 11, 1, tzinfo=UTC)),
+        ("2026-10-03", datetime(2026, 10, 3, tzinfo=UTC)),
+        ("2026-10-03T08:00:00Z", datetime(2026, 10, 3, 8, tzinfo=UTC)),
+        ("2026-10-03T08:00:00+02:00", datetime(2026, 10, 3, 6, tzinfo=UTC)),
+    ],
 )
 def test_parse_since(text: str, expected: datetime) -> None:
     assert parse_since(text, now=NOW) == expected
@@ -458,8 +582,17 @@ def test_parse_since_rejects_nonsense(text: str) -> None:
         parse_since(text, now=NOW)
 
 
-@pytest.mark.parametrize(("amount", "text"), [(0.005, "$0.005"), (0.42000000000000004, "$0.42"), (1, "$1.00"),
-                                              (0.123456, "$0.1235"), (1234.5, "$1,234.50"), (-0.5, "-$0.50"),
-                                              (-0.00001, "$0.00")])
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (0.005, "$0.005"),
+        (0.42000000000000004, "$0.42"),
+        (1, "$1.00"),
+        (0.123456, "$0.1235"),
+        (1234.5, "$1,234.50"),
+        (-0.5, "-$0.50"),
+        (-0.00001, "$0.00"),
+    ],
+)
 def test_usd(amount: float, text: str) -> None:
     assert usd(amount) == text

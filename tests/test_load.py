@@ -32,8 +32,9 @@ SESSIONS = 10
 @pytest.fixture
 def loaded_server(workspace_dir: Path) -> Iterator[tuple[str, FakeOpenAIImages]]:
     with FakeOpenAIImages(latency_s=1.0) as fake:
-        settings = Settings(workspace=workspace_dir, openai_api_key="sk-test", openai_base_url=fake.base_url,
-                            max_concurrency=LIMIT)
+        settings = Settings(
+            workspace=workspace_dir, openai_api_key="sk-test", openai_base_url=fake.base_url, max_concurrency=LIMIT
+        )
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -58,10 +59,14 @@ async def test_fifty_concurrent_calls_over_http(loaded_server: tuple[str, FakeOp
         async with httpx2.AsyncClient(timeout=120) as http, Client(streamable_http_client(url, http_client=http)) as c:
             async with anyio.create_task_group() as tg:
                 for i in range(calls):
+
                     async def one(i: int = i) -> None:
-                        r = await c.call_tool("generate_image", {"prompt": f"load {i}", "quality": "low",
-                                                                 "size": "square", "preview": "none"})
+                        r = await c.call_tool(
+                            "generate_image",
+                            {"prompt": f"load {i}", "quality": "low", "size": "square", "preview": "none"},
+                        )
                         results.append(not r.is_error)
+
                     tg.start_soon(one)
 
     started = time.monotonic()
@@ -71,8 +76,10 @@ async def test_fifty_concurrent_calls_over_http(loaded_server: tuple[str, FakeOp
     wall = time.monotonic() - started
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     ideal = math.ceil(CALLS / LIMIT) * 1.0
-    print(f"\n{CALLS} calls, {SESSIONS} sessions, limit {LIMIT}: wall {wall:.2f} s (ideal {ideal:.0f} s), "
-          f"peak RSS {rss_after / 1024:.0f} MB (+{(rss_after - rss_before) / 1024:.0f} MB)")
+    print(
+        f"\n{CALLS} calls, {SESSIONS} sessions, limit {LIMIT}: wall {wall:.2f} s (ideal {ideal:.0f} s), "
+        f"peak RSS {rss_after / 1024:.0f} MB (+{(rss_after - rss_before) / 1024:.0f} MB)"
+    )
     assert results.count(True) == CALLS and len(fake.requests) == CALLS
     assert ideal <= wall + 0.05  # the limit is honoured: never more than LIMIT calls upstream at once
     assert wall < ideal * 3  # and the queue keeps moving

@@ -104,8 +104,9 @@ async def test_edit_with_black_and_white_mask_changes_only_the_painted_area(offl
     mask.paste(255, (100, 100, 200, 220))
     mask.save(ws / "mask.png")
     async with Client(build_server(offline_settings)) as client:
-        result = await client.call_tool("edit_image", {"prompt": "a blue door", "images": ["src.png"],
-                                                       "mask": "mask.png"})
+        result = await client.call_tool(
+            "edit_image", {"prompt": "a blue door", "images": ["src.png"], "mask": "mask.png"}
+        )
     data = structured(result)
     out = Image.open(data["images"][0]["path"]).convert("RGB")
     src = Image.new("RGB", (512, 512), (10, 200, 30))
@@ -146,8 +147,12 @@ async def test_bad_generate_arguments_become_clear_tool_errors(
 
 @pytest.mark.parametrize(
     ("images", "expected"),
-    [(["../../etc/passwd"], "no file"), (["/etc/hostname"], "outside the workspace"),
-     (["0123456789ab"], "no image with id"), (["notes.txt"], "")],
+    [
+        (["../../etc/passwd"], "no file"),
+        (["/etc/hostname"], "outside the workspace"),
+        (["0123456789ab"], "no image with id"),
+        (["notes.txt"], ""),
+    ],
 )
 async def test_bad_edit_inputs_are_refused(offline_settings: Settings, images: list[str], expected: str) -> None:
     (offline_settings.workspace_path() / "notes.txt").write_text("not an image")
@@ -160,8 +165,9 @@ async def test_bad_edit_inputs_are_refused(offline_settings: Settings, images: l
 
 async def test_transparent_background_is_honoured(offline_settings: Settings) -> None:
     async with Client(build_server(offline_settings)) as client:
-        data = structured(await client.call_tool(
-            "generate_image", {"prompt": "a product shot of a mug", "background": "transparent"}))
+        data = structured(
+            await client.call_tool("generate_image", {"prompt": "a product shot of a mug", "background": "transparent"})
+        )
     img = Image.open(io.BytesIO(Path(data["images"][0]["path"]).read_bytes()))
     assert img.mode == "RGBA" and img.getextrema()[3][0] == 0
 

@@ -23,8 +23,14 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 def openai_settings(workspace_dir: Path, fake_openai: FakeOpenAIImages) -> Settings:
-    return Settings(workspace=workspace_dir, provider="auto", openai_api_key="sk-test",
-                    openai_base_url=fake_openai.base_url, retry_base_delay_s=0.01, retry_after_cap_s=0.05)
+    return Settings(
+        workspace=workspace_dir,
+        provider="auto",
+        openai_api_key="sk-test",
+        openai_base_url=fake_openai.base_url,
+        retry_base_delay_s=0.01,
+        retry_after_cap_s=0.05,
+    )
 
 
 async def test_auto_provider_picks_openai_when_a_key_is_set(openai_settings: Settings) -> None:
@@ -34,17 +40,34 @@ async def test_auto_provider_picks_openai_when_a_key_is_set(openai_settings: Set
 
 async def test_generate_sends_a_valid_json_request(openai_settings: Settings, fake_openai: FakeOpenAIImages) -> None:
     async with Client(build_server(openai_settings)) as client:
-        result = await client.call_tool("generate_image", {
-            "prompt": "a lighthouse", "model": "gpt-image-2", "size": "2048x1152", "quality": "medium", "n": 2,
-            "output_format": "webp", "output_compression": 40, "moderation": "low"})
+        result = await client.call_tool(
+            "generate_image",
+            {
+                "prompt": "a lighthouse",
+                "model": "gpt-image-2",
+                "size": "2048x1152",
+                "quality": "medium",
+                "n": 2,
+                "output_format": "webp",
+                "output_compression": 40,
+                "moderation": "low",
+            },
+        )
     data = structured(result)
     assert fake_openai.violations == []
     [req] = fake_openai.requests
     assert req.path == "/v1/images/generations"
     assert req.headers["authorization"] == "Bearer sk-test"
-    assert req.json == {"model": "gpt-image-2", "prompt": "a lighthouse", "n": 2, "size": "2048x1152",
-                        "quality": "medium", "output_format": "webp", "output_compression": 40,
-                        "moderation": "low"}
+    assert req.json == {
+        "model": "gpt-image-2",
+        "prompt": "a lighthouse",
+        "n": 2,
+        "size": "2048x1152",
+        "quality": "medium",
+        "output_format": "webp",
+        "output_compression": 40,
+        "moderation": "low",
+    }
     assert [(i["width"], i["height"], i["format"]) for i in data["images"]] == [(2048, 1152, "webp")] * 2
     assert data["request_id"] and data["request_id"].startswith("req_")
     assert data["usage"] == fake_openai.usage_log[0]
@@ -67,9 +90,17 @@ async def test_edit_sends_multipart_images_and_an_rgba_mask(
     mask.paste((255, 255, 255), (100, 100, 300, 400))  # white = edit, half size, same aspect
     mask.save(ws / "m.png")
     async with Client(build_server(openai_settings)) as client:
-        result = await client.call_tool("edit_image", {
-            "prompt": "make it blue", "images": ["a.png", "b.png"], "mask": "m.png", "model": "gpt-image-2",
-            "input_fidelity": "high", "size": "1024x1536"})
+        result = await client.call_tool(
+            "edit_image",
+            {
+                "prompt": "make it blue",
+                "images": ["a.png", "b.png"],
+                "mask": "m.png",
+                "model": "gpt-image-2",
+                "input_fidelity": "high",
+                "size": "1024x1536",
+            },
+        )
     data = structured(result)
     assert fake_openai.violations == []
     [req] = fake_openai.requests
@@ -89,12 +120,16 @@ async def test_edit_sends_multipart_images_and_an_rgba_mask(
     assert sidecar["inputs"][0]["sha256"] == hashlib.sha256(first).hexdigest()
 
 
-async def test_input_fidelity_is_sent_to_gpt_image_1_5(openai_settings: Settings,
-                                                       fake_openai: FakeOpenAIImages) -> None:
+async def test_input_fidelity_is_sent_to_gpt_image_1_5(
+    openai_settings: Settings, fake_openai: FakeOpenAIImages
+) -> None:
     (openai_settings.workspace_path() / "a.png").write_bytes(png((1024, 1024)))
     async with Client(build_server(openai_settings)) as client:
-        structured(await client.call_tool("edit_image", {"prompt": "x", "images": ["a.png"],
-                                                         "input_fidelity": "high", "quality": "low"}))
+        structured(
+            await client.call_tool(
+                "edit_image", {"prompt": "x", "images": ["a.png"], "input_fidelity": "high", "quality": "low"}
+            )
+        )
     assert fake_openai.violations == []
     assert fake_openai.requests[0].fields["input_fidelity"] == ["high"]
     assert fake_openai.requests[0].fields["model"] == ["gpt-image-1.5"]
@@ -124,8 +159,9 @@ async def test_upstream_failures_become_actionable_tool_errors(
 
 
 async def test_unknown_model_and_bad_key(workspace_dir: Path, fake_openai: FakeOpenAIImages) -> None:
-    settings = Settings(workspace=workspace_dir, openai_api_key="sk-wrong-key-123456",
-                        openai_base_url=fake_openai.base_url)
+    settings = Settings(
+        workspace=workspace_dir, openai_api_key="sk-wrong-key-123456", openai_base_url=fake_openai.base_url
+    )
     async with Client(build_server(settings)) as client:
         bad_key = error_text(await client.call_tool("generate_image", {"prompt": "x"}))
     assert "OPENAI_API_KEY" in bad_key and "sk-wrong-key-123456" not in bad_key
@@ -135,23 +171,22 @@ async def test_unknown_model_and_bad_key(workspace_dir: Path, fake_openai: FakeO
     assert "does not serve this model" in text
 
 
-async def test_nothing_is_sent_for_an_invalid_request(openai_settings: Settings,
-                                                      fake_openai: FakeOpenAIImages) -> None:
+async def test_nothing_is_sent_for_an_invalid_request(openai_settings: Settings, fake_openai: FakeOpenAIImages) -> None:
     async with Client(build_server(openai_settings)) as client:
-        error_text(await client.call_tool("generate_image", {"prompt": "x", "model": "gpt-image-2",
-                                                             "size": "1000x1000"}))
+        error_text(
+            await client.call_tool("generate_image", {"prompt": "x", "model": "gpt-image-2", "size": "1000x1000"})
+        )
         error_text(await client.call_tool("edit_image", {"prompt": "x", "images": ["../x.png"]}))
     assert fake_openai.requests == []
 
 
 async def test_unreachable_base_url(workspace_dir: Path) -> None:
-    settings = Settings(workspace=workspace_dir, openai_api_key="sk-test", openai_base_url="http://127.0.0.1:9/v1",
-                        connect_timeout_s=2)
+    settings = Settings(
+        workspace=workspace_dir, openai_api_key="sk-test", openai_base_url="http://127.0.0.1:9/v1", connect_timeout_s=2
+    )
     async with Client(build_server(settings)) as client:
         text = error_text(await client.call_tool("generate_image", {"prompt": "x"}))
     assert "could not reach the image service" in text
-
-
 
 
 @pytest.mark.parametrize(
@@ -176,8 +211,9 @@ async def test_transient_failures_are_retried_and_each_attempt_is_a_ledger_row(
     assert rows[-1]["cost_usd"] == pytest.approx(data["cost_usd"])
 
 
-async def test_persistent_5xx_gives_up_after_three_attempts(openai_settings: Settings,
-                                                            fake_openai: FakeOpenAIImages) -> None:
+async def test_persistent_5xx_gives_up_after_three_attempts(
+    openai_settings: Settings, fake_openai: FakeOpenAIImages
+) -> None:
     fake_openai.script.extend([Scripted.server_error(500)] * 5)
     async with Client(build_server(openai_settings)) as client:
         text = error_text(await client.call_tool("generate_image", {"prompt": "x"}))

@@ -27,25 +27,33 @@ KEY, TOKEN, VERSION = "azure-test-key", "entra-test-token", "2025-04-01-preview"
 
 @pytest.fixture
 def fake() -> Iterator[FakeAzureOpenAI]:
-    with FakeAzureOpenAI(deployments={"my-deploy": "gpt-image-1.5", "img2": "gpt-image-2",
-                                      "gpt-image-1-mini": "gpt-image-1-mini"}) as f:
+    with FakeAzureOpenAI(
+        deployments={"my-deploy": "gpt-image-1.5", "img2": "gpt-image-2", "gpt-image-1-mini": "gpt-image-1-mini"}
+    ) as f:
         yield f
 
 
 def provider(fake: FakeAzureOpenAI, closing: Closing, *, form: str, auth: str, **kw: Any) -> AzureProvider:
-    return closing(AzureProvider(
-        endpoint=fake.endpoint,
-        api_key=KEY if auth == "key" else None,
-        ad_token=TOKEN if auth == "token" else None,
-        api_version=VERSION if form == "dated" else None,
-        deployments=kw.pop("deployments", {"gpt-image-1.5": "my-deploy", "gpt-image-2": "img2"}),
-        **kw,
-    ))
+    return closing(
+        AzureProvider(
+            endpoint=fake.endpoint,
+            api_key=KEY if auth == "key" else None,
+            ad_token=TOKEN if auth == "token" else None,
+            api_version=VERSION if form == "dated" else None,
+            deployments=kw.pop("deployments", {"gpt-image-1.5": "my-deploy", "gpt-image-2": "img2"}),
+            **kw,
+        )
+    )
 
 
 def gen(model: str = "gpt-image-1.5", **kw: Any) -> GenerateRequest:
-    return GenerateRequest(model=model, prompt=kw.pop("prompt", "a lighthouse"), size=kw.pop("size", "1024x1024"),
-                           quality=kw.pop("quality", "low"), **kw)
+    return GenerateRequest(
+        model=model,
+        prompt=kw.pop("prompt", "a lighthouse"),
+        size=kw.pop("size", "1024x1024"),
+        quality=kw.pop("quality", "low"),
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("form", ["dated", "v1"])
@@ -56,9 +64,17 @@ async def test_generate_and_edit_use_the_url_form_and_auth_header(
     p = provider(fake, closing, form=form, auth=auth)
     result = await p.generate(gen(n=2, output_format="jpeg", output_compression=50))
     first = png((1024, 1536), (200, 10, 10))
-    await p.edit(EditRequest(model="gpt-image-1.5", prompt="make it blue", size="1024x1536", quality="medium",
-                             images=(InputImage(first, "image-1.png", "image/png"),),
-                             mask=mask_png((1024, 1536), (0, 0, 512, 512)), input_fidelity="high"))
+    await p.edit(
+        EditRequest(
+            model="gpt-image-1.5",
+            prompt="make it blue",
+            size="1024x1536",
+            quality="medium",
+            images=(InputImage(first, "image-1.png", "image/png"),),
+            mask=mask_png((1024, 1536), (0, 0, 512, 512)),
+            input_fidelity="high",
+        )
+    )
 
     assert fake.violations == [] and fake.errors == []
     gen_req, edit_req = fake.requests
@@ -76,8 +92,15 @@ async def test_generate_and_edit_use_the_url_form_and_auth_header(
             assert req.headers["api-key"] == KEY and "authorization" not in req.headers
         else:
             assert req.headers["authorization"] == f"Bearer {TOKEN}" and "api-key" not in req.headers
-    assert gen_req.json == {"model": "my-deploy", "prompt": "a lighthouse", "n": 2, "size": "1024x1024",
-                            "quality": "low", "output_format": "jpeg", "output_compression": 50}
+    assert gen_req.json == {
+        "model": "my-deploy",
+        "prompt": "a lighthouse",
+        "n": 2,
+        "size": "1024x1024",
+        "quality": "low",
+        "output_format": "jpeg",
+        "output_compression": 50,
+    }
     assert edit_req.fields["model"] == ["my-deploy"] and edit_req.fields["input_fidelity"] == ["high"]
     assert [f.data for f in edit_req.files["image[]"]] == [first]
     assert edit_req.files["mask"][0].image().size == (1024, 1536)
@@ -94,8 +117,11 @@ async def test_an_unmapped_model_is_its_own_deployment(fake: FakeAzureOpenAI, cl
 
 @pytest.mark.parametrize(
     "scripted",
-    [content_filter("content_filter", "inner_error"), content_filter("contentFilter", None),
-     content_filter("400", "innererror")],
+    [
+        content_filter("content_filter", "inner_error"),
+        content_filter("contentFilter", None),
+        content_filter("400", "innererror"),
+    ],
     ids=["content_filter", "contentFilter", "innererror-only"],
 )
 async def test_content_filter_is_moderation_blocked(
@@ -149,8 +175,13 @@ async def test_from_settings_reads_the_azure_variables(
 
 @pytest.mark.parametrize(
     ("env", "message"),
-    [({"EASEL_AZURE_DEPLOYMENTS": "gpt-image-1.5"}, "EASEL_AZURE_DEPLOYMENTS: 'gpt-image-1.5' is not model=deployment"),
-     ({"AZURE_OPENAI_ENDPOINT": "res.openai.azure.com"}, "AZURE_OPENAI_ENDPOINT must be a URL")],
+    [
+        (
+            {"EASEL_AZURE_DEPLOYMENTS": "gpt-image-1.5"},
+            "EASEL_AZURE_DEPLOYMENTS: 'gpt-image-1.5' is not model=deployment",
+        ),
+        ({"AZURE_OPENAI_ENDPOINT": "res.openai.azure.com"}, "AZURE_OPENAI_ENDPOINT must be a URL"),
+    ],
 )
 def test_bad_azure_settings(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str) -> None:
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com")

@@ -60,11 +60,17 @@ async def test_url_answers_without_usage_are_downloaded(
 
 async def test_edits_and_base64_answers_with_usage(closing: Closing) -> None:
     with FakeGateway(url_answers=False, usage=True) as gateway:
-        p = closing(CompatibleProvider(base_url=gateway.base_url, api_key="sk-test",
-                                       extra_headers={"X-Tenant": "t1"}))
+        p = closing(CompatibleProvider(base_url=gateway.base_url, api_key="sk-test", extra_headers={"X-Tenant": "t1"}))
         first = png((1024, 1024))
-        result = await p.edit(EditRequest(model="gpt-image-1.5", prompt="bluer", size="1024x1024", quality="low",
-                                          images=(InputImage(first, "image-1.png", "image/png"),)))
+        result = await p.edit(
+            EditRequest(
+                model="gpt-image-1.5",
+                prompt="bluer",
+                size="1024x1024",
+                quality="low",
+                images=(InputImage(first, "image-1.png", "image/png"),),
+            )
+        )
     assert gateway.violations == []
     assert gateway.last.path == "/v1/images/edits" and gateway.last.headers["x-tenant"] == "t1"
     assert [f.data for f in gateway.last.files["image[]"]] == [first]
@@ -86,8 +92,9 @@ async def test_without_a_key_no_authorization_is_sent(closing: Closing, monkeypa
 
 async def test_the_openai_provider_still_refuses_url_answers(gateway: FakeGateway, closing: Closing) -> None:
     p = closing(OpenAIProvider(api_key="sk-test", base_url=gateway.base_url))
-    with pytest.raises(UpstreamUnavailable, match="it is not supported by the openai provider: use "
-                                                  "EASEL_PROVIDER=compatible") as info:
+    with pytest.raises(
+        UpstreamUnavailable, match="it is not supported by the openai provider: use EASEL_PROVIDER=compatible"
+    ) as info:
         await p.generate(gen())
     assert info.value.billed and gateway.downloads == []
 
@@ -123,15 +130,17 @@ async def test_urls_off_the_gateway_are_checked(gateway: FakeGateway, closing: C
     assert gateway.downloads == []
 
 
-async def test_redirects_are_followed_at_most_three_times_and_rechecked(
-    gateway: FakeGateway, closing: Closing
-) -> None:
+async def test_redirects_are_followed_at_most_three_times_and_rechecked(gateway: FakeGateway, closing: Closing) -> None:
     gateway.files["x.png"] = data = png((64, 64))
     p = closing(CompatibleProvider(base_url=gateway.base_url, api_key="sk-test"))
     gateway.script.append(url_answer(f"{gateway.origin}/redirect/3/x.png"))
     assert (await p.generate(gen())).images == [data]
-    assert [d.path for d in gateway.downloads] == ["/redirect/3/x.png", "/redirect/2/x.png", "/redirect/1/x.png",
-                                                    "/files/x.png"]
+    assert [d.path for d in gateway.downloads] == [
+        "/redirect/3/x.png",
+        "/redirect/2/x.png",
+        "/redirect/1/x.png",
+        "/files/x.png",
+    ]
     gateway.script.append(url_answer(f"{gateway.origin}/redirect/4/x.png"))
     with pytest.raises(UpstreamUnavailable, match="more than 3 redirects"):
         await p.generate(gen())
@@ -157,8 +166,9 @@ async def test_download_size_cap_missing_file_and_data_urls(gateway: FakeGateway
 
 
 async def test_gateway_credentials_go_only_to_the_gateway_origin() -> None:
-    d = ImageDownloader(gateway_url="https://gw.example/v1", gateway_headers={"Authorization": "Bearer k"},
-                        provider="compatible")
+    d = ImageDownloader(
+        gateway_url="https://gw.example/v1", gateway_headers={"Authorization": "Bearer k"}, provider="compatible"
+    )
     assert await d._check("https://gw.example/files/a.png") == {"Authorization": "Bearer k"}
     assert await d._check("https://gw.example:8443/files/a.png") == {}  # same host, other origin
     assert await d._check("https://8.8.8.8/a.png") == {}  # a public address: fetched without credentials

@@ -43,8 +43,13 @@ def gemini(fake: FakeGemini, closing: Closing) -> GeminiProvider:
 
 
 def gen(model: str = "gemini-3.1-flash-image", **kw: Any) -> GenerateRequest:
-    return GenerateRequest(model=model, prompt=kw.pop("prompt", "a lighthouse at dusk"),
-                           size=kw.pop("size", "auto"), quality=kw.pop("quality", "low"), **kw)
+    return GenerateRequest(
+        model=model,
+        prompt=kw.pop("prompt", "a lighthouse at dusk"),
+        size=kw.pop("size", "auto"),
+        quality=kw.pop("quality", "low"),
+        **kw,
+    )
 
 
 @pytest.mark.parametrize(
@@ -64,7 +69,11 @@ def gen(model: str = "gemini-3.1-flash-image", **kw: Any) -> GenerateRequest:
     ],
 )
 async def test_generate_sends_the_documented_body(
-    fake: FakeGemini, gemini: GeminiProvider, model: str, size: str, quality: str,
+    fake: FakeGemini,
+    gemini: GeminiProvider,
+    model: str,
+    size: str,
+    quality: str,
     image_config: dict[str, str] | None,
 ) -> None:
     result = await gemini.generate(gen(model, size=size, quality=quality))
@@ -76,8 +85,10 @@ async def test_generate_sends_the_documented_body(
     config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
     if image_config:
         config["imageConfig"] = image_config
-    assert req.json == {"contents": [{"role": "user", "parts": [{"text": "a lighthouse at dusk"}]}],
-                        "generationConfig": config}
+    assert req.json == {
+        "contents": [{"role": "user", "parts": [{"text": "a lighthouse at dusk"}]}],
+        "generationConfig": config,
+    }
     [data] = result.images
     out = image(data)
     assert out.format == "PNG" and result.output_format == "png"
@@ -99,11 +110,15 @@ async def test_n_images_are_concurrent_bounded_calls_with_summed_usage(fake: Fak
     assert usage is not None
     for key in ("promptTokenCount", "candidatesTokenCount", "totalTokenCount"):
         assert usage[key] == sum(u[key] for u in fake.usage_log)
-    assert usage["candidatesTokensDetails"] == [{"modality": "IMAGE", "tokenCount": 4 * 1290},
-                                                {"modality": "TEXT", "tokenCount": 4 * 5}]
+    assert usage["candidatesTokensDetails"] == [
+        {"modality": "IMAGE", "tokenCount": 4 * 1290},
+        {"modality": "TEXT", "tokenCount": 4 * 5},
+    ]
     # 1290 image tokens per image at $30/1M: the listed $0.039 per image
     assert cost_from_usage("gemini-2.5-flash-image", usage) == (
-        round(4 * 1290 * 30 / 1e6, 6), "image output tokens only: input tokens have no published price in the table")
+        round(4 * 1290 * 30 / 1e6, 6),
+        "image output tokens only: input tokens have no published price in the table",
+    )
 
 
 async def test_one_failed_call_of_several_returns_the_rest_with_a_note(
@@ -112,16 +127,21 @@ async def test_one_failed_call_of_several_returns_the_rest_with_a_note(
     fake.script.append(GeminiScripted.finish("IMAGE_SAFETY"))
     result = await gemini.generate(gen(n=2))
     assert len(result.images) == 1
-    assert result.notes == ["1 of 2 Gemini calls failed, so 1 image(s) came back; the first failure: Gemini's "
-                            "safety filter withheld the image (finishReason IMAGE_SAFETY); reword the prompt or use "
-                            "other input images. (request id finish-IMAGE_SAFETY)"]
+    assert result.notes == [
+        "1 of 2 Gemini calls failed, so 1 image(s) came back; the first failure: Gemini's "
+        "safety filter withheld the image (finishReason IMAGE_SAFETY); reword the prompt or use "
+        "other input images. (request id finish-IMAGE_SAFETY)"
+    ]
 
 
 async def test_edit_sends_the_images_inline_after_the_text(fake: FakeGemini, gemini: GeminiProvider) -> None:
     first, second = png((600, 400), (200, 10, 10)), png((300, 300), (0, 0, 255))
     images = (InputImage(first, "image-1.png", "image/png"), InputImage(second, "image-2.png", "image/png"))
-    result = await gemini.edit(EditRequest(model="gemini-3-pro-image", prompt="put the logo on the mug",
-                                           images=images, size="auto", quality="medium"))
+    result = await gemini.edit(
+        EditRequest(
+            model="gemini-3-pro-image", prompt="put the logo on the mug", images=images, size="auto", quality="medium"
+        )
+    )
     assert fake.violations == []
     parts = fake.last.json["contents"][0]["parts"]
     assert parts == [
@@ -129,24 +149,33 @@ async def test_edit_sends_the_images_inline_after_the_text(fake: FakeGemini, gem
         {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(first).decode()}},
         {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(second).decode()}},
     ]
-    assert fake.last.json["generationConfig"] == {"responseModalities": ["TEXT", "IMAGE"],
-                                                  "imageConfig": {"imageSize": "1K"}}
+    assert fake.last.json["generationConfig"] == {
+        "responseModalities": ["TEXT", "IMAGE"],
+        "imageConfig": {"imageSize": "1K"},
+    }
     out = image(result.images[0])
     assert abs(out.width / out.height - 3 / 2) < 0.02  # auto: Gemini keeps the input's ratio
     assert result.notes == []
 
 
 async def test_a_mask_becomes_an_instruction_and_a_note(fake: FakeGemini, gemini: GeminiProvider) -> None:
-    request = EditRequest(model="gemini-3.1-flash-image", prompt="add a red kite", size="1264x848", quality="low",
-                          images=(InputImage(png((1264, 848)), "image-1.png", "image/png"),),
-                          mask=mask_png((1264, 848), (632, 0, 1264, 424)))
+    request = EditRequest(
+        model="gemini-3.1-flash-image",
+        prompt="add a red kite",
+        size="1264x848",
+        quality="low",
+        images=(InputImage(png((1264, 848)), "image-1.png", "image/png"),),
+        mask=mask_png((1264, 848), (632, 0, 1264, 424)),
+    )
     result = await gemini.edit(request)
     assert fake.violations == []
     parts = fake.last.json["contents"][0]["parts"]
     assert len(parts) == 2 and "mask" not in str(fake.last.json)
-    assert parts[0] == {"text": "add a red kite\n\nOnly change the area described (the region from 50% to 100% of "
-                                "the width and 0% to 50% of the height of the first image); keep everything else "
-                                "identical."}
+    assert parts[0] == {
+        "text": "add a red kite\n\nOnly change the area described (the region from 50% to 100% of "
+        "the width and 0% to 50% of the height of the first image); keep everything else "
+        "identical."
+    }
     assert fake.last.json["generationConfig"]["imageConfig"] == {"aspectRatio": "3:2", "imageSize": "1K"}
     assert result.notes == [MASK_NOTE]
     assert "guidance, not enforced as a hard mask" in MASK_NOTE
@@ -163,22 +192,37 @@ async def test_jpeg_answers_are_converted_to_the_requested_format(closing: Closi
     ("scripted", "error", "message"),
     [
         (GeminiScripted.prompt_blocked("SAFETY"), ModerationBlocked, "Gemini blocked the prompt (SAFETY); reword it"),
-        (GeminiScripted.prompt_blocked("PROHIBITED_CONTENT"), ModerationBlocked,
-         "Gemini blocked the prompt (PROHIBITED_CONTENT); reword it"),
-        (GeminiScripted.finish("IMAGE_SAFETY"), ModerationBlocked,
-         "Gemini's safety filter withheld the image (finishReason IMAGE_SAFETY); reword the prompt"),
+        (
+            GeminiScripted.prompt_blocked("PROHIBITED_CONTENT"),
+            ModerationBlocked,
+            "Gemini blocked the prompt (PROHIBITED_CONTENT); reword it",
+        ),
+        (
+            GeminiScripted.finish("IMAGE_SAFETY"),
+            ModerationBlocked,
+            "Gemini's safety filter withheld the image (finishReason IMAGE_SAFETY); reword the prompt",
+        ),
         (GeminiScripted.finish("PROHIBITED_CONTENT"), ModerationBlocked, "finishReason PROHIBITED_CONTENT"),
-        (GeminiScripted.finish("NO_IMAGE"), UpstreamRejected,
-         "Gemini answered without an image (finishReason NO_IMAGE): rephrase the prompt to ask for an image "
-         "explicitly."),
-        (GeminiScripted.finish("STOP", "I can describe it instead."), UpstreamRejected,
-         'Gemini answered without an image (finishReason STOP): rephrase the prompt to ask for an image explicitly. '
-         'Gemini said: "I can describe it instead."'),
+        (
+            GeminiScripted.finish("NO_IMAGE"),
+            UpstreamRejected,
+            "Gemini answered without an image (finishReason NO_IMAGE): rephrase the prompt to ask for an image "
+            "explicitly.",
+        ),
+        (
+            GeminiScripted.finish("STOP", "I can describe it instead."),
+            UpstreamRejected,
+            "Gemini answered without an image (finishReason STOP): rephrase the prompt to ask for an image explicitly. "
+            'Gemini said: "I can describe it instead."',
+        ),
         (GeminiScripted.rate_limited(7), RateLimited, "rate limited by Gemini; try again in 7 s"),
         (GeminiScripted.quota_exhausted(), QuotaExceeded, "the Gemini quota is used up"),
         (GeminiScripted.permission_denied(), AuthenticationFailed, "check GEMINI_API_KEY (or GOOGLE_API_KEY)"),
-        (GeminiScripted.invalid_argument(), UpstreamRejected,
-         "Gemini refused the request. Gemini said (INVALID_ARGUMENT): Request contains an invalid argument."),
+        (
+            GeminiScripted.invalid_argument(),
+            UpstreamRejected,
+            "Gemini refused the request. Gemini said (INVALID_ARGUMENT): Request contains an invalid argument.",
+        ),
         (GeminiScripted.server_error(500), UpstreamUnavailable, "Gemini failed with HTTP 500; try again"),
         (GeminiScripted.server_error(503), UpstreamUnavailable, "The model is overloaded"),
         (GeminiScripted.garbage(), UpstreamUnavailable, "Gemini's answer could not be read (JSONDecodeError)"),

@@ -40,19 +40,30 @@ def fakes() -> Iterator[dict[str, Any]]:
 def _settings(workspace: Path, fakes: dict[str, Any], which: str) -> Settings:
     provider = which.split("-")[0]
     return Settings(
-        workspace=workspace, provider=provider, retry_base_delay_s=0.01,
-        openai_api_key="sk-test", openai_base_url=fakes["openai"].base_url,
-        azure_endpoint=fakes["azure"].endpoint, azure_api_key="azure-test-key",
+        workspace=workspace,
+        provider=provider,
+        retry_base_delay_s=0.01,
+        openai_api_key="sk-test",
+        openai_base_url=fakes["openai"].base_url,
+        azure_endpoint=fakes["azure"].endpoint,
+        azure_api_key="azure-test-key",
         azure_api_version="2025-04-01-preview" if which == "azure-dated" else None,
         azure_deployments="gpt-image-1.5=img15",
-        base_url=fakes["gateway"].base_url, api_key="sk-test",
-        gemini_api_key="gemini-test-key", gemini_base_url=fakes["gemini"].base_url,
+        base_url=fakes["gateway"].base_url,
+        api_key="sk-test",
+        gemini_api_key="gemini-test-key",
+        gemini_base_url=fakes["gemini"].base_url,
     )
 
 
 def _upstream(fakes: dict[str, Any], which: str) -> Any:
-    return {"openai": fakes["openai"], "azure-v1": fakes["azure"], "azure-dated": fakes["azure"],
-            "compatible": fakes["gateway"], "gemini": fakes["gemini"]}.get(which)
+    return {
+        "openai": fakes["openai"],
+        "azure-v1": fakes["azure"],
+        "azure-dated": fakes["azure"],
+        "compatible": fakes["gateway"],
+        "gemini": fakes["gemini"],
+    }.get(which)
 
 
 @pytest.mark.parametrize("which", PROVIDERS)
@@ -61,16 +72,30 @@ async def test_five_tools_on_every_provider(workspace_dir: Path, fakes: dict[str
     server = build_server(_settings(workspace_dir, fakes, which))
     async with Client(server) as client:
         est = structured(await client.call_tool("estimate_cost", {"operation": "generate", "quality": "low"}))
-        gen = structured(await client.call_tool("generate_image", {"prompt": "a lighthouse", "quality": "low",
-                                                                    "size": "square"}))
+        gen = structured(
+            await client.call_tool("generate_image", {"prompt": "a lighthouse", "quality": "low", "size": "square"})
+        )
         image_id = gen["images"][0]["id"]
-        edit = structured(await client.call_tool("edit_image", {"prompt": "add a moon", "images": [image_id],
-                                                                 "quality": "low"}))
-        inpaint = structured(await client.call_tool("inpaint", {
-            "image": "photo.png", "prompt": "a boat", "regions": [{"x": 100, "y": 600, "width": 300, "height": 200}],
-            "quality": "low", "feather": 0}))
-        outpaint = structured(await client.call_tool("outpaint", {"image": "photo.png", "prompt": "more sea",
-                                                                   "right": 256, "quality": "low"}))
+        edit = structured(
+            await client.call_tool("edit_image", {"prompt": "add a moon", "images": [image_id], "quality": "low"})
+        )
+        inpaint = structured(
+            await client.call_tool(
+                "inpaint",
+                {
+                    "image": "photo.png",
+                    "prompt": "a boat",
+                    "regions": [{"x": 100, "y": 600, "width": 300, "height": 200}],
+                    "quality": "low",
+                    "feather": 0,
+                },
+            )
+        )
+        outpaint = structured(
+            await client.call_tool(
+                "outpaint", {"image": "photo.png", "prompt": "more sea", "right": 256, "quality": "low"}
+            )
+        )
     provider = which.split("-")[0]
     for data in (gen, edit, inpaint, outpaint):
         assert data["provider"] == provider and len(data["images"]) == 1
@@ -97,15 +122,17 @@ async def test_per_call_provider_choice_and_list_models(workspace_dir: Path, fak
     server = build_server(_settings(workspace_dir, fakes, "openai"))
     async with Client(server) as client:
         listing = structured(await client.call_tool("list_models", {}))
-        gem = structured(await client.call_tool("generate_image", {"prompt": "x", "provider": "gemini",
-                                                                    "quality": "low"}))
+        gem = structured(
+            await client.call_tool("generate_image", {"prompt": "x", "provider": "gemini", "quality": "low"})
+        )
         bad = await client.call_tool("generate_image", {"prompt": "x", "provider": "nope"})
     by_provider = {p["provider"]: p for p in listing["providers"]}
     assert set(by_provider) == {"openai", "azure", "gemini", "compatible", "offline"}
     assert by_provider["openai"]["default"] is True
     assert by_provider["gemini"]["default_model"] == "gemini-3.1-flash-image"
-    assert "webp" not in next(m for m in by_provider["azure"]["models"] if m["name"] == "gpt-image-1.5")[
-        "output_formats"]
+    assert (
+        "webp" not in next(m for m in by_provider["azure"]["models"] if m["name"] == "gpt-image-1.5")["output_formats"]
+    )
     gpt2 = next(m for m in by_provider["openai"]["models"] if m["name"] == "gpt-image-2")
     assert gpt2["status"] == "live" and gpt2["input_fidelity"] == [] and gpt2["prices"]["image_out_per_1m"] == 30.0
     retired = next(m for m in by_provider["openai"]["models"] if m["name"] == "gpt-image-1")

@@ -25,8 +25,9 @@ pytestmark = pytest.mark.anyio
 
 
 def _settings(workspace: Path, fake: FakeOpenAIImages, **kw: object) -> Settings:
-    return Settings(workspace=workspace, openai_api_key="sk-test", openai_base_url=fake.base_url,
-                    retry_base_delay_s=0.01, **kw)  # type: ignore[arg-type]
+    return Settings(
+        workspace=workspace, openai_api_key="sk-test", openai_base_url=fake.base_url, retry_base_delay_s=0.01, **kw
+    )  # type: ignore[arg-type]
 
 
 def _images(workspace: Path) -> list[Path]:
@@ -42,8 +43,9 @@ async def test_progress_at_least_every_5_s_during_a_20_s_upstream_delay(workspac
 
     with FakeOpenAIImages(latency_s=20) as fake:
         async with Client(build_server(_settings(workspace_dir, fake))) as client:
-            result = await client.call_tool("generate_image", {"prompt": "x", "quality": "low"},
-                                            progress_callback=on_progress)
+            result = await client.call_tool(
+                "generate_image", {"prompt": "x", "quality": "low"}, progress_callback=on_progress
+            )
     structured(result)
     times = [t for t, _ in beats]
     assert times[0] < 1.0 and beats[0][1] == "queued"
@@ -131,15 +133,32 @@ def _server_env(workspace: Path, fake: FakeOpenAIImages) -> dict[str, str]:
 
 
 def _start_stdio_call(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "easel_mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "easel_mcp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     assert proc.stdin is not None
     for message in (
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        },
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
-            "name": "generate_image", "arguments": {"prompt": "sigterm", "quality": "low"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "generate_image", "arguments": {"prompt": "sigterm", "quality": "low"}},
+        },
     ):
         proc.stdin.write(json.dumps(message).encode() + b"\n")
     proc.stdin.flush()
@@ -204,9 +223,13 @@ async def test_partial_images_are_streamed_saved_and_reported(workspace_dir: Pat
 
     with FakeOpenAIImages() as fake:
         async with Client(build_server(_settings(workspace_dir, fake))) as client:
-            data = structured(await client.call_tool(
-                "generate_image", {"prompt": "x", "quality": "low", "size": "square", "partial_images": 2},
-                progress_callback=on_progress))
+            data = structured(
+                await client.call_tool(
+                    "generate_image",
+                    {"prompt": "x", "quality": "low", "size": "square", "partial_images": 2},
+                    progress_callback=on_progress,
+                )
+            )
     assert fake.violations == [] and fake.requests[0].json["stream"] is True
     assert fake.requests[0].json["partial_images"] == 2
     assert len(data["partials"]) == 2 and all((workspace_dir / p).is_file() for p in data["partials"])

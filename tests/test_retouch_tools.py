@@ -39,9 +39,16 @@ def _transparent_bbox(mask: Image.Image) -> tuple[int, int, int, int] | None:
 async def test_inpaint_box_on_gpt_image_1_5(openai_settings: Settings, fake_openai: FakeOpenAIImages) -> None:
     src = _photo(openai_settings.workspace_path() / "street.png", (1200, 800))
     async with Client(build_server(openai_settings)) as client:
-        result = await client.call_tool("inpaint", {
-            "image": "street.png", "prompt": "remove the person",
-            "regions": [{"x": 120, "y": 80, "width": 300, "height": 400}], "quality": "low", "feather": 0})
+        result = await client.call_tool(
+            "inpaint",
+            {
+                "image": "street.png",
+                "prompt": "remove the person",
+                "regions": [{"x": 120, "y": 80, "width": 300, "height": 400}],
+                "quality": "low",
+                "feather": 0,
+            },
+        )
     data = structured(result)
     assert fake_openai.violations == []
     [req] = fake_openai.requests
@@ -58,8 +65,10 @@ async def test_inpaint_box_on_gpt_image_1_5(openai_settings: Settings, fake_open
     # every pixel outside the box is exactly the source pixel
     outside = Image.new("L", (1200, 800), 255)
     outside.paste(0, (120, 80, 420, 480))
-    assert Image.composite(out, Image.new("RGB", out.size), outside).tobytes() == \
-        Image.composite(src, Image.new("RGB", src.size), outside).tobytes()
+    assert (
+        Image.composite(out, Image.new("RGB", out.size), outside).tobytes()
+        == Image.composite(src, Image.new("RGB", src.size), outside).tobytes()
+    )
     # inside, the fake painted magenta where the mask was transparent
     assert out.getpixel((270, 280)) == (255, 0, 255)
     assert data["geometry"]["request_size"] == [1536, 1024] and data["operation"] == "inpaint"
@@ -70,25 +79,44 @@ async def test_inpaint_box_on_gpt_image_1_5(openai_settings: Settings, fake_open
 async def test_inpaint_feather_band_blends_and_keeps_the_rest(openai_settings: Settings) -> None:
     src = _photo(openai_settings.workspace_path() / "a.png", (1024, 1024))
     async with Client(build_server(openai_settings)) as client:
-        data = structured(await client.call_tool("inpaint", {
-            "image": "a.png", "prompt": "x", "regions": [{"x": 400, "y": 400, "width": 200, "height": 200,
-                                                          "shape": "ellipse"}], "feather": 8}))
+        data = structured(
+            await client.call_tool(
+                "inpaint",
+                {
+                    "image": "a.png",
+                    "prompt": "x",
+                    "regions": [{"x": 400, "y": 400, "width": 200, "height": 200, "shape": "ellipse"}],
+                    "feather": 8,
+                },
+            )
+        )
     out = Image.open(data["images"][0]["path"]).convert("RGB")
     far = (0, 0, 1024, 380)
     assert out.crop(far).tobytes() == src.crop(far).tobytes()
     assert out.getpixel((500, 500)) == (255, 0, 255)
 
 
-async def test_inpaint_with_a_black_mask_of_another_size(openai_settings: Settings,
-                                                         fake_openai: FakeOpenAIImages) -> None:
+async def test_inpaint_with_a_black_mask_of_another_size(
+    openai_settings: Settings, fake_openai: FakeOpenAIImages
+) -> None:
     ws = openai_settings.workspace_path()
     _photo(ws / "b.png", (1024, 1536))
     mask = Image.new("L", (512, 768), 255)
     mask.paste(0, (0, 0, 256, 384))  # black = edit, top-left quarter
     mask.save(ws / "mask.png")
     async with Client(build_server(openai_settings)) as client:
-        data = structured(await client.call_tool("inpaint", {
-            "image": "b.png", "prompt": "x", "mask": "mask.png", "mask_convention": "black", "model": "gpt-image-2"}))
+        data = structured(
+            await client.call_tool(
+                "inpaint",
+                {
+                    "image": "b.png",
+                    "prompt": "x",
+                    "mask": "mask.png",
+                    "mask_convention": "black",
+                    "model": "gpt-image-2",
+                },
+            )
+        )
     sent_mask = fake_openai.requests[0].files["mask"][0].image()
     assert sent_mask.size == (1024, 1536) and _transparent_bbox(sent_mask) == (0, 0, 512, 768)
     assert data["geometry"]["mask_convention"] == "black"
@@ -98,8 +126,11 @@ async def test_inpaint_with_a_black_mask_of_another_size(openai_settings: Settin
 async def test_outpaint_to_16_9(openai_settings: Settings, fake_openai: FakeOpenAIImages) -> None:
     src = _photo(openai_settings.workspace_path() / "p.png", (1024, 1024))
     async with Client(build_server(openai_settings)) as client:
-        data = structured(await client.call_tool("outpaint", {"image": "p.png", "prompt": "wider beach",
-                                                               "aspect_ratio": "16:9", "model": "gpt-image-2"}))
+        data = structured(
+            await client.call_tool(
+                "outpaint", {"image": "p.png", "prompt": "wider beach", "aspect_ratio": "16:9", "model": "gpt-image-2"}
+            )
+        )
     assert fake_openai.violations == []
     [req] = fake_openai.requests
     mask = req.files["mask"][0].image()
@@ -117,8 +148,9 @@ async def test_outpaint_to_16_9(openai_settings: Settings, fake_openai: FakeOpen
 async def test_outpaint_pixels_per_side_offline(offline_settings: Settings) -> None:
     src = _photo(offline_settings.workspace_path() / "p.png", (800, 600))
     async with Client(build_server(offline_settings)) as client:
-        data = structured(await client.call_tool("outpaint", {"image": "p.png", "prompt": "x", "right": 100,
-                                                               "bottom": 50}))
+        data = structured(
+            await client.call_tool("outpaint", {"image": "p.png", "prompt": "x", "right": 100, "bottom": 50})
+        )
     out = Image.open(data["images"][0]["path"]).convert("RGB")
     assert out.size == (900, 650)
     assert out.crop((0, 0, 800, 600)).tobytes() == src.tobytes()
@@ -128,9 +160,17 @@ async def test_outpaint_pixels_per_side_offline(offline_settings: Settings) -> N
 async def test_inpaint_offline_keeps_unmasked_pixels(offline_settings: Settings) -> None:
     src = _photo(offline_settings.workspace_path() / "p.png", (640, 480))
     async with Client(build_server(offline_settings)) as client:
-        data = structured(await client.call_tool("inpaint", {"image": "p.png", "prompt": "x", "feather": 0,
-                                                              "regions": [{"x": 10, "y": 10, "width": 50,
-                                                                           "height": 60}]}))
+        data = structured(
+            await client.call_tool(
+                "inpaint",
+                {
+                    "image": "p.png",
+                    "prompt": "x",
+                    "feather": 0,
+                    "regions": [{"x": 10, "y": 10, "width": 50, "height": 60}],
+                },
+            )
+        )
     out = Image.open(data["images"][0]["path"]).convert("RGB")
     assert out.crop((0, 100, 640, 480)).tobytes() == src.crop((0, 100, 640, 480)).tobytes()
     assert out.crop((10, 10, 60, 70)).tobytes() != src.crop((10, 10, 60, 70)).tobytes()
@@ -175,19 +215,30 @@ async def test_unreadable_and_huge_inputs(openai_settings: Settings, fake_openai
     (ws / "truncated.png").write_bytes(good.read_bytes()[:2000])
     async with Client(build_server(openai_settings)) as client:
         for name in ("fake.png", "truncated.png"):
-            text = error_text(await client.call_tool("inpaint", {
-                "image": name, "prompt": "x", "regions": [{"x": 0, "y": 0, "width": 10, "height": 10}]}))
+            text = error_text(
+                await client.call_tool(
+                    "inpaint", {"image": name, "prompt": "x", "regions": [{"x": 0, "y": 0, "width": 10, "height": 10}]}
+                )
+            )
             assert "image" in text
     assert fake_openai.requests == []
 
 
-async def test_dry_run_prices_inpaint_without_sending(openai_settings: Settings,
-                                                      fake_openai: FakeOpenAIImages) -> None:
+async def test_dry_run_prices_inpaint_without_sending(openai_settings: Settings, fake_openai: FakeOpenAIImages) -> None:
     _photo(openai_settings.workspace_path() / "p.png", (1200, 800))
     async with Client(build_server(openai_settings)) as client:
-        data = structured(await client.call_tool("inpaint", {
-            "image": "p.png", "prompt": "x", "regions": [{"x": 1, "y": 1, "width": 5, "height": 5}],
-            "quality": "high", "dry_run": True}))
+        data = structured(
+            await client.call_tool(
+                "inpaint",
+                {
+                    "image": "p.png",
+                    "prompt": "x",
+                    "regions": [{"x": 1, "y": 1, "width": 5, "height": 5}],
+                    "quality": "high",
+                    "dry_run": True,
+                },
+            )
+        )
     assert data["dry_run"] is True and data["images"] == [] and fake_openai.requests == []
     assert data["estimated_cost_usd"] > 0.19 and data["geometry"]["request_size"] == [1536, 1024]
     files = [p for p in openai_settings.workspace_path().rglob("*") if p.is_file() and ".easel" not in p.parts]

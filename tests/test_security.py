@@ -45,23 +45,41 @@ def hostile_workspace(workspace_dir: Path, tmp_path: Path) -> Path:
 
 def _png_header_only(w: int, h: int) -> bytes:
     """A PNG that claims to be w x h (a decompression bomb's header), with a tiny IDAT."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
 
 
 ATTACKS = [
-    "../../../../etc/passwd", "/etc/passwd", "file:///etc/passwd", "escape.png", "text.png", "truncated.png",
-    "empty.png", "bomb.png", "~/.ssh/id_rsa", "http://169.254.169.254/latest/meta-data", "https://example.com/x.png",
-    "good.png\x00.txt", "a" * 5000, "C:\\Windows\\win.ini", "\\\\server\\share\\x.png", ".easel/ledger.sqlite3",
-    "easel://images/../../etc", "0123456789ab", "",
+    "../../../../etc/passwd",
+    "/etc/passwd",
+    "file:///etc/passwd",
+    "escape.png",
+    "text.png",
+    "truncated.png",
+    "empty.png",
+    "bomb.png",
+    "~/.ssh/id_rsa",
+    "http://169.254.169.254/latest/meta-data",
+    "https://example.com/x.png",
+    "good.png\x00.txt",
+    "a" * 5000,
+    "C:\\Windows\\win.ini",
+    "\\\\server\\share\\x.png",
+    ".easel/ledger.sqlite3",
+    "easel://images/../../etc",
+    "0123456789ab",
+    "",
 ]
 
 
 @pytest.mark.parametrize("attack", ATTACKS)
-async def test_each_attack_is_a_clear_tool_error(hostile_workspace: Path, fake_openai: FakeOpenAIImages,
-                                                 attack: str) -> None:
+async def test_each_attack_is_a_clear_tool_error(
+    hostile_workspace: Path, fake_openai: FakeOpenAIImages, attack: str
+) -> None:
     settings = Settings(workspace=hostile_workspace, openai_api_key="sk-test", openai_base_url=fake_openai.base_url)
     calls = [
         ("edit_image", {"prompt": "x", "images": [attack]}),
@@ -86,8 +104,9 @@ async def test_gif_and_mislabelled_files(hostile_workspace: Path, offline_settin
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ref=st.text(min_size=0, max_size=300))
-async def test_fuzzed_paths_never_crash_or_escape(hostile_workspace: Path, offline_settings: Settings,
-                                                  ref: str) -> None:
+async def test_fuzzed_paths_never_crash_or_escape(
+    hostile_workspace: Path, offline_settings: Settings, ref: str
+) -> None:
     async with Client(build_server(offline_settings)) as client:
         result = await client.call_tool("edit_image", {"prompt": "x", "images": [ref]})
     if result.is_error:
@@ -99,29 +118,55 @@ async def test_fuzzed_paths_never_crash_or_escape(hostile_workspace: Path, offli
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(x=st.integers(-5000, 5000), y=st.integers(-5000, 5000), w=st.integers(-10, 5000), h=st.integers(-10, 5000),
-       grow=st.lists(st.integers(-100, 100_000), min_size=4, max_size=4))
-async def test_fuzzed_geometry_never_crashes(hostile_workspace: Path, offline_settings: Settings, x: int, y: int,
-                                            w: int, h: int, grow: list[int]) -> None:
+@given(
+    x=st.integers(-5000, 5000),
+    y=st.integers(-5000, 5000),
+    w=st.integers(-10, 5000),
+    h=st.integers(-10, 5000),
+    grow=st.lists(st.integers(-100, 100_000), min_size=4, max_size=4),
+)
+async def test_fuzzed_geometry_never_crashes(
+    hostile_workspace: Path, offline_settings: Settings, x: int, y: int, w: int, h: int, grow: list[int]
+) -> None:
     async with Client(build_server(offline_settings)) as client:
         for name, args in [
             ("inpaint", {"image": "good.png", "prompt": "x", "regions": [{"x": x, "y": y, "width": w, "height": h}]}),
-            ("outpaint", {"image": "good.png", "prompt": "x", "left": grow[0], "top": grow[1], "right": grow[2],
-                          "bottom": grow[3]}),
+            (
+                "outpaint",
+                {
+                    "image": "good.png",
+                    "prompt": "x",
+                    "left": grow[0],
+                    "top": grow[1],
+                    "right": grow[2],
+                    "bottom": grow[3],
+                },
+            ),
         ]:
             result = await client.call_tool(name, args)
             if result.is_error:
                 assert len(error_text(result)) > len(f"{GENERIC} {name}: ") + 10
 
 
-async def test_secrets_never_reach_results_sidecars_or_logs(workspace_dir: Path, fake_openai: FakeOpenAIImages,
-                                                           caplog: pytest.LogCaptureFixture) -> None:
+async def test_secrets_never_reach_results_sidecars_or_logs(
+    workspace_dir: Path, fake_openai: FakeOpenAIImages, caplog: pytest.LogCaptureFixture
+) -> None:
     key = "sk-proj-SECRETSECRET1234567890"
     fake = fake_openai
     fake.api_key = key
-    fake.script.append(Scripted(401, json={"error": {"message": f"Incorrect API key provided: {key}.",
-                                                     "type": "invalid_request_error", "param": None,
-                                                     "code": "invalid_api_key"}}))
+    fake.script.append(
+        Scripted(
+            401,
+            json={
+                "error": {
+                    "message": f"Incorrect API key provided: {key}.",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "invalid_api_key",
+                }
+            },
+        )
+    )
     settings = Settings(workspace=workspace_dir, openai_api_key=key, openai_base_url=fake.base_url)
     caplog.set_level(logging.DEBUG)
     async with Client(build_server(settings)) as client:

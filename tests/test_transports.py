@@ -33,16 +33,32 @@ def _server_env(workspace: Path) -> dict[str, str]:
 
 def test_stdio_writes_nothing_but_json_rpc_to_stdout(workspace_dir: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "easel_mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, env=_server_env(workspace_dir), cwd="/",
+        [sys.executable, "-m", "easel_mcp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_server_env(workspace_dir),
+        cwd="/",
     )
     messages = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        },
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
-            "name": "generate_image", "arguments": {"prompt": "a boat", "quality": "low"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "tools/call",
+            "params": {"name": "generate_image", "arguments": {"prompt": "a boat", "quality": "low"}},
+        },
     ]
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(b"".join(json.dumps(m).encode() + b"\n" for m in messages))
@@ -69,8 +85,9 @@ def test_stdio_writes_nothing_but_json_rpc_to_stdout(workspace_dir: Path) -> Non
 
 @pytest.mark.anyio
 async def test_stdio_through_the_sdk_client(workspace_dir: Path) -> None:
-    params = StdioServerParameters(command=sys.executable, args=["-m", "easel_mcp", "serve"],
-                                   env=_server_env(workspace_dir))
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "easel_mcp", "serve"], env=_server_env(workspace_dir)
+    )
     async with Client(params) as client:
         data = structured(await client.call_tool("generate_image", {"prompt": "kite", "size": "portrait"}))
     assert data["images"][0]["height"] == 1536
@@ -113,8 +130,12 @@ async def test_streamable_http_with_token(http_server: str) -> None:
 
 
 def test_http_refuses_missing_or_wrong_token_and_bad_host(http_server: str) -> None:
-    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
     url = f"{http_server}/mcp"
     assert httpx2.post(url, json=body, headers=headers).status_code == 401
@@ -145,6 +166,8 @@ def test_non_loopback_bind_without_token_is_refused(offline_settings: Settings) 
 def test_cli_refuses_non_loopback_without_token(workspace_dir: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "easel_mcp", "serve", "--transport", "http", "--host", "0.0.0.0", "--port", "1"],
-        env=_server_env(workspace_dir), capture_output=True, timeout=60,
+        env=_server_env(workspace_dir),
+        capture_output=True,
+        timeout=60,
     )
     assert proc.returncode == 2 and b"EASEL_AUTH_TOKEN" in proc.stderr and proc.stdout == b""

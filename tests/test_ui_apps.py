@@ -186,12 +186,22 @@ def test_a_running_call_is_followed_with_get_job(browser: Chrome, host: HostServ
 def test_painter_mask_matches_the_strokes_at_full_resolution_and_inpaints(browser: Chrome, host: HostServer) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
 
-    open_view(browser, host, "painter", "generate_image", {"prompt": "A quiet harbour", "size": "1536x1024"},
-              theme="dark", echo="1")
-    p = wait(browser, """const p = window.EaselPainter && EaselPainter.current;
+    open_view(
+        browser,
+        host,
+        "painter",
+        "generate_image",
+        {"prompt": "A quiet harbour", "size": "1536x1024"},
+        theme="dark",
+        echo="1",
+    )
+    p = wait(
+        browser,
+        """const p = window.EaselPainter && EaselPainter.current;
         if (!p || !p.ready || !p.form.estimateLabel.textContent.includes('$')) return null;
         const r = p.canvas.getBoundingClientRect();
-        return {view: p.view, w: p.w, h: p.h, cw: r.width, ch: r.height};""")
+        return {view: p.view, w: p.w, h: p.h, cw: r.width, ch: r.height};""",
+    )
     assert (p["w"], p["h"]) == SIZE and p["view"]["scale"] < 1  # zoom at fit
     canvas = browser.find_element("css selector", ".stage canvas")
     scale, pan_x, pan_y = p["view"]["scale"], p["view"]["panX"], p["view"]["panY"]
@@ -202,8 +212,9 @@ def test_painter_mask_matches_the_strokes_at_full_resolution_and_inpaints(browse
             browser.execute_script(f"EaselPainter.current.setRadius({radius})")
         chain = ActionChains(browser)
         for i, (x, y) in enumerate(points):  # image px -> offset from the canvas centre in CSS px
-            chain.move_to_element_with_offset(canvas, round(pan_x + x * scale - p["cw"] / 2),
-                                              round(pan_y + y * scale - p["ch"] / 2))
+            chain.move_to_element_with_offset(
+                canvas, round(pan_x + x * scale - p["cw"] / 2), round(pan_y + y * scale - p["ch"] / 2)
+            )
             chain = chain.click_and_hold() if i == 0 else chain
         chain.release().perform()
 
@@ -222,8 +233,11 @@ def test_painter_mask_matches_the_strokes_at_full_resolution_and_inpaints(browse
     from selenium.webdriver.support.select import Select
 
     Select(browser.find_element("css selector", "select[aria-label='Quality']")).select_by_visible_text("low")
-    wait(browser, """const f = EaselPainter.current.form;
-        return f.estimates > 1 && f.estimateLabel.textContent.includes('$')""")
+    wait(
+        browser,
+        """const f = EaselPainter.current.form;
+        return f.estimates > 1 && f.estimateLabel.textContent.includes('$')""",
+    )
     shot(browser, "painter.png")
 
     browser.find_element("css selector", "button[data-action='submit']").click()
@@ -249,8 +263,13 @@ def test_painter_mask_matches_the_strokes_at_full_resolution_and_inpaints(browse
 
     [call] = host.tool_calls("inpaint")
     image_id = on_host(browser, "window.host.toolResult.structuredContent.images[0].id")
-    assert call["arguments"] == {"image": image_id, "prompt": "boats at anchor", "mask": call["arguments"]["mask"],
-                                 "mask_convention": "white", "quality": "low"}
+    assert call["arguments"] == {
+        "image": image_id,
+        "prompt": "boats at anchor",
+        "mask": call["arguments"]["mask"],
+        "mask_convention": "white",
+        "quality": "low",
+    }
     assert (host.workspace / call["arguments"]["mask"]).is_file()  # the path save_mask answered
     estimates = host.tool_calls("estimate_cost")
     assert estimates[-1]["arguments"] == {"operation": "inpaint", "images": [image_id], "quality": "low"}

@@ -16,8 +16,12 @@ from easel_mcp.settings import Settings
 from tests.helpers import error_text, png, structured
 
 pytestmark = pytest.mark.anyio
-ADDRESSES = {"images.example": ["93.184.215.14"], "internal.example": ["10.0.0.7"], "meta.example": ["169.254.169.254"],
-             "v6.example": ["::1"]}
+ADDRESSES = {
+    "images.example": ["93.184.215.14"],
+    "internal.example": ["10.0.0.7"],
+    "meta.example": ["169.254.169.254"],
+    "v6.example": ["::1"],
+}
 
 
 @pytest.fixture
@@ -37,8 +41,9 @@ def network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         if path == "/page":
             return httpx2.Response(200, content=b"<html>", headers={"content-type": "text/html"})
         if path == "/huge.png":
-            return httpx2.Response(200, content=b"x", headers={"content-type": "image/png",
-                                                                "content-length": str(60 * 2**20)})
+            return httpx2.Response(
+                200, content=b"x", headers={"content-type": "image/png", "content-length": str(60 * 2**20)}
+            )
         return httpx2.Response(404)
 
     def client(self: ImageDownloader) -> httpx2.AsyncClient:
@@ -53,16 +58,18 @@ def network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 async def test_urls_are_refused_unless_allowed(offline_settings: Settings, network: list[str]) -> None:
     async with Client(build_server(offline_settings)) as client:
-        text = error_text(await client.call_tool("edit_image", {"prompt": "x",
-                                                                 "images": ["https://images.example/cat.png"]}))
+        text = error_text(
+            await client.call_tool("edit_image", {"prompt": "x", "images": ["https://images.example/cat.png"]})
+        )
     assert "EASEL_ALLOW_URLS" in text and network == []
 
 
 async def test_an_allowed_https_url_is_fetched_and_recorded(workspace_dir: Path, network: list[str]) -> None:
     settings = Settings(workspace=workspace_dir, provider="offline", allow_urls=True)
     async with Client(build_server(settings)) as client:
-        data = structured(await client.call_tool("edit_image", {"prompt": "x",
-                                                                 "images": ["https://images.example/cat.png"]}))
+        data = structured(
+            await client.call_tool("edit_image", {"prompt": "x", "images": ["https://images.example/cat.png"]})
+        )
     assert data["images"][0]["width"] == 640
     sidecar = (Path(data["images"][0]["path"]).with_suffix(".json")).read_text()
     assert "https://images.example/cat.png" in sidecar

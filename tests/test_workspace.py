@@ -70,8 +70,18 @@ def test_sidecar_round_trip_and_id_lookup(ws: Workspace) -> None:
 
 @pytest.mark.parametrize(
     "ref",
-    ["../outside.png", "/etc/passwd", "file:///etc/passwd", "~/../../etc/passwd", "..\\..\\x.png",
-     "https://example.com/a.png", "a\x00b.png", "x" * 5000, "file://otherhost/a.png", ".easel/ledger.sqlite3"],
+    [
+        "../outside.png",
+        "/etc/passwd",
+        "file:///etc/passwd",
+        "~/../../etc/passwd",
+        "..\\..\\x.png",
+        "https://example.com/a.png",
+        "a\x00b.png",
+        "x" * 5000,
+        "file://otherhost/a.png",
+        ".easel/ledger.sqlite3",
+    ],
 )
 def test_traversal_is_refused(ws: Workspace, ref: str, tmp_path: Path) -> None:
     (tmp_path / "outside.png").write_bytes(b"secret")

@@ -80,9 +80,16 @@ class EaselServer(MCPServer[Studio]):
                 entries, next_cursor = index.query(limit=RESOURCE_PAGE, cursor=cursor)
             except ValueError as e:
                 raise MCPError(code=INVALID_PARAMS, message=f"invalid cursor: {e}") from e
-            listed = [MCPResource(uri=f"{IMAGE_URI_PREFIX}{e.id}", name=e.relative_path,
-                                  description=(e.prompt or "")[:200] or None,
-                                  mime_type=MIME.get("." + e.format, "image/png"), size=e.bytes) for e in entries]
+            listed = [
+                MCPResource(
+                    uri=f"{IMAGE_URI_PREFIX}{e.id}",
+                    name=e.relative_path,
+                    description=(e.prompt or "")[:200] or None,
+                    mime_type=MIME.get("." + e.format, "image/png"),
+                    size=e.bytes,
+                )
+                for e in entries
+            ]
             return listed, next_cursor
 
         images, next_cursor = await anyio.to_thread.run_sync(page)
@@ -185,7 +192,8 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
 
         settings = server.studio.settings
         listing = await anyio.to_thread.run_sync(
-            lambda: list_models(settings.configured_providers(), server.studio.default_provider, settings.model))
+            lambda: list_models(settings.configured_providers(), server.studio.default_provider, settings.model)
+        )
         return listing.model_dump_json(indent=2)
 
     return server

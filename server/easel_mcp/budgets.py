@@ -106,14 +106,18 @@ def check_budgets(budgets: Budgets, reserve_usd: float | None, *, model: str, sp
         raise BudgetExceeded(
             f"the cost of {model} is unknown (it has no price in the price table), so the {names} cannot be "
             f"guaranteed: set {ENV_PRICES} to a price file that lists {model}, or remove the limit{plural}.",
-            limit_usd=limit, estimate_usd=math.inf, left_usd=left,
+            limit_usd=limit,
+            estimate_usd=math.inf,
+            left_usd=left,
         )
     for name, limit, left, phrase in limits:
         if reserve_usd > left + EPSILON_USD:
             has = f"allows at most {usd(limit)}" if phrase == "per call" else f"has {usd(left)} left"
             raise BudgetExceeded(
                 f"this call could cost up to {usd(reserve_usd)} but the {name} {has} {phrase}.",
-                limit_usd=limit, estimate_usd=reserve_usd, left_usd=left,
+                limit_usd=limit,
+                estimate_usd=reserve_usd,
+                left_usd=left,
             )
 
 
@@ -154,14 +158,25 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 def format_report(report: dict[str, Any]) -> str:
     """The report as plain text for people: a totals line, then one line per group."""
     since = f"since {report['since']}" if report.get("since") else "all time"
-    lines = [f"{report['calls']:,} calls, {report['images']:,} images, {usd(report['cost_usd'])} "
-             f"(estimated {usd(report['estimated_usd'])}), {report['failed']:,} failed, "
-             f"{report.get('open', 0):,} open ({since})."]
+    lines = [
+        f"{report['calls']:,} calls, {report['images']:,} images, {usd(report['cost_usd'])} "
+        f"(estimated {usd(report['estimated_usd'])}), {report['failed']:,} failed, "
+        f"{report.get('open', 0):,} open ({since})."
+    ]
     groups = report.get("groups") or []
     if groups:
         header = [str(report.get("by") or "group"), "calls", "images", "cost", "input tokens", "output tokens"]
-        table = [header] + [[str(g["key"]), f"{g['calls']:,}", f"{g['images']:,}", usd(g["cost_usd"]),
-                             f"{g['input_tokens']:,}", f"{g['output_tokens']:,}"] for g in groups]
+        table = [header] + [
+            [
+                str(g["key"]),
+                f"{g['calls']:,}",
+                f"{g['images']:,}",
+                usd(g["cost_usd"]),
+                f"{g['input_tokens']:,}",
+                f"{g['output_tokens']:,}",
+            ]
+            for g in groups
+        ]
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         lines.append("")
         for row in table:

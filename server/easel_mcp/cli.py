@@ -49,8 +49,13 @@ def serve_stdio_or_http(transport: str, host: str, port: int) -> None:
 
         server = build_server(settings)
         studio = server.studio
-        log.info("Easel ready: workspace %s, provider %s, model %s, transport %s",
-                 studio.workspace.root, studio.default_provider, settings.model, transport)
+        log.info(
+            "Easel ready: workspace %s, provider %s, model %s, transport %s",
+            studio.workspace.root,
+            studio.default_provider,
+            settings.model,
+            transport,
+        )
         if transport == "stdio":
             import anyio
 

@@ -16,8 +16,13 @@ from typing import Any
 
 import click
 
-COMMANDS = {"generate": "generate_image", "edit": "edit_image", "inpaint": "inpaint", "outpaint": "outpaint",
-            "estimate": "estimate_cost"}
+COMMANDS = {
+    "generate": "generate_image",
+    "edit": "edit_image",
+    "inpaint": "inpaint",
+    "outpaint": "outpaint",
+    "estimate": "estimate_cost",
+}
 SKIPPED = {"preview", "wait"}  # the CLI always waits and prints paths
 EXIT_OK, EXIT_UPSTREAM, EXIT_INVALID, EXIT_BUDGET, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -94,9 +99,13 @@ def build_command(name: str) -> click.Command:
     doc = (schema.get("description") or "").strip()
     from easel_mcp.tools import images, money, retouch
 
-    descriptions = {"generate_image": images.GENERATE_DESCRIPTION, "edit_image": images.EDIT_DESCRIPTION,
-                    "inpaint": retouch.INPAINT_DESCRIPTION, "outpaint": retouch.OUTPAINT_DESCRIPTION,
-                    "estimate_cost": money.DESCRIPTION}
+    descriptions = {
+        "generate_image": images.GENERATE_DESCRIPTION,
+        "edit_image": images.EDIT_DESCRIPTION,
+        "inpaint": retouch.INPAINT_DESCRIPTION,
+        "outpaint": retouch.OUTPAINT_DESCRIPTION,
+        "estimate_cost": money.DESCRIPTION,
+    }
     return click.Command(name, params=params, callback=callback, help=descriptions.get(tool, doc))
 
 
@@ -195,12 +204,18 @@ def _human(tool: str, data: dict[str, Any]) -> str:
         if total is None:
             return "the cost is unknown for this model: " + "; ".join(data.get("notes", []))
         span = f" (between ${data['min_usd']:.4f} and ${data['max_usd']:.4f})" if data.get("max_usd") else ""
-        return (f"about ${total:.4f}{span} for {data['n']} image(s) of {data['size']} at {data['quality']} quality "
-                f"with {data['model']}")
-    lines = [f"wrote {i['path']}  ({i['width']}x{i['height']} {i['format']}, {i['bytes']:,} bytes, id {i['id']})"
-             for i in data.get("images", [])]
+        return (
+            f"about ${total:.4f}{span} for {data['n']} image(s) of {data['size']} at {data['quality']} quality "
+            f"with {data['model']}"
+        )
+    lines = [
+        f"wrote {i['path']}  ({i['width']}x{i['height']} {i['format']}, {i['bytes']:,} bytes, id {i['id']})"
+        for i in data.get("images", [])
+    ]
     cost = data.get("cost_usd")
     cost_text = f"cost ${cost:.4f}" if cost is not None else "cost unknown"
-    lines.append(f"{data.get('operation')} with {data.get('model')} on {data.get('provider')}: {cost_text}"
-                 f" (estimate ${data.get('estimated_cost_usd') or 0:.4f}), {data.get('elapsed_s', 0):.1f} s")
+    lines.append(
+        f"{data.get('operation')} with {data.get('model')} on {data.get('provider')}: {cost_text}"
+        f" (estimate ${data.get('estimated_cost_usd') or 0:.4f}), {data.get('elapsed_s', 0):.1f} s"
+    )
     return "\n".join(lines)

@@ -74,13 +74,21 @@ def usage(since: str | None, by: str | None, as_json: bool) -> None:
         raise click.BadParameter(str(e), param_hint="--since") from e
     report: dict[str, Any]
     if not path.exists():
-        report = {"since": None, "by": by, "calls": 0, "images": 0, "cost_usd": 0.0, "estimated_usd": 0.0,
-                  "failed": 0, "open": 0, "groups": []}
+        report = {
+            "since": None,
+            "by": by,
+            "calls": 0,
+            "images": 0,
+            "cost_usd": 0.0,
+            "estimated_usd": 0.0,
+            "failed": 0,
+            "open": 0,
+            "groups": [],
+        }
     else:
         group = cast(Literal["model", "day", "tool", "provider"] | None, by)
         report = Ledger(path).report(since=start, by=group)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
-
 
 
 @cli.command()

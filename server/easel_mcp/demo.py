@@ -27,24 +27,57 @@ async def _demo(folder: Path) -> int:
     async with Client(server) as client:
         tools = await client.list_tools()
         print("tools:", ", ".join(t.name for t in tools.tools), "\n")
-        estimate = (await client.call_tool("estimate_cost", {
-            "operation": "generate", "size": "landscape", "quality": "high", "n": 4})).structured_content
-        print(f"estimate_cost(4 landscape images, high quality, {estimate['model']}): ${estimate['total_usd']:.4f} "
-              f"({estimate['price_source']}, {estimate['price_as_of']})\n")
-        first = await _call(client, "generate_image", {
-            "prompt": "A lighthouse on a cliff at dusk, watercolour", "size": "landscape", "quality": "low",
-            "name": "lighthouse"})
+        estimate = (
+            await client.call_tool(
+                "estimate_cost", {"operation": "generate", "size": "landscape", "quality": "high", "n": 4}
+            )
+        ).structured_content
+        print(
+            f"estimate_cost(4 landscape images, high quality, {estimate['model']}): ${estimate['total_usd']:.4f} "
+            f"({estimate['price_source']}, {estimate['price_as_of']})\n"
+        )
+        first = await _call(
+            client,
+            "generate_image",
+            {
+                "prompt": "A lighthouse on a cliff at dusk, watercolour",
+                "size": "landscape",
+                "quality": "low",
+                "name": "lighthouse",
+            },
+        )
         if first is None:
             return 1
         image_id = first["images"][0]["id"]
         mask_id = await _make_mask(server.studio.workspace.root, first)
         steps: list[tuple[str, dict[str, Any]]] = [
-            ("edit_image", {"prompt": "Add a full moon in the sky", "images": [image_id], "mask": mask_id,
-                            "name": "lighthouse-moon"}),
-            ("inpaint", {"image": image_id, "prompt": "Replace the boat with a rowing boat",
-                         "regions": [{"x": 200, "y": 640, "width": 360, "height": 240}], "name": "rowing-boat"}),
-            ("outpaint", {"image": image_id, "prompt": "Extend the coastline into a wide banner",
-                          "aspect_ratio": "16:9", "name": "banner"}),
+            (
+                "edit_image",
+                {
+                    "prompt": "Add a full moon in the sky",
+                    "images": [image_id],
+                    "mask": mask_id,
+                    "name": "lighthouse-moon",
+                },
+            ),
+            (
+                "inpaint",
+                {
+                    "image": image_id,
+                    "prompt": "Replace the boat with a rowing boat",
+                    "regions": [{"x": 200, "y": 640, "width": 360, "height": 240}],
+                    "name": "rowing-boat",
+                },
+            ),
+            (
+                "outpaint",
+                {
+                    "image": image_id,
+                    "prompt": "Extend the coastline into a wide banner",
+                    "aspect_ratio": "16:9",
+                    "name": "banner",
+                },
+            ),
         ]
         for name, args in steps:
             if await _call(client, name, args) is None:
@@ -55,8 +88,10 @@ async def _demo(folder: Path) -> int:
             print(f"  {image['id']}  {image['operation']:<9} {image['relative_path']}")
         detail = (await client.call_tool("get_image", {"id": image_id, "preview": False})).structured_content
         children = ", ".join(c["operation"] for c in detail["children"])
-        print(f"get_image({image_id}): {detail['image']['width']}x{detail['image']['height']}, made from "
-              f"{detail['sidecar']['prompt']!r}; edited since by: {children}")
+        print(
+            f"get_image({image_id}): {detail['image']['width']}x{detail['image']['height']}, made from "
+            f"{detail['sidecar']['prompt']!r}; edited since by: {children}"
+        )
     print("\nAll files are in", server.studio.workspace.root)
     return 0
 
@@ -70,11 +105,15 @@ async def _call(client: Any, name: str, args: dict[str, Any]) -> dict[str, Any] 
     data: dict[str, Any] = result.structured_content
     print(f"{name}({', '.join(f'{k}={v!r}' for k, v in args.items())})")
     for image in data["images"]:
-        print(f"  wrote {image['relative_path']}  {image['width']}x{image['height']} {image['format']}"
-              f"  {image['bytes']:,} bytes  id {image['id']}")
-    print(f"  cost ${data['cost_usd']:.4f} (estimate for a real model: "
-          f"{'${:.4f}'.format(data['estimated_cost_usd']) if data['estimated_cost_usd'] is not None else 'n/a'})"
-          f"  result sent to the agent: {size:,} bytes")
+        print(
+            f"  wrote {image['relative_path']}  {image['width']}x{image['height']} {image['format']}"
+            f"  {image['bytes']:,} bytes  id {image['id']}"
+        )
+    print(
+        f"  cost ${data['cost_usd']:.4f} (estimate for a real model: "
+        f"{'${:.4f}'.format(data['estimated_cost_usd']) if data['estimated_cost_usd'] is not None else 'n/a'})"
+        f"  result sent to the agent: {size:,} bytes"
+    )
     return data
 
 

@@ -86,8 +86,16 @@ class Job:
 
 
 class Engine:
-    def __init__(self, studio: Studio, ledger: Ledger, budgets: Budgets, *, max_concurrency: int = 4,
-                 policy: RetryPolicy | None = None, shutdown_grace_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        studio: Studio,
+        ledger: Ledger,
+        budgets: Budgets,
+        *,
+        max_concurrency: int = 4,
+        policy: RetryPolicy | None = None,
+        shutdown_grace_s: float = 30.0,
+    ) -> None:
         self.studio = studio
         self.ledger = ledger
         self.budgets = budgets
@@ -118,9 +126,18 @@ class Engine:
                     await job.done.wait()
 
     # ----------------------------------------------------------------- entry
-    async def execute(self, record: CallRecord, request: GenerateRequest | EditRequest, estimate: Estimate, *,
-                      input_sizes: Sequence[tuple[int, int]], finish: Finish | None, progress: Progress,
-                      wait: bool = True, sync_timeout_s: float | None = None) -> ImageResult | Job:
+    async def execute(
+        self,
+        record: CallRecord,
+        request: GenerateRequest | EditRequest,
+        estimate: Estimate,
+        *,
+        input_sizes: Sequence[tuple[int, int]],
+        finish: Finish | None,
+        progress: Progress,
+        wait: bool = True,
+        sync_timeout_s: float | None = None,
+    ) -> ImageResult | Job:
         """Reserve the budget, start the job, and follow it (or hand back the running job)."""
         provider = self.studio.provider(record.provider)
         job = Job(secrets.token_hex(6), record.operation, record.options.model, provider.name, estimate.total_usd)
@@ -149,36 +166,65 @@ class Engine:
                 del self.jobs[old.id]
 
     # ------------------------------------------------------------- internals
-    async def _begin(self, job: Job, record: CallRecord, estimate: Estimate,
-                     input_sizes: Sequence[tuple[int, int]]) -> Attempt:
+    async def _begin(
+        self, job: Job, record: CallRecord, estimate: Estimate, input_sizes: Sequence[tuple[int, int]]
+    ) -> Attempt:
         offline = job.provider == "offline"
         o = record.options
-        params = {"prompt": record.prompt[:2000], "model": o.model, "size": o.size, "quality": o.quality, "n": o.n,
-                  "background": o.background, "output_format": o.output_format,
-                  "output_compression": o.output_compression, "moderation": o.moderation,
-                  "input_fidelity": o.input_fidelity, "inputs": [i.sha256 for i in record.inputs],
-                  "geometry": record.geometry}
+        params = {
+            "prompt": record.prompt[:2000],
+            "model": o.model,
+            "size": o.size,
+            "quality": o.quality,
+            "n": o.n,
+            "background": o.background,
+            "output_format": o.output_format,
+            "output_compression": o.output_compression,
+            "moderation": o.moderation,
+            "input_fidelity": o.input_fidelity,
+            "inputs": [i.sha256 for i in record.inputs],
+            "geometry": record.geometry,
+        }
         try:
-            return await anyio.to_thread.run_sync(lambda: self.ledger.begin(
-                tool=record.operation, provider=job.provider, model=o.model, params=params,
-                estimated_usd=0.0 if offline else estimate.total_usd,
-                reserve_usd=0.0 if offline else estimate.upper_usd, budgets=self.budgets, job_id=job.id))
+            return await anyio.to_thread.run_sync(
+                lambda: self.ledger.begin(
+                    tool=record.operation,
+                    provider=job.provider,
+                    model=o.model,
+                    params=params,
+                    estimated_usd=0.0 if offline else estimate.total_usd,
+                    reserve_usd=0.0 if offline else estimate.upper_usd,
+                    budgets=self.budgets,
+                    job_id=job.id,
+                )
+            )
         except BudgetExceeded as e:
             e.message = f"{e.message} {self.studio.cheaper_options(record, input_sizes, e.left_usd)}".strip()
             raise
 
-    async def _run(self, job: Job, record: CallRecord, request: GenerateRequest | EditRequest, estimate: Estimate,
-                   input_sizes: Sequence[tuple[int, int]], finish: Finish | None, attempt: Attempt) -> None:
+    async def _run(
+        self,
+        job: Job,
+        record: CallRecord,
+        request: GenerateRequest | EditRequest,
+        estimate: Estimate,
+        input_sizes: Sequence[tuple[int, int]],
+        finish: Finish | None,
+        attempt: Attempt,
+    ) -> None:
         progress = Progress(job)
         try:
             with job.scope:
-                job.result = await self._attempts(job, record, request, estimate, input_sizes, finish, attempt,
-                                                  progress)
+                job.result = await self._attempts(
+                    job, record, request, estimate, input_sizes, finish, attempt, progress
+                )
                 job.status = "done"
             if job.result is None:
                 job.status = "cancelled"
-                job.error = EaselError(f"job {job.id} was cancelled"
-                                       + (" after the request was sent; it may still be billed" if job.sent else ""))
+                job.error = EaselError(
+                    f"job {job.id} was cancelled"
+                    + (" after the request was sent; it may still be billed" if job.sent else "")
+                )
         except EaselError as e:
             job.status, job.error = "failed", e
         except Exception:
@@ -189,9 +235,17 @@ class Engine:
             job.done.set()
             await job.report_progress(0, None, job.status)
 
-    async def _attempts(self, job: Job, record: CallRecord, request: GenerateRequest | EditRequest,
-                        estimate: Estimate, input_sizes: Sequence[tuple[int, int]], finish: Finish | None,
-                        attempt: Attempt, progress: Progress) -> ImageResult:
+    async def _attempts(
+        self,
+        job: Job,
+        record: CallRecord,
+        request: GenerateRequest | EditRequest,
+        estimate: Estimate,
+        input_sizes: Sequence[tuple[int, int]],
+        finish: Finish | None,
+        attempt: Attempt,
+        progress: Progress,
+    ) -> ImageResult:
         provider = self.studio.provider(record.provider)
         number = 1
         while True:
@@ -237,8 +291,9 @@ class Engine:
                         released = True
                 except ProviderError as e:
                     with anyio.CancelScope(shield=True):
-                        await self._settle(attempt, "error", billed=billed(e), error=e,
-                                           elapsed=time.monotonic() - started)
+                        await self._settle(
+                            attempt, "error", billed=billed(e), error=e, elapsed=time.monotonic() - started
+                        )
                     delay = next_delay(self.policy, e, number)
                     if delay is None:
                         raise
@@ -250,10 +305,18 @@ class Engine:
                 else:
                     record.extra["job_id"] = job.id
                     with anyio.CancelScope(shield=True):
-                        outcome = await self.studio.write_outputs(record, result, time.monotonic() - started,
-                                                                  estimate.total_usd, provider.name, finish, progress)
-                        await self._settle(attempt, "ok", billed=result.ai_generated, outcome=outcome,
-                                           elapsed=outcome.elapsed_s)
+                        outcome = await self.studio.write_outputs(
+                            record,
+                            result,
+                            time.monotonic() - started,
+                            estimate.total_usd,
+                            provider.name,
+                            finish,
+                            progress,
+                        )
+                        await self._settle(
+                            attempt, "ok", billed=result.ai_generated, outcome=outcome, elapsed=outcome.elapsed_s
+                        )
                     outcome.attempts = number
                     outcome.job_id = job.id
                     outcome.partials = partials
@@ -266,13 +329,25 @@ class Engine:
             number += 1
             attempt = await self._begin(job, record, estimate, input_sizes)
 
-    async def _settle(self, attempt: Attempt, status: Literal["ok", "error", "cancelled"], *, billed: bool | None,
-                      elapsed: float, error: ProviderError | None = None, outcome: ImageResult | None = None) -> None:
+    async def _settle(
+        self,
+        attempt: Attempt,
+        status: Literal["ok", "error", "cancelled"],
+        *,
+        billed: bool | None,
+        elapsed: float,
+        error: ProviderError | None = None,
+        outcome: ImageResult | None = None,
+    ) -> None:
         kwargs: dict[str, Any] = {"status": status, "billed": billed, "elapsed_s": round(elapsed, 3)}
         if outcome is not None:
             cost = None if outcome.cost_is_estimate else outcome.cost_usd
-            kwargs.update(cost_usd=cost, usage=outcome.usage, request_id=outcome.request_id,
-                          outputs=[i.relative_path for i in outcome.images])
+            kwargs.update(
+                cost_usd=cost,
+                usage=outcome.usage,
+                request_id=outcome.request_id,
+                outputs=[i.relative_path for i in outcome.images],
+            )
         else:
             kwargs.update(cost_usd=None, usage=None, request_id=error.request_id if error else None)
         if error is not None:

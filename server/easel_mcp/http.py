@@ -67,8 +67,9 @@ def build_http_app(server: EaselServer, transport: HttpTransport, host: str, tok
     return BearerTokenMiddleware(app, token) if token else app
 
 
-def serve_http(server: EaselServer, transport: HttpTransport, host: str, port: int, token: str | None,
-               log_level: str) -> None:
+def serve_http(
+    server: EaselServer, transport: HttpTransport, host: str, port: int, token: str | None, log_level: str
+) -> None:
     import uvicorn
 
     app = build_http_app(server, transport, host, token)

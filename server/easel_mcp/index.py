@@ -41,8 +41,22 @@ SCHEMA_VERSION = 1
 RACY_NS = 2_000_000_000
 MAX_LINEAGE_NODES = 200
 DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_FIELDS = ("id", "relative_path", "created_at", "operation", "prompt", "model", "provider", "width", "height",
-           "format", "bytes", "cost_usd", "parents", "name_slug")
+_FIELDS = (
+    "id",
+    "relative_path",
+    "created_at",
+    "operation",
+    "prompt",
+    "model",
+    "provider",
+    "width",
+    "height",
+    "format",
+    "bytes",
+    "cost_usd",
+    "parents",
+    "name_slug",
+)
 _SELECT = "SELECT " + ", ".join(_FIELDS) + " FROM images"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS folders (name TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, count INTEGER NOT NULL,"
@@ -234,8 +248,10 @@ class ImageIndex:
                 self._delete(conn, rel)
             for row in rows:
                 self._upsert(conn, row)
-            conn.execute("INSERT OR REPLACE INTO folders (name, mtime_ns, count, scanned_ns) VALUES (?, ?, ?, ?)",
-                         (name, mtime_ns, len(present), scanned_ns))
+            conn.execute(
+                "INSERT OR REPLACE INTO folders (name, mtime_ns, count, scanned_ns) VALUES (?, ?, ?, ?)",
+                (name, mtime_ns, len(present), scanned_ns),
+            )
         if rows or gone:
             log.debug("index: %s: %d updated, %d removed", name, len(rows), len(gone))
         return len(rows) + len(gone)
@@ -265,11 +281,14 @@ class ImageIndex:
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "relative_path")
         rid = conn.execute(
             f"INSERT INTO images ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-            f" ON CONFLICT (relative_path) DO UPDATE SET {updates} RETURNING rid", [row[c] for c in columns],
+            f" ON CONFLICT (relative_path) DO UPDATE SET {updates} RETURNING rid",
+            [row[c] for c in columns],
         ).fetchone()[0]
         conn.execute("DELETE FROM edges WHERE child_path = ?", (row["relative_path"],))
-        conn.executemany("INSERT INTO edges (parent, child_path) VALUES (?, ?)",
-                         [(p, row["relative_path"]) for p in json.loads(row["parents"])])
+        conn.executemany(
+            "INSERT INTO edges (parent, child_path) VALUES (?, ?)",
+            [(p, row["relative_path"]) for p in json.loads(row["parents"])],
+        )
         if self._fts:
             conn.execute("DELETE FROM images_fts WHERE rowid = ?", (rid,))
             conn.execute("INSERT INTO images_fts (rowid, search) VALUES (?, ?)", (rid, row["search"]))
@@ -281,9 +300,16 @@ class ImageIndex:
         conn.execute("DELETE FROM edges WHERE child_path = ?", (rel,))
 
     # ---------------------------------------------------------------- queries
-    def query(self, *, text: str | None = None, since: datetime | None = None, model: str | None = None,
-              tool: str | None = None, limit: int = 20, cursor: str | None = None,
-              ) -> tuple[list[ImageEntry], str | None]:
+    def query(
+        self,
+        *,
+        text: str | None = None,
+        since: datetime | None = None,
+        model: str | None = None,
+        tool: str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> tuple[list[ImageEntry], str | None]:
         """Newest first; `text` terms all match (case-insensitive substrings of the prompt, name, model,
         operation); keyset pagination: pass the returned cursor back for the next page (None at the end)."""
         conn = self._conn()
@@ -322,8 +348,9 @@ class ImageIndex:
         return _entry(row) if row else None
 
     def children(self, image_id: str) -> list[ImageEntry]:
-        sql = (_SELECT + " WHERE relative_path IN (SELECT child_path FROM edges WHERE parent = ?)"
-               " ORDER BY created_at, id")
+        sql = (
+            _SELECT + " WHERE relative_path IN (SELECT child_path FROM edges WHERE parent = ?) ORDER BY created_at, id"
+        )
         return [_entry(r) for r in self._conn().execute(sql, (image_id,))]
 
     def lineage(self, image_id: str, depth: int = 10) -> dict[str, Any]:
@@ -350,11 +377,16 @@ class ImageIndex:
                             levels[other_id] = direction * step
                             nxt.append(other_id)
                 frontier = nxt
-        nodes = [{"id": i, "level": levels[i], "present": e is not None, **(_summary(e) if e else {})}
-                 for i, e in found.items()]
+        nodes = [
+            {"id": i, "level": levels[i], "present": e is not None, **(_summary(e) if e else {})}
+            for i, e in found.items()
+        ]
         nodes.sort(key=lambda n: (n["level"], n.get("created_at", ""), n["id"]))
-        return {"root": image_id, "nodes": nodes,
-                "edges": sorted([p, c] for p, c in edges if p in found and c in found)}
+        return {
+            "root": image_id,
+            "nodes": nodes,
+            "edges": sorted([p, c] for p, c in edges if p in found and c in found),
+        }
 
     def count(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM images").fetchone()[0])
@@ -375,6 +407,13 @@ def _entry(row: sqlite3.Row) -> ImageEntry:
 
 def _summary(entry: ImageEntry) -> dict[str, Any]:
     prompt = entry.prompt if entry.prompt is None or len(entry.prompt) <= 240 else entry.prompt[:239] + "…"
-    return {"relative_path": entry.relative_path, "created_at": entry.created_at, "operation": entry.operation,
-            "prompt": prompt, "model": entry.model, "width": entry.width, "height": entry.height,
-            "name_slug": entry.name_slug}
+    return {
+        "relative_path": entry.relative_path,
+        "created_at": entry.created_at,
+        "operation": entry.operation,
+        "prompt": prompt,
+        "model": entry.model,
+        "width": entry.width,
+        "height": entry.height,
+        "name_slug": entry.name_slug,
+    }

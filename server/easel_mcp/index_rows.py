@@ -39,21 +39,42 @@ def read_row(workspace: Workspace, path: Path, rel: str, stamp: str) -> dict[str
         fmt = fmt or header_format
     params: dict[str, Any] = side["parameters"] if isinstance(side.get("parameters"), dict) else {}
     inputs: list[Any] = side["inputs"] if isinstance(side.get("inputs"), list) else []
-    parents: list[Any] = side["parents"] if isinstance(side.get("parents"), list) else [
-        i.get("id") for i in inputs if isinstance(i, dict)]
+    parents: list[Any] = (
+        side["parents"]
+        if isinstance(side.get("parents"), list)
+        else [i.get("id") for i in inputs if isinstance(i, dict)]
+    )
     parent_ids = list(dict.fromkeys(p for p in parents if isinstance(p, str) and ID_PATTERN.match(p)))
     cost = side.get("cost_usd")
     slug = _ID_SUFFIX.sub("", path.stem) if name_id else path.stem
     row: dict[str, Any] = {
-        "relative_path": rel, "folder": rel.split("/")[0], "id": image_id, "created_at": created_at,
-        "operation": _text(side.get("operation")) or "unknown", "prompt": _text(side.get("prompt")),
-        "model": _text(side.get("model")) or _text(params.get("model")), "provider": _text(side.get("provider")),
-        "width": width, "height": height, "format": (fmt or FORMATS[path.suffix.lower()]).lower(), "bytes": size,
+        "relative_path": rel,
+        "folder": rel.split("/")[0],
+        "id": image_id,
+        "created_at": created_at,
+        "operation": _text(side.get("operation")) or "unknown",
+        "prompt": _text(side.get("prompt")),
+        "model": _text(side.get("model")) or _text(params.get("model")),
+        "provider": _text(side.get("provider")),
+        "width": width,
+        "height": height,
+        "format": (fmt or FORMATS[path.suffix.lower()]).lower(),
+        "bytes": size,
         "cost_usd": float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
-        "parents": json.dumps(parent_ids), "name_slug": slug, "stamp": stamp,
+        "parents": json.dumps(parent_ids),
+        "name_slug": slug,
+        "stamp": stamp,
     }
-    words = (row["prompt"], _text(side.get("revised_prompt")), slug, slug.replace("-", " "), row["model"],
-             row["operation"], row["provider"], image_id)
+    words = (
+        row["prompt"],
+        _text(side.get("revised_prompt")),
+        slug,
+        slug.replace("-", " "),
+        row["model"],
+        row["operation"],
+        row["provider"],
+        image_id,
+    )
     row["search"] = " ".join(w for w in words if w).lower()
     return row
 

@@ -34,7 +34,6 @@ class LoadedInput:
     id: str | None
 
 
-
 class InputLoader:
     def __init__(self, settings: Settings, workspace: Workspace) -> None:
         self.settings = settings
@@ -58,11 +57,14 @@ class InputLoader:
         from easel_mcp.providers.download import ImageDownloader
 
         if not self.settings.allow_urls:
-            raise PathNotAllowed(f"{url!r} is a URL: input images must be files in the workspace {self.workspace.root} "
-                                 "(or image ids); the server's owner can allow https URLs with EASEL_ALLOW_URLS=1")
+            raise PathNotAllowed(
+                f"{url!r} is a URL: input images must be files in the workspace {self.workspace.root} "
+                "(or image ids); the server's owner can allow https URLs with EASEL_ALLOW_URLS=1"
+            )
         if self._downloader is None:
-            self._downloader = ImageDownloader(gateway_url="", gateway_headers={}, provider="inputs",
-                                               subject="the input image")
+            self._downloader = ImageDownloader(
+                gateway_url="", gateway_headers={}, provider="inputs", subject="the input image"
+            )
         try:
             return await self._downloader.fetch(url)
         except ProviderError as e:
@@ -82,8 +84,7 @@ class InputLoader:
                 path = self.workspace.resolve_input(ref, what=what)
                 size = path.stat().st_size
                 if size > 50 * 1024 * 1024:
-                    raise InvalidRequest(f"{what} ({ref}) is {size / 2**20:.1f} MB; the limit is 50 MB",
-                                         field="images")
+                    raise InvalidRequest(f"{what} ({ref}) is {size / 2**20:.1f} MB; the limit is 50 MB", field="images")
                 data = path.read_bytes()
             try:
                 sent, info, converted = ensure_model_input(data, what=what)

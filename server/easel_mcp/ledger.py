@@ -205,9 +205,19 @@ class Ledger:
             args.append(iso(until))
         return float(conn.execute(sql, args).fetchone()[0])
 
-    def begin(self, *, tool: str, provider: str, model: str, params: dict[str, Any], estimated_usd: float | None,
-              reserve_usd: float | None, budgets: Budgets, job_id: str | None = None,
-              now: datetime | None = None) -> Attempt:
+    def begin(
+        self,
+        *,
+        tool: str,
+        provider: str,
+        model: str,
+        params: dict[str, Any],
+        estimated_usd: float | None,
+        reserve_usd: float | None,
+        budgets: Budgets,
+        job_id: str | None = None,
+        now: datetime | None = None,
+    ) -> Attempt:
         """Check the budgets against `reserve_usd` (the upper estimate) and reserve it, atomically."""
         if reserve_usd is not None and reserve_usd < 0:
             raise ValueError(f"reserve_usd must be at least 0, not {reserve_usd}.")
@@ -216,13 +226,25 @@ class Ledger:
         digest = hashlib.sha256(params_json.encode()).hexdigest()
         reserved = reserve_usd if reserve_usd is not None else (estimated_usd or 0.0)
         with self._immediate() as conn:
-            check_budgets(budgets, reserve_usd, model=model, now=at,
-                          spent=lambda start, end: self._spent(conn, start, end))
+            check_budgets(
+                budgets, reserve_usd, model=model, now=at, spent=lambda start, end: self._spent(conn, start, end)
+            )
             cursor = conn.execute(
                 "INSERT INTO attempts (started_at, tool, provider, model, params_json, params_digest, status,"
                 " estimated_usd, reserved_usd, counted_usd, job_id, pid) VALUES (?,?,?,?,?,?,'reserved',?,?,?,?,?)",
-                (iso(at), tool, provider, model, params_json, digest, estimated_usd, reserved, reserved, job_id,
-                 os.getpid()),
+                (
+                    iso(at),
+                    tool,
+                    provider,
+                    model,
+                    params_json,
+                    digest,
+                    estimated_usd,
+                    reserved,
+                    reserved,
+                    job_id,
+                    os.getpid(),
+                ),
             )
         row_id = cursor.lastrowid
         assert row_id is not None
@@ -231,13 +253,23 @@ class Ledger:
 
     def mark_sent(self, attempt: Attempt) -> None:
         """The request has left the machine: it may be billed from now on."""
-        self._conn().execute("UPDATE attempts SET status = 'sent' WHERE id = ? AND status = 'reserved'",
-                             (attempt.id,))
+        self._conn().execute("UPDATE attempts SET status = 'sent' WHERE id = ? AND status = 'reserved'", (attempt.id,))
 
-    def settle(self, attempt: Attempt, *, status: Literal["ok", "error", "cancelled"], cost_usd: float | None,
-               usage: dict[str, Any] | None, request_id: str | None, outputs: Sequence[str] = (),
-               error_code: str | None = None, error_message: str | None = None, elapsed_s: float | None = None,
-               billed: bool | None = None, now: datetime | None = None) -> None:
+    def settle(
+        self,
+        attempt: Attempt,
+        *,
+        status: Literal["ok", "error", "cancelled"],
+        cost_usd: float | None,
+        usage: dict[str, Any] | None,
+        request_id: str | None,
+        outputs: Sequence[str] = (),
+        error_code: str | None = None,
+        error_message: str | None = None,
+        elapsed_s: float | None = None,
+        billed: bool | None = None,
+        now: datetime | None = None,
+    ) -> None:
         """Record the outcome. Unknown cost or unknown billing keeps the reservation counted (conservative)."""
         if billed is None and status == "ok":
             billed = True
@@ -256,11 +288,24 @@ class Ledger:
             " output_tokens = ?, cost_usd = ?, cost_estimated = ?, counted_usd = ?, billed = ?, outputs_json = ?,"
             " images = ?, error_code = ?, error_message = ?, elapsed_s = ?"
             " WHERE id = ? AND status IN ('reserved', 'sent', 'abandoned')",
-            (status, iso(utc(now)), request_id, canonical_json(usage) if usage else None,
-             _int(_first(usage, "input_tokens", "promptTokenCount")) if usage else None,
-             _int(_first(usage, "output_tokens", "candidatesTokenCount")) if usage else None,
-             cost, estimated, counted, None if billed is None else int(billed), json.dumps(list(outputs)),
-             len(outputs), error_code, error_message, elapsed_s, attempt.id),
+            (
+                status,
+                iso(utc(now)),
+                request_id,
+                canonical_json(usage) if usage else None,
+                _int(_first(usage, "input_tokens", "promptTokenCount")) if usage else None,
+                _int(_first(usage, "output_tokens", "candidatesTokenCount")) if usage else None,
+                cost,
+                estimated,
+                counted,
+                None if billed is None else int(billed),
+                json.dumps(list(outputs)),
+                len(outputs),
+                error_code,
+                error_message,
+                elapsed_s,
+                attempt.id,
+            ),
         )
         if cursor.rowcount == 0:
             log.warning("ledger: row %d is already settled or missing; outcome %s not recorded", attempt.id, status)
@@ -310,15 +355,18 @@ class Ledger:
         conn = self._conn()
         return budget_left(budgets, lambda start, end: self._spent(conn, start, end), utc(now))
 
-    def report(self, *, since: datetime | None,
-               by: Literal["model", "day", "tool", "provider"] | None) -> dict[str, Any]:
+    def report(
+        self, *, since: datetime | None, by: Literal["model", "day", "tool", "provider"] | None
+    ) -> dict[str, Any]:
         """Totals since `since` (all time when None), plus per-group sums when `by` is given; aggregated in SQL."""
         where, args = ("WHERE started_at >= ?", [iso(since)]) if since is not None else ("", [])
         conn = self._conn()
         total = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(images), 0), COALESCE(SUM(cost_usd), 0.0),"
             " COALESCE(SUM(estimated_usd), 0.0), COALESCE(SUM(status IN ('error', 'abandoned')), 0),"
-            f" COALESCE(SUM({_OPEN_SQL}), 0) FROM attempts {where}", args).fetchone()
+            f" COALESCE(SUM({_OPEN_SQL}), 0) FROM attempts {where}",
+            args,
+        ).fetchone()
         groups = []
         if by is not None:
             key = _GROUP_KEYS[by]
@@ -327,11 +375,21 @@ class Ledger:
                 f"SELECT {key} AS key, COUNT(*) AS calls, COALESCE(SUM(images), 0) AS images,"
                 " COALESCE(SUM(cost_usd), 0.0) AS cost_usd, COALESCE(SUM(input_tokens), 0) AS input_tokens,"
                 f" COALESCE(SUM(output_tokens), 0) AS output_tokens FROM attempts {where}"
-                f" GROUP BY key ORDER BY {order}", args):
+                f" GROUP BY key ORDER BY {order}",
+                args,
+            ):
                 groups.append(dict(row))
-        return {"since": iso(since) if since is not None else None, "by": by, "calls": total[0], "images": total[1],
-                "cost_usd": total[2], "estimated_usd": total[3], "failed": total[4], "open": total[5],
-                "groups": groups}
+        return {
+            "since": iso(since) if since is not None else None,
+            "by": by,
+            "calls": total[0],
+            "images": total[1],
+            "cost_usd": total[2],
+            "estimated_usd": total[3],
+            "failed": total[4],
+            "open": total[5],
+            "groups": groups,
+        }
 
 
 _GROUP_KEYS = {"model": "model", "day": "substr(started_at, 1, 10)", "tool": "tool", "provider": "provider"}

@@ -82,6 +82,7 @@ def write_outputs(
         workspace.write_sidecar(Path(image.path), sidecar(workspace, record, outcome, image, index, now))
     return outcome
 
+
 def sidecar(
     workspace: Workspace, record: CallRecord, outcome: ImageResult, image: ImageOut, index: int, now: datetime
 ) -> dict[str, Any]:
@@ -122,8 +123,13 @@ def sidecar(
         "format": image.format,
         "sha256": image.sha256,
         "inputs": [
-            {"id": i.id, "path": workspace.relative(i.path) if i.path else i.ref, "sha256": i.sha256, "width": i.width,
-             "height": i.height}
+            {
+                "id": i.id,
+                "path": workspace.relative(i.path) if i.path else i.ref,
+                "sha256": i.sha256,
+                "width": i.width,
+                "height": i.height,
+            }
             for i in record.inputs
         ],
         "parents": [i.id for i in record.inputs if i.id],
@@ -144,21 +150,48 @@ def rebuild_job(workspace: Workspace, rows: list[dict[str, Any]], job_id: str) -
         side = workspace.read_sidecar(path) if path.is_file() else None
         if side is None:
             continue
-        images.append(ImageOut(id=side["id"], path=str(path), relative_path=rel, uri=f"easel://images/{side['id']}",
-                               width=side["width"], height=side["height"], format=side["format"],
-                               bytes=path.stat().st_size, sha256=side["sha256"]))
+        images.append(
+            ImageOut(
+                id=side["id"],
+                path=str(path),
+                relative_path=rel,
+                uri=f"easel://images/{side['id']}",
+                width=side["width"],
+                height=side["height"],
+                format=side["format"],
+                bytes=path.stat().st_size,
+                sha256=side["sha256"],
+            )
+        )
     status = {"ok": "done", "error": "failed", "cancelled": "cancelled"}.get(last["status"], "unknown")
     result = None
     if status == "done" and images:
         side = workspace.read_sidecar(Path(images[0].path)) or {}
         params = side.get("parameters", {})
         result = ImageResult(
-            images=images, provider=last["provider"], model=last["model"], operation=last["tool"],
-            size=params.get("size", "auto"), quality=params.get("quality", "auto"), usage=side.get("usage"),
-            cost_usd=last.get("cost_usd"), estimated_cost_usd=last.get("estimated_usd"),
-            revised_prompt=side.get("revised_prompt"), elapsed_s=last.get("elapsed_s") or 0.0,
-            request_id=last.get("request_id"), job_id=job_id, attempts=len(rows),
+            images=images,
+            provider=last["provider"],
+            model=last["model"],
+            operation=last["tool"],
+            size=params.get("size", "auto"),
+            quality=params.get("quality", "auto"),
+            usage=side.get("usage"),
+            cost_usd=last.get("cost_usd"),
+            estimated_cost_usd=last.get("estimated_usd"),
+            revised_prompt=side.get("revised_prompt"),
+            elapsed_s=last.get("elapsed_s") or 0.0,
+            request_id=last.get("request_id"),
+            job_id=job_id,
+            attempts=len(rows),
         )
-    return JobView(job_id=job_id, status=status, stage=last["status"], tool=last["tool"], model=last["model"],
-                   provider=last["provider"], estimated_cost_usd=last.get("estimated_usd"), result=result,
-                   error=last.get("error_message"))
+    return JobView(
+        job_id=job_id,
+        status=status,
+        stage=last["status"],
+        tool=last["tool"],
+        model=last["model"],
+        provider=last["provider"],
+        estimated_cost_usd=last.get("estimated_usd"),
+        result=result,
+        error=last.get("error_message"),
+    )

@@ -68,9 +68,16 @@ def recover(workspace: Workspace, ledger: Ledger) -> int:
         cost, _ = cost_from_usage(row["model"], first.get("usage"))
         if first.get("provider") == "offline":
             cost = 0.0
-        ledger.settle(attempt, status="ok", cost_usd=cost, usage=first.get("usage"),
-                      request_id=first.get("request_id"), outputs=[s["_relative_path"] for s in sides],
-                      elapsed_s=first.get("elapsed_s"), billed=first.get("provider") != "offline")
+        ledger.settle(
+            attempt,
+            status="ok",
+            cost_usd=cost,
+            usage=first.get("usage"),
+            request_id=first.get("request_id"),
+            outputs=[s["_relative_path"] for s in sides],
+            elapsed_s=first.get("elapsed_s"),
+            billed=first.get("provider") != "offline",
+        )
         recovered += 1
         log.warning("recovered call %s (job %s) from a previous run: %d image(s)", row["id"], row["job_id"], len(sides))
     return recovered

@@ -46,8 +46,10 @@ def _png(img: Any) -> bytes:
 def _lossy_warning(fmt: str, what: str) -> list[str]:
     if fmt in EXACT_FORMATS:
         return []
-    return [f"output_format {fmt} is lossy: the {what} pixels were kept exactly before encoding, but {fmt} "
-            "compression changes them slightly; use png for byte-exact pixels"]
+    return [
+        f"output_format {fmt} is lossy: the {what} pixels were kept exactly before encoding, but {fmt} "
+        "compression changes them slightly; use png for byte-exact pixels"
+    ]
 
 
 def prepare_inpaint(
@@ -111,8 +113,11 @@ def prepare_inpaint(
         "preserve_unmasked": preserve_unmasked,
     }
     readings = {"alpha": "transparent = edit", "white": "white = edit", "black": "black = edit"}
-    warnings = [] if mask_data is None else [
-        f"the mask was read with the {mask.convention_used} convention ({readings[mask.convention_used]})"]
+    warnings = (
+        []
+        if mask_data is None
+        else [f"the mask was read with the {mask.convention_used} convention ({readings[mask.convention_used]})"]
+    )
     if preserve_unmasked:
         warnings += _lossy_warning(output_format, "unmasked")
     return PreparedEdit(image, request_mask.png, plan.request_size, geometry, finish, warnings)
@@ -137,8 +142,16 @@ def prepare_outpaint(
     from easel_mcp.imaging.outpaint import build_outpaint_request, finish_outpaint
 
     source = imgio.open_image(source_data, what="the image")
-    plan = plan_outpaint(source.size, size_rule(model), left=left, top=top, right=right, bottom=bottom,
-                         aspect_ratio=aspect_ratio, anchor=anchor)
+    plan = plan_outpaint(
+        source.size,
+        size_rule(model),
+        left=left,
+        top=top,
+        right=right,
+        bottom=bottom,
+        aspect_ratio=aspect_ratio,
+        anchor=anchor,
+    )
     request_img, mask_png = build_outpaint_request(source, plan)
 
     def finish(outputs: list[bytes]) -> list[bytes]:

@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     model: str = Field(default="gpt-image-1.5", description="Model used when a call names none.")
     timeout_s: float = Field(default=300.0, gt=0, description="Total time allowed for one upstream request.")
     sync_timeout_s: float | None = Field(
-        default=None, gt=0,
+        default=None,
+        gt=0,
         description="Return a running call as a job (get_job) after this many seconds; unset: wait to the end.",
     )
     retry_max_attempts: int = Field(default=3, ge=1, le=10, description="Upstream attempts per call, retries included.")
@@ -117,7 +118,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "openai_base_url", "openai_org_id", "openai_project_id", "azure_endpoint", "azure_api_version", "base_url",
+        "openai_base_url",
+        "openai_org_id",
+        "openai_project_id",
+        "azure_endpoint",
+        "azure_api_version",
+        "base_url",
         mode="before",
     )
     @classmethod

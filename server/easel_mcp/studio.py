@@ -95,10 +95,17 @@ class Studio:
             from easel_mcp.retry import RetryPolicy
 
             s = self.settings
-            policy = RetryPolicy(s.retry_max_attempts, s.retry_base_delay_s, max(s.retry_base_delay_s, 20.0),
-                                 s.retry_after_cap_s)
-            self._engine = Engine(self, self.ledger, self.budgets, max_concurrency=s.max_concurrency, policy=policy,
-                                  shutdown_grace_s=s.shutdown_grace_s)
+            policy = RetryPolicy(
+                s.retry_max_attempts, s.retry_base_delay_s, max(s.retry_base_delay_s, 20.0), s.retry_after_cap_s
+            )
+            self._engine = Engine(
+                self,
+                self.ledger,
+                self.budgets,
+                max_concurrency=s.max_concurrency,
+                policy=policy,
+                shutdown_grace_s=s.shutdown_grace_s,
+            )
         return self._engine
 
     @asynccontextmanager
@@ -223,20 +230,36 @@ class Studio:
             upper = estimate.upper_usd
             tight = [v for v in left.values() if v is not None]
             if upper is not None and tight and upper > min(tight):
-                result.warnings.append(f"a real call would be refused: it could cost up to ${upper:.4f} and the "
-                                       f"budget has ${min(tight):.4f} left")
+                result.warnings.append(
+                    f"a real call would be refused: it could cost up to ${upper:.4f} and the "
+                    f"budget has ${min(tight):.4f} left"
+                )
             return result
         outcome = await self.engine.execute(
-            record, request, estimate, input_sizes=input_sizes, finish=finish, progress=progress or Progress(None),
-            wait=wait, sync_timeout_s=self.settings.sync_timeout_s,
+            record,
+            request,
+            estimate,
+            input_sizes=input_sizes,
+            finish=finish,
+            progress=progress or Progress(None),
+            wait=wait,
+            sync_timeout_s=self.settings.sync_timeout_s,
         )
         if isinstance(outcome, ImageResult):
             return outcome
         o = record.options
         return ImageResult(
-            images=[], provider=outcome.provider, model=o.model, operation=record.operation, size=o.size,
-            quality=o.quality, estimated_cost_usd=estimate.total_usd, elapsed_s=round(outcome.elapsed_s, 3),
-            status="running", job_id=outcome.id, geometry=record.geometry,
+            images=[],
+            provider=outcome.provider,
+            model=o.model,
+            operation=record.operation,
+            size=o.size,
+            quality=o.quality,
+            estimated_cost_usd=estimate.total_usd,
+            elapsed_s=round(outcome.elapsed_s, 3),
+            status="running",
+            job_id=outcome.id,
+            geometry=record.geometry,
             cost_note="the call is still running; get_job(job_id) returns the images when it is done",
             warnings=[*o.warnings, *record.warnings],
         )
@@ -275,8 +298,9 @@ class Studio:
         from easel_mcp.imaging.io import probe
 
         info = probe(data, what="a partial image")
-        written = self.workspace.write_image(data, ext=info.format, label=f"{record.label}-partial{index + 1}",
-                                             subfolder="partials")
+        written = self.workspace.write_image(
+            data, ext=info.format, label=f"{record.label}-partial{index + 1}", subfolder="partials"
+        )
         return written.relative_path
 
     def cheaper_options(self, record: CallRecord, input_sizes: Sequence[tuple[int, int]], left_usd: float) -> str:
@@ -327,8 +351,11 @@ class Studio:
             "this_month": self.ledger.report(since=month, by="model"),
             "all_time": self.ledger.report(since=None, by="model"),
             "budget_left_usd": self.ledger.budget_left(self.budgets),
-            "limits_usd": {"per_call": self.budgets.max_cost_per_call_usd, "daily": self.budgets.daily_usd,
-                           "monthly": self.budgets.monthly_usd},
+            "limits_usd": {
+                "per_call": self.budgets.max_cost_per_call_usd,
+                "daily": self.budgets.daily_usd,
+                "monthly": self.budgets.monthly_usd,
+            },
         }
         return json.dumps(body, indent=2)
 
@@ -337,6 +364,7 @@ class Studio:
         if not self.budgets.any_limit:
             return {"per_call": None, "today": None, "this_month": None}
         return await anyio.to_thread.run_sync(self.ledger.budget_left, self.budgets)
+
 
 def open_studio(settings: Settings) -> Studio:
     """Open the workspace and check that the default provider can be built (credentials present)."""

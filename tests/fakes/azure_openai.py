@@ -70,8 +70,11 @@ class FakeAzureOpenAI(FakeOpenAIImages):
         path = scope["path"]
         dated, v1 = DATED.match(path), V1.match(path)
         routed = dict(scope)
-        routed[_ROUTE] = {"path": path, "form": "dated" if dated else "v1" if v1 else None,
-                          "deployment": dated.group(1) if dated else None}
+        routed[_ROUTE] = {
+            "path": path,
+            "form": "dated" if dated else "v1" if v1 else None,
+            "deployment": dated.group(1) if dated else None,
+        }
         if dated or v1:
             endpoint = dated.group(2) if dated else v1.group(1)  # type: ignore[union-attr]
             routed["path"] = f"/v1/images/{endpoint}"
@@ -85,20 +88,25 @@ class FakeAzureOpenAI(FakeOpenAIImages):
         if route.get("form") == "dated":
             rec.deployment = route["deployment"]
             if version is None:
-                parsed.problems.append(val.Violation("api-version", "Missing required query parameter "
-                                                     "'api-version'", "missing_required_parameter"))
+                parsed.problems.append(
+                    val.Violation(
+                        "api-version", "Missing required query parameter 'api-version'", "missing_required_parameter"
+                    )
+                )
             elif version not in self.api_versions:
                 parsed.problems.append(val.Violation("api-version", f"Unsupported api-version {version!r}"))
             if asked is not None and asked != rec.deployment:
-                parsed.problems.append(val.Violation("model", f"model {asked!r} differs from the deployment "
-                                                     f"{rec.deployment!r} in the URL"))
+                parsed.problems.append(
+                    val.Violation("model", f"model {asked!r} differs from the deployment {rec.deployment!r} in the URL")
+                )
         elif route.get("form") == "v1":
             rec.deployment = asked if isinstance(asked, str) else None
             if version is not None and version not in ("preview", "v1"):
                 parsed.problems.append(val.Violation("api-version", "the v1 API takes no dated api-version"))
             if rec.deployment is None:
-                parsed.problems.append(val.Violation("model", "model (the deployment name) is required",
-                                                     "missing_required_parameter"))
+                parsed.problems.append(
+                    val.Violation("model", "model (the deployment name) is required", "missing_required_parameter")
+                )
 
     def _model_of(self, rec: RecordedRequest, parsed: wire.Parsed) -> str:
         return self.deployments.get(rec.deployment or "", rec.deployment or val.DEFAULT_EDIT_MODEL)
@@ -118,11 +126,17 @@ class FakeAzureOpenAI(FakeOpenAIImages):
         key_ok = rec.headers.get("api-key") == self.azure_key
         token_ok = rec.headers.get("authorization") == f"Bearer {self.ad_token}"
         if not (key_ok or token_ok):
-            return 401, azure_error("401", "Access denied due to invalid subscription key or wrong API endpoint. "
-                                    "Make sure to provide a valid key for an active subscription and use a "
-                                    "correct regional API endpoint for your resource.")
+            return 401, azure_error(
+                "401",
+                "Access denied due to invalid subscription key or wrong API endpoint. "
+                "Make sure to provide a valid key for an active subscription and use a "
+                "correct regional API endpoint for your resource.",
+            )
         if p.endpoint is not None and rec.deployment not in self.deployments:
-            return 404, azure_error("DeploymentNotFound", "The API deployment for this resource does not exist. "
-                                    "If you created the deployment within the last 5 minutes, please wait a "
-                                    "moment and try again.")
+            return 404, azure_error(
+                "DeploymentNotFound",
+                "The API deployment for this resource does not exist. "
+                "If you created the deployment within the last 5 minutes, please wait a "
+                "moment and try again.",
+            )
         return super()._gate(rec, p, violations, model)

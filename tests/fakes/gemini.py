@@ -53,8 +53,9 @@ class GeminiRequest:
 
 
 class FakeGemini:
-    def __init__(self, *, api_key: str | None = "gemini-test-key", answer_mime: str = "image/png",
-                 latency_s: float = 0.0) -> None:
+    def __init__(
+        self, *, api_key: str | None = "gemini-test-key", answer_mime: str = "image/png", latency_s: float = 0.0
+    ) -> None:
         self.api_key = api_key
         self.answer_mime = answer_mime
         self.latency_s = latency_s
@@ -140,8 +141,9 @@ class FakeGemini:
             await asyncio.sleep(delay)
         if scripted is not None:
             payload = scripted.raw if scripted.raw is not None else json.dumps(scripted.json).encode()
-            await wire.send_bytes(send, scripted.status, payload, rid,
-                                  {"content-type": "application/json", **scripted.headers})
+            await wire.send_bytes(
+                send, scripted.status, payload, rid, {"content-type": "application/json", **scripted.headers}
+            )
             return
         refusal = self._gate(rec, problems)
         if refusal is not None:
@@ -155,16 +157,32 @@ class FakeGemini:
             return 404, status_error(404, "NOT_FOUND", f"no such endpoint: {rec.method} {rec.path}")
         key = rec.headers.get("x-goog-api-key")
         if self.api_key is not None and key is None:
-            return 403, status_error(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers (callers "
-                                     "without established identity). Please use API Key or other form of API "
-                                     "consumer identity to call this API.")
+            return 403, status_error(
+                403,
+                "PERMISSION_DENIED",
+                "Method doesn't allow unregistered callers (callers "
+                "without established identity). Please use API Key or other form of API "
+                "consumer identity to call this API.",
+            )
         if self.api_key is not None and key != self.api_key:
-            return 400, status_error(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", [
-                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-                 "domain": "googleapis.com"}])
+            return 400, status_error(
+                400,
+                "INVALID_ARGUMENT",
+                "API key not valid. Please pass a valid API key.",
+                [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                        "reason": "API_KEY_INVALID",
+                        "domain": "googleapis.com",
+                    }
+                ],
+            )
         if rec.model not in rules.MODELS:
-            return 404, status_error(404, "NOT_FOUND", f"models/{rec.model} is not found for API version v1beta, "
-                                     "or is not supported for generateContent.")
+            return 404, status_error(
+                404,
+                "NOT_FOUND",
+                f"models/{rec.model} is not found for API version v1beta, or is not supported for generateContent.",
+            )
         if problems:
             return 400, status_error(400, "INVALID_ARGUMENT", "; ".join(problems))
         return None
@@ -175,15 +193,21 @@ class FakeGemini:
         tier = image_config.get("imageSize") or "1K"
         first = Image.open(io.BytesIO(images[0])) if images else None
         ratio = image_config.get("aspectRatio") or (
-            rules.nearest_ratio(first.width, first.height, model_rules.ratios) if first else "1:1")
+            rules.nearest_ratio(first.width, first.height, model_rules.ratios) if first else "1:1"
+        )
         width, height = rules.output_size(ratio, tier)
-        picture = first.convert("RGB").resize((width, height)) if first else render.generated_image(
-            prompt, width, height, False)
+        picture = (
+            first.convert("RGB").resize((width, height))
+            if first
+            else render.generated_image(prompt, width, height, False)
+        )
         parts: list[dict[str, Any]] = []
         if model_rules.thoughts:
             draft = Image.new("RGB", (64, 64), (128, 128, 128))
-            parts += [{"text": "Planning the composition.", "thought": True},
-                      {"inlineData": _inline(draft, "image/png"), "thought": True}]
+            parts += [
+                {"text": "Planning the composition.", "thought": True},
+                {"inlineData": _inline(draft, "image/png"), "thought": True},
+            ]
         parts += [{"text": "Here is your image."}, {"inlineData": _inline(picture, self.answer_mime)}]
         usage = rules.usage(prompt, len(images), model_rules.image_tokens[tier], 5)
         with self._lock:

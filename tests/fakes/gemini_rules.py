@@ -21,8 +21,9 @@ EXTREME_RATIOS = ("1:4", "4:1", "1:8", "8:1")
 TIERS = {"1K": 1, "2K": 2, "4K": 4}
 MIME_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
 TOP_KEYS = frozenset({"contents", "generationConfig", "safetySettings", "systemInstruction"})
-CONFIG_KEYS = frozenset({"responseModalities", "imageConfig", "temperature", "topP", "topK", "candidateCount",
-                         "maxOutputTokens", "seed"})
+CONFIG_KEYS = frozenset(
+    {"responseModalities", "imageConfig", "temperature", "topP", "topK", "candidateCount", "maxOutputTokens", "seed"}
+)
 MAX_INLINE = 20 * 1024 * 1024
 
 
@@ -37,8 +38,9 @@ class ModelRules:
 MODELS: dict[str, ModelRules] = {
     "gemini-2.5-flash-image": ModelRules(TEN_RATIOS, (), {"1K": 1290}),
     "gemini-3-pro-image": ModelRules(TEN_RATIOS, tuple(TIERS), {"1K": 1120, "2K": 1120, "4K": 2000}, thoughts=True),
-    "gemini-3.1-flash-image": ModelRules(TEN_RATIOS + EXTREME_RATIOS, tuple(TIERS),
-                                         {"1K": 1120, "2K": 1680, "4K": 2520}),
+    "gemini-3.1-flash-image": ModelRules(
+        TEN_RATIOS + EXTREME_RATIOS, tuple(TIERS), {"1K": 1120, "2K": 1680, "4K": 2520}
+    ),
 }
 
 
@@ -61,34 +63,66 @@ class GeminiScripted:
 
     @classmethod
     def prompt_blocked(cls, reason: str = "SAFETY") -> GeminiScripted:
-        return cls(json={"promptFeedback": {"blockReason": reason}, "usageMetadata": {"promptTokenCount": 9,
-                         "totalTokenCount": 9}, "responseId": "blocked-1"})
+        return cls(
+            json={
+                "promptFeedback": {"blockReason": reason},
+                "usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9},
+                "responseId": "blocked-1",
+            }
+        )
 
     @classmethod
     def finish(cls, reason: str, text: str | None = None) -> GeminiScripted:
         candidate: dict[str, Any] = {"finishReason": reason, "index": 0}
         if text is not None:
             candidate["content"] = {"role": "model", "parts": [{"text": text}]}
-        return cls(json={"candidates": [candidate], "usageMetadata": {"promptTokenCount": 9,
-                         "candidatesTokenCount": 3, "totalTokenCount": 12}, "responseId": f"finish-{reason}"})
+        return cls(
+            json={
+                "candidates": [candidate],
+                "usageMetadata": {"promptTokenCount": 9, "candidatesTokenCount": 3, "totalTokenCount": 12},
+                "responseId": f"finish-{reason}",
+            }
+        )
 
     @classmethod
     def rate_limited(cls, retry_s: int = 7) -> GeminiScripted:
-        return cls(429, status_error(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).", [
-            {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
-                {"quotaMetric": "generativelanguage.googleapis.com/generate_content_requests",
-                 "quotaId": "GenerateRequestsPerMinutePerProjectPerModel"}]},
-            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_s}s"},
-        ]))
+        return cls(
+            429,
+            status_error(
+                429,
+                "RESOURCE_EXHAUSTED",
+                "Resource has been exhausted (e.g. check quota).",
+                [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                        "violations": [
+                            {
+                                "quotaMetric": "generativelanguage.googleapis.com/generate_content_requests",
+                                "quotaId": "GenerateRequestsPerMinutePerProjectPerModel",
+                            }
+                        ],
+                    },
+                    {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_s}s"},
+                ],
+            ),
+        )
 
     @classmethod
     def quota_exhausted(cls) -> GeminiScripted:
-        return cls(429, status_error(
-            429, "RESOURCE_EXHAUSTED",
-            "You exceeded your current quota, please check your plan and billing details.",
-            [{"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
-                {"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]}],
-        ))
+        return cls(
+            429,
+            status_error(
+                429,
+                "RESOURCE_EXHAUSTED",
+                "You exceeded your current quota, please check your plan and billing details.",
+                [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                        "violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}],
+                    }
+                ],
+            ),
+        )
 
     @classmethod
     def server_error(cls, status: int = 500) -> GeminiScripted:
@@ -230,6 +264,8 @@ def usage(prompt: str, n_inputs: int, image_tokens: int, text_out: int) -> dict[
         "candidatesTokenCount": image_tokens + text_out,
         "totalTokenCount": prompt_total + image_tokens + text_out,
         "promptTokensDetails": details,
-        "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": image_tokens},
-                                    {"modality": "TEXT", "tokenCount": text_out}],
+        "candidatesTokensDetails": [
+            {"modality": "IMAGE", "tokenCount": image_tokens},
+            {"modality": "TEXT", "tokenCount": text_out},
+        ],
     }

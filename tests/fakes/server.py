@@ -27,9 +27,20 @@ def serve(app: Any, name: str) -> tuple[uvicorn.Server, threading.Thread, int]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None, log_level="warning",
-                            access_log=False, http="h11", ws="none", interface="asgi3", loop="asyncio",
-                            timeout_graceful_shutdown=1)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        http="h11",
+        ws="none",
+        interface="asgi3",
+        loop="asyncio",
+        timeout_graceful_shutdown=1,
+    )
     server = _Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"{name}:{port}")
     thread.start()

@@ -23,8 +23,13 @@ from easel_mcp.imaging.outpaint import build_outpaint_request
 
 SOURCES = [(1024, 1024), (1536, 1024), (1024, 1536), (800, 600), (1920, 1080), (3840, 2160)]
 GROWTHS: list[dict[str, Any]] = [
-    {"aspect_ratio": "16:9"}, {"aspect_ratio": "9:16"}, {"aspect_ratio": "1:1"}, {"aspect_ratio": "4:3"},
-    {"aspect_ratio": "3:1"}, {"left": 256}, {"right": 100, "bottom": 50},
+    {"aspect_ratio": "16:9"},
+    {"aspect_ratio": "9:16"},
+    {"aspect_ratio": "1:1"},
+    {"aspect_ratio": "4:3"},
+    {"aspect_ratio": "3:1"},
+    {"left": 256},
+    {"right": 100, "bottom": 50},
 ]
 RULES = {"fixed": GPT_FIXED, "flexible": GPT_FLEXIBLE}
 
@@ -106,8 +111,14 @@ GOLDEN = [  # (rule, source, growth, canvas, request, request_source_box)
 
 
 @pytest.mark.parametrize(("rule_name", "src", "growth", "canvas", "req", "box"), GOLDEN)
-def test_golden_values(rule_name: str, src: tuple[int, int], growth: dict[str, Any], canvas: tuple[int, int],
-                       req: tuple[int, int], box: tuple[int, int, int, int]) -> None:
+def test_golden_values(
+    rule_name: str,
+    src: tuple[int, int],
+    growth: dict[str, Any],
+    canvas: tuple[int, int],
+    req: tuple[int, int],
+    box: tuple[int, int, int, int],
+) -> None:
     plan = plan_outpaint(src, RULES[rule_name], **growth)
     rb = plan.request_source_box
     assert (plan.canvas_size, plan.request_size, (rb.x, rb.y, rb.width, rb.height)) == (canvas, req, box)
@@ -124,10 +135,13 @@ def test_anchors() -> None:
     assert plan_outpaint((1001, 1000), GPT_FLEXIBLE, aspect_ratio="2:1").grow == (499, 0, 500, 0)
 
 
-@pytest.mark.parametrize(("rule", "words"), [
-    (GPT_FLEXIBLE, r"widest request this model accepts is 3:1.*try aspect_ratio 3:1"),
-    (GPT_FIXED, r"1536x1024 \(3:2, fixed sizes\).*try aspect_ratio 16:9"),
-])
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        (GPT_FLEXIBLE, r"widest request this model accepts is 3:1.*try aspect_ratio 3:1"),
+        (GPT_FIXED, r"1536x1024 \(3:2, fixed sizes\).*try aspect_ratio 16:9"),
+    ],
+)
 def test_too_wide_refused(rule: SizeRule, words: str) -> None:
     with pytest.raises(ImagingError, match=words):
         plan_outpaint((1536, 1024), rule, aspect_ratio="4:1")
@@ -135,16 +149,19 @@ def test_too_wide_refused(rule: SizeRule, words: str) -> None:
         plan_outpaint((1024, 1536), rule, aspect_ratio="1:4")
 
 
-@pytest.mark.parametrize(("kwargs", "words"), [
-    ({}, "nothing to grow"),
-    ({"left": -5}, r"negative \(left=-5\)"),
-    ({"aspect_ratio": "16:9", "left": 10}, "not both"),
-    ({"aspect_ratio": "wide"}, "not understood"),
-    ({"aspect_ratio": "0:1"}, "not understood"),
-    ({"aspect_ratio": "3:2"}, "nothing to grow"),
-    ({"left": 20000, "right": 20000, "top": 20000}, "pixel limit"),
-    ({"left": 10, "anchor": "middle"}, "anchor"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({}, "nothing to grow"),
+        ({"left": -5}, r"negative \(left=-5\)"),
+        ({"aspect_ratio": "16:9", "left": 10}, "not both"),
+        ({"aspect_ratio": "wide"}, "not understood"),
+        ({"aspect_ratio": "0:1"}, "not understood"),
+        ({"aspect_ratio": "3:2"}, "nothing to grow"),
+        ({"left": 20000, "right": 20000, "top": 20000}, "pixel limit"),
+        ({"left": 10, "anchor": "middle"}, "anchor"),
+    ],
+)
 def test_outpaint_refusals(kwargs: dict[str, Any], words: str) -> None:
     with pytest.raises(ImagingError, match=words):
         plan_outpaint((1536, 1024), GPT_FLEXIBLE, **kwargs)

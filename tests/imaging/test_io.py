@@ -34,8 +34,10 @@ def photo() -> Image.Image:
     return Image.merge("RGB", (grad, Image.effect_noise((96, 64), 40), grad.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
 
 
-@pytest.mark.parametrize(("fmt", "mode", "alpha"), [("PNG", "RGBA", True), ("JPEG", "RGB", False),
-                                                     ("WEBP", "RGBA", True), ("PNG", "L", False)])
+@pytest.mark.parametrize(
+    ("fmt", "mode", "alpha"),
+    [("PNG", "RGBA", True), ("JPEG", "RGB", False), ("WEBP", "RGBA", True), ("PNG", "L", False)],
+)
 def test_probe_and_open_each_format(photo: Image.Image, fmt: str, mode: str, alpha: bool) -> None:
     img = photo.convert(mode)
     if alpha:
@@ -43,7 +45,12 @@ def test_probe_and_open_each_format(photo: Image.Image, fmt: str, mode: str, alp
     data = _save(img, fmt)
     info = imgio.probe(data, what="image 2")
     assert (info.format, info.width, info.height, info.has_alpha, info.bytes) == (
-        {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}[fmt], 96, 64, alpha, len(data))
+        {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}[fmt],
+        96,
+        64,
+        alpha,
+        len(data),
+    )
     opened = imgio.open_image(data)
     assert opened.size == (96, 64)
     opened.getpixel((5, 5))  # decoded
@@ -91,12 +98,15 @@ def test_animated_gif_refused(photo: Image.Image) -> None:
         imgio.ensure_model_input(buf.getvalue(), what="image 1")
 
 
-@pytest.mark.parametrize(("data", "words"), [
-    (b"this is not a PNG, just text pretending to be one", "text"),
-    (b"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk", "base64"),
-    (b"\x00\x01\x02\x03garbage", "not a recognisable image"),
-    (b"", "empty"),
-])
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"this is not a PNG, just text pretending to be one", "text"),
+        (b"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk", "base64"),
+        (b"\x00\x01\x02\x03garbage", "not a recognisable image"),
+        (b"", "empty"),
+    ],
+)
 def test_non_images_refused(data: bytes, words: str) -> None:
     with pytest.raises(ImagingError, match=words):
         imgio.probe(data)

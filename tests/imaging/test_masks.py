@@ -76,8 +76,9 @@ Maker = Callable[[str], bytes]
 
 
 @pytest.mark.parametrize("mode", OPAQUE_MODES)
-@pytest.mark.parametrize(("convention", "maker"), [("white", _white_is_edit), ("black", _black_is_edit),
-                                                   ("auto", _white_is_edit)])
+@pytest.mark.parametrize(
+    ("convention", "maker"), [("white", _white_is_edit), ("black", _black_is_edit), ("auto", _white_is_edit)]
+)
 def test_opaque_conventions_every_mode(mode: str, convention: masks.Convention, maker: Maker) -> None:
     result = normalize_mask(maker(mode), SIZE, convention)
     assert _same(_edit_of(result), _expected())
@@ -153,15 +154,18 @@ def test_regions_rect_and_ellipse() -> None:
     assert e.edit_bbox == (0, 0, 40, 30) and 0 < e.edit_fraction < 30 * 20 / (64 * 48)
 
 
-@pytest.mark.parametrize(("region", "words"), [
-    (Region(60, 0, 10, 10), "extends 6 px past the right edge.*width at most 4"),
-    (Region(0, 40, 10, 10), "extends 2 px past the bottom edge.*height at most 8"),
-    (Region(-3, 0, 10, 10), "starts 3 px left"),
-    (Region(0, -1, 10, 10), "starts 1 px above"),
-    (Region(100, 0, 10, 10), "entirely outside"),
-    (Region(0, 0, 0, 10), "empty"),
-    (Region(0, 0, 64, 48), "edit_image"),
-])
+@pytest.mark.parametrize(
+    ("region", "words"),
+    [
+        (Region(60, 0, 10, 10), "extends 6 px past the right edge.*width at most 4"),
+        (Region(0, 40, 10, 10), "extends 2 px past the bottom edge.*height at most 8"),
+        (Region(-3, 0, 10, 10), "starts 3 px left"),
+        (Region(0, -1, 10, 10), "starts 1 px above"),
+        (Region(100, 0, 10, 10), "entirely outside"),
+        (Region(0, 0, 0, 10), "empty"),
+        (Region(0, 0, 64, 48), "edit_image"),
+    ],
+)
 def test_region_errors(region: Region, words: str) -> None:
     with pytest.raises(ImagingError, match=words):
         mask_from_regions(SIZE, [Region(1, 1, 2, 2), region])
@@ -215,8 +219,10 @@ def _within(edit: Image.Image, f: int) -> list[list[bool]]:
 @given(st.lists(st.tuples(rects, st.booleans()), min_size=1, max_size=3), st.integers(0, 12))
 def test_feather_band_is_exact(items: list[tuple[tuple[int, int, int, int], bool]], feather: int) -> None:
     size = (40, 30)
-    regions = [Region(x, y, min(w, size[0] - x), min(h, size[1] - y), "ellipse" if ell else "rect")
-               for (x, y, w, h), ell in items]
+    regions = [
+        Region(x, y, min(w, size[0] - x), min(h, size[1] - y), "ellipse" if ell else "rect")
+        for (x, y, w, h), ell in items
+    ]
     try:
         mask = mask_from_regions(size, regions)
     except ImagingError:

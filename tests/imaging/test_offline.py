@@ -51,8 +51,11 @@ def test_edit_changes_only_alpha_zero_pixels(mode: str, fmt: str) -> None:
     if mode == "RGBA":
         source.paste((7, 8, 9, 0), (0, 0, 20, 20))  # some transparency, outside the edit area
     mask = mask_from_regions(source.size, [Region(30, 20, 150, 90, "ellipse"), Region(200, 100, 10, 10)])
-    out = Image.open(io.BytesIO(render_edit(source, mask.png, "a cat", source.size, fmt=fmt,
-                                            compression=0 if fmt == "webp" else None)))
+    out = Image.open(
+        io.BytesIO(
+            render_edit(source, mask.png, "a cat", source.size, fmt=fmt, compression=0 if fmt == "webp" else None)
+        )
+    )
     assert out.size == source.size and out.mode == mode
     keep = Image.open(io.BytesIO(mask.png)).getchannel("A")  # 255 = keep
     diff = ImageChops.difference(out.convert("RGBA"), source.convert("RGBA"))
@@ -66,8 +69,9 @@ def test_edit_changes_only_alpha_zero_pixels(mode: str, fmt: str) -> None:
     edited = ImageChops.multiply(changed.point(lambda v: 255 if v else 0), ImageChops.invert(keep))
     assert edited.histogram()[255] > 0.9 * ImageChops.invert(keep).histogram()[255]  # the area is repainted
     again = render_edit(source, mask.png, "a cat", source.size, fmt=fmt, compression=0 if fmt == "webp" else None)
-    assert again == render_edit(source, mask.png, "a cat", source.size, fmt=fmt,
-                                compression=0 if fmt == "webp" else None)
+    assert again == render_edit(
+        source, mask.png, "a cat", source.size, fmt=fmt, compression=0 if fmt == "webp" else None
+    )
 
 
 def test_edit_resizes_and_checks_the_mask() -> None:

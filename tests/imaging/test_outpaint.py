@@ -21,12 +21,15 @@ def _fake_model(request: Image.Image, mask_png: bytes, size: tuple[int, int] | N
     return out if size is None else out.resize(size, Image.Resampling.LANCZOS)
 
 
-@pytest.mark.parametrize(("rule", "kwargs"), [
-    (GPT_FLEXIBLE, {"left": 256}),
-    (GPT_FLEXIBLE, {"aspect_ratio": "16:9", "anchor": "right"}),
-    (GPT_FIXED, {"aspect_ratio": "16:9"}),
-    (GPT_FIXED, {"right": 100, "bottom": 50}),
-])
+@pytest.mark.parametrize(
+    ("rule", "kwargs"),
+    [
+        (GPT_FLEXIBLE, {"left": 256}),
+        (GPT_FLEXIBLE, {"aspect_ratio": "16:9", "anchor": "right"}),
+        (GPT_FIXED, {"aspect_ratio": "16:9"}),
+        (GPT_FIXED, {"right": 100, "bottom": 50}),
+    ],
+)
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
 def test_outpaint_round_trip(rule: SizeRule, kwargs: dict[str, object], mode: str) -> None:
     source = Image.effect_noise((800, 600), 50).convert(mode)
@@ -37,8 +40,11 @@ def test_outpaint_round_trip(rule: SizeRule, kwargs: dict[str, object], mode: st
     result = finish_outpaint(model, source, plan)
     assert result.size == plan.canvas_size and result.mode == mode
     assert result.crop(plan.source_box.box).tobytes() == source.tobytes()  # byte-identical original
-    outside = (0, 0, plan.source_box.x, plan.canvas_size[1]) if plan.source_box.x else (
-        0, plan.canvas_size[1] - 1, plan.canvas_size[0], plan.canvas_size[1])
+    outside = (
+        (0, 0, plan.source_box.x, plan.canvas_size[1])
+        if plan.source_box.x
+        else (0, plan.canvas_size[1] - 1, plan.canvas_size[0], plan.canvas_size[1])
+    )
     r, g, b = result.convert("RGB").crop(outside).resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))  # type: ignore[misc]
     assert r > 200 and 90 < g < 170 and b < 60  # the model's paint fills the new area
     loose = finish_outpaint(model, source, plan, preserve_original=False)

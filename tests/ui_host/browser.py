@@ -19,9 +19,18 @@ if TYPE_CHECKING:
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=920,1500", "--force-device-scale-factor=1")
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=920,1500",
+    "--force-device-scale-factor=1",
+)
 
 
 def start_chromium(profile: Path) -> Chrome:
@@ -45,8 +54,14 @@ def severe_logs(driver: Chrome) -> list[str]:
     return [e["message"] for e in entries if e["level"] == "SEVERE"]
 
 
-def open_view(driver: Chrome, host: HostServer, app: str, tool: str = "generate_image",
-              args: dict[str, Any] | None = None, **query: str) -> None:
+def open_view(
+    driver: Chrome,
+    host: HostServer,
+    app: str,
+    tool: str = "generate_image",
+    args: dict[str, Any] | None = None,
+    **query: str,
+) -> None:
     """Load the host page making `tool(args)` with the view `app`, and switch into the view's iframe."""
     params = "".join(f"&{k}={v}" for k, v in query.items())
     driver.switch_to.default_content()
@@ -78,12 +93,15 @@ def shot(driver: Chrome, name: str) -> None:
 
 def shown_images(driver: Chrome, count: int, operation: str) -> list[dict[str, Any]]:
     """The viewer's <img> elements once `count` images of a result of `operation` have loaded."""
-    images: list[dict[str, Any]] = wait(driver, f"""
+    images: list[dict[str, Any]] = wait(
+        driver,
+        f"""
         const s = window.EaselViewer && EaselViewer.state.result;
         const imgs = [...document.querySelectorAll('img.result')];
         if (!s || s.operation !== '{operation}' || imgs.length !== {count}) return null;
         if (!imgs.every((i) => i.complete && i.naturalWidth > 0)) return null;
-        return imgs.map((i) => ({{id: i.dataset.id, src: i.src, w: i.naturalWidth, h: i.naturalHeight}}));""")
+        return imgs.map((i) => ({{id: i.dataset.id, src: i.src, w: i.naturalWidth, h: i.naturalHeight}}));""",
+    )
     return images
 
 

@@ -85,9 +85,13 @@ class HostServer:
         async with Client(build_server(settings)) as client:
             self._client = client
             self._tools = {t.name for t in (await client.list_tools()).tools}
-            routes = [Route("/host.html", self._static), Route("/host.js", self._static),
-                      Route("/app/{name}.html", self._view), Route("/rpc", self._rpc, methods=["POST"]),
-                      Route("/favicon.ico", lambda _: Response(status_code=204))]
+            routes = [
+                Route("/host.html", self._static),
+                Route("/host.js", self._static),
+                Route("/app/{name}.html", self._view),
+                Route("/rpc", self._rpc, methods=["POST"]),
+                Route("/favicon.ico", lambda _: Response(status_code=204)),
+            ]
             config = uvicorn.Config(Starlette(routes=routes), log_level="warning", lifespan="off")
             self._server = uvicorn.Server(config)
             await self._server.serve(sockets=[self._sock])

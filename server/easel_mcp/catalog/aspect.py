@@ -23,12 +23,28 @@ from easel_mcp.catalog.models import Size, SizeRule, format_size, parse_size
 
 # 1K sizes (S: Google's image-generation guide, copied in image-apis.md §5 as the ratio list).
 GEMINI_3_1K: dict[str, Size] = {
-    "1:1": (1024, 1024), "2:3": (848, 1264), "3:2": (1264, 848), "3:4": (896, 1200), "4:3": (1200, 896),
-    "4:5": (928, 1152), "5:4": (1152, 928), "9:16": (768, 1376), "16:9": (1376, 768), "21:9": (1584, 672),
+    "1:1": (1024, 1024),
+    "2:3": (848, 1264),
+    "3:2": (1264, 848),
+    "3:4": (896, 1200),
+    "4:3": (1200, 896),
+    "4:5": (928, 1152),
+    "5:4": (1152, 928),
+    "9:16": (768, 1376),
+    "16:9": (1376, 768),
+    "21:9": (1584, 672),
 }
 GEMINI_25_1K: dict[str, Size] = {
-    "1:1": (1024, 1024), "2:3": (832, 1248), "3:2": (1248, 832), "3:4": (864, 1184), "4:3": (1184, 864),
-    "4:5": (896, 1152), "5:4": (1152, 896), "9:16": (768, 1344), "16:9": (1344, 768), "21:9": (1536, 672),
+    "1:1": (1024, 1024),
+    "2:3": (832, 1248),
+    "3:2": (1248, 832),
+    "3:4": (864, 1184),
+    "4:3": (1184, 864),
+    "4:5": (896, 1152),
+    "5:4": (1152, 896),
+    "9:16": (768, 1344),
+    "16:9": (1344, 768),
+    "21:9": (1536, 672),
 }
 # The extreme ratios of newer models (image-apis.md §5); sizes are representative (about 1 MP).
 EXTREME_1K: dict[str, Size] = {"1:4": (512, 2048), "4:1": (2048, 512), "1:8": (384, 3072), "8:1": (3072, 384)}
@@ -56,8 +72,11 @@ class AspectSizes:
         first_tier, first = next(iter(self.tiers.items()))
         pairs = ", ".join(f"{format_size(s)} ({r})" for r, s in first.items())
         more = [t for t in self.tiers if t != first_tier]
-        scaled = f"; {' and '.join(more)}: the same ratios at {' and '.join(f'{TIER_SCALE[t]}x' for t in more)} " \
-            "the sides" if more else ""
+        scaled = (
+            f"; {' and '.join(more)}: the same ratios at {' and '.join(f'{TIER_SCALE[t]}x' for t in more)} the sides"
+            if more
+            else ""
+        )
         return f"aspect-ratio sizes at {first_tier}: {pairs}{scaled}; or auto"
 
     def size_rule(self) -> SizeRule:

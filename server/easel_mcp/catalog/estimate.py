@@ -87,16 +87,29 @@ def estimate(
     notes: list[str] = []
     empty = CostLine(None, None)
     if row is None:
-        return Estimate(model, None, None, None, None, empty, empty, empty, None, None,
-                        [f"{model} is not in the price table; the cost is unknown until the provider reports usage"])
+        return Estimate(
+            model,
+            None,
+            None,
+            None,
+            None,
+            empty,
+            empty,
+            empty,
+            None,
+            None,
+            [f"{model} is not in the price table; the cost is unknown until the provider reports usage"],
+        )
 
     t_tokens = text_tokens(prompt) if prompt else 0
     i_tokens = sum(input_image_tokens(s) for s in input_sizes)
     if input_sizes and input_fidelity == "high":
         i_tokens += fidelity_tokens(input_sizes[0])
     if input_sizes:
-        notes.append("input-image tokens follow the documented 512-px tile rule"
-                     + ("" if row.output_tokens == "table" else "; for this model they are undocumented (estimate)"))
+        notes.append(
+            "input-image tokens follow the documented 512-px tile rule"
+            + ("" if row.output_tokens == "table" else "; for this model they are undocumented (estimate)")
+        )
     if prompt:
         notes.append("text tokens are estimated from the prompt length (under 1% of the cost)")
 
@@ -120,24 +133,37 @@ def estimate(
     if typical_usd is None and typical_tokens is not None and row.image_out is not None:
         typical_usd = (typical_tokens + PARTIAL_IMAGE_TOKENS * partial_images) * row.image_out / 1e6
     if quality == "auto" or size == "auto":
-        notes.append("quality or size is auto: the typical figure assumes "
-                     f"{typical_q} at {typical_s[0]}x{typical_s[1]}; min/max bound the range")
+        notes.append(
+            "quality or size is auto: the typical figure assumes "
+            f"{typical_q} at {typical_s[0]}x{typical_s[1]}; min/max bound the range"
+        )
 
     input_usd = None
     if row.text_in is not None and row.image_in is not None:
         input_usd = (t_tokens * row.text_in + i_tokens * row.image_in) / 1e6
     elif row.per_image and (t_tokens or i_tokens):
         input_usd = 0.0  # listed per-image prices; the input has no published price
-        notes.append("input tokens have no published price for this model: the figure is the listed per-image "
-                     "price only")
+        notes.append(
+            "input tokens have no published price for this model: the figure is the listed per-image price only"
+        )
     elif row.per_image:
         input_usd = 0.0
     known = [usd for usd, _ in outcomes if usd is not None]
     if typical_usd is None or input_usd is None or not known:
         notes.append(row.note or f"no published prices for {row.model}")
-        return Estimate(row.model, None, None, None, None, CostLine(t_tokens, None), CostLine(i_tokens, None),
-                        CostLine(typical_tokens * n if typical_tokens else None, None), row.source,
-                        row.as_of.isoformat(), notes)
+        return Estimate(
+            row.model,
+            None,
+            None,
+            None,
+            None,
+            CostLine(t_tokens, None),
+            CostLine(i_tokens, None),
+            CostLine(typical_tokens * n if typical_tokens else None, None),
+            row.source,
+            row.as_of.isoformat(),
+            notes,
+        )
     # Input tokens are billed once per call, output per image.
     total = input_usd + typical_usd * n
     low = input_usd + min(known) * n

@@ -20,9 +20,16 @@ def _prices(spec: ModelSpec) -> ModelPrices | None:
     square = spec.sizes.named_size("square") or (spec.sizes.fixed[0] if spec.sizes.fixed else (1024, 1024))
     quality = "medium" if "medium" in spec.qualities else (spec.qualities[0] if spec.qualities else "auto")
     typical = estimate(spec.name, size=format_size(square), quality=quality).per_image_usd
-    return ModelPrices(text_in_per_1m=row.text_in, image_in_per_1m=row.image_in, image_out_per_1m=row.image_out,
-                       per_image=row.per_image, typical_usd=typical, source=row.source,
-                       as_of=row.as_of.isoformat(), note=row.note)
+    return ModelPrices(
+        text_in_per_1m=row.text_in,
+        image_in_per_1m=row.image_in,
+        image_out_per_1m=row.image_out,
+        per_image=row.per_image,
+        typical_usd=typical,
+        source=row.source,
+        as_of=row.as_of.isoformat(),
+        note=row.note,
+    )
 
 
 def model_info(spec: ModelSpec, provider: str) -> ModelInfo:
@@ -33,12 +40,23 @@ def model_info(spec: ModelSpec, provider: str) -> ModelInfo:
         fidelity = []
     mask = "yes" if spec.masks else ("guidance" if spec.mask_guidance else "no")
     return ModelInfo(
-        name=spec.name, family=spec.family, status=spec.status,
-        status_date=spec.status_date.isoformat() if spec.status_date else None, status_note=spec.status_note,
-        sizes=spec.sizes.describe(), named_sizes={k: format_size(v) for k, v in spec.sizes.named},
-        qualities=list(spec.qualities), output_formats=formats, edit=spec.edits, mask=mask,
-        transparent_background=spec.transparent_background, input_fidelity=fidelity, streaming=spec.streaming,
-        max_n=spec.max_n, max_input_images=spec.max_input_images, prices=_prices(spec),
+        name=spec.name,
+        family=spec.family,
+        status=spec.status,
+        status_date=spec.status_date.isoformat() if spec.status_date else None,
+        status_note=spec.status_note,
+        sizes=spec.sizes.describe(),
+        named_sizes={k: format_size(v) for k, v in spec.sizes.named},
+        qualities=list(spec.qualities),
+        output_formats=formats,
+        edit=spec.edits,
+        mask=mask,
+        transparent_background=spec.transparent_background,
+        input_fidelity=fidelity,
+        streaming=spec.streaming,
+        max_n=spec.max_n,
+        max_input_images=spec.max_input_images,
+        prices=_prices(spec),
     )
 
 
@@ -54,7 +72,13 @@ def list_models(providers: Sequence[str], default: str, configured_model: str) -
             notes.append("placeholders drawn locally: no AI model, nothing billed; every model's sizes work")
         if limits and limits.output_formats_excluded:
             notes.append(f"no {', '.join(limits.output_formats_excluded)} output on {provider}")
-        out.append(ProviderModels(provider=provider, default=provider == default,
-                                  default_model=model_for_provider(provider, configured_model), notes=notes,
-                                  models=[model_info(m, provider) for m in served]))
+        out.append(
+            ProviderModels(
+                provider=provider,
+                default=provider == default,
+                default_model=model_for_provider(provider, configured_model),
+                notes=notes,
+                models=[model_info(m, provider) for m in served],
+            )
+        )
     return ModelsList(providers=out)

@@ -85,25 +85,44 @@ _P = "P-excerpt: OpenAI pricing, via image-apis.md"
 def _gemini_prices(sizes: AspectSizes, usd_by_tier: dict[str, float]) -> dict[str, dict[str, float]]:
     """Listed per-image prices of a Gemini model by tier (quality does not change the price).
     Tiers without a published price are left out, so the estimate says "unknown" for them."""
-    by_size = {format_size(s): usd_by_tier[t] for t, table in sizes.tiers.items() if t in usd_by_tier
-               for s in table.values()}
+    by_size = {
+        format_size(s): usd_by_tier[t] for t, table in sizes.tiers.items() if t in usd_by_tier for s in table.values()
+    }
     return {q: by_size for q in ("low", "medium", "high")}
 
 
 _GEMINI_S = "S: Google's Gemini API pricing via image-apis.md §5"
 GEMINI_PRICES: tuple[PriceRow, ...] = (
     PriceRow(
-        "gemini-2.5-flash-image", None, None, 30.00, "none", _GEMINI_S, _AS_OF,
+        "gemini-2.5-flash-image",
+        None,
+        None,
+        30.00,
+        "none",
+        _GEMINI_S,
+        _AS_OF,
         per_image={q: {"*": 0.039} for q in ("low", "medium", "high")},
         note="$0.039 per image (1290 output tokens at $30/1M); input tokens are not priced here",
     ),
     PriceRow(
-        "gemini-3-pro-image", None, None, None, "none", _GEMINI_S, _AS_OF,
+        "gemini-3-pro-image",
+        None,
+        None,
+        None,
+        "none",
+        _GEMINI_S,
+        _AS_OF,
         per_image=_gemini_prices(GEMINI_3_PRO_SIZES, {"1K": 0.134, "2K": 0.134, "4K": 0.24}),
         note="$0.134 per image at 1K and 2K, $0.24 at 4K; token prices not published in the table",
     ),
     PriceRow(
-        "gemini-3.1-flash-image", None, None, None, "none", _GEMINI_S, _AS_OF,
+        "gemini-3.1-flash-image",
+        None,
+        None,
+        None,
+        "none",
+        _GEMINI_S,
+        _AS_OF,
         per_image=_gemini_prices(GEMINI_31_FLASH_SIZES, {"1K": 0.067}),
         note="about $0.067 per image at 1K; 2K and 4K prices and token prices are not in the table",
     ),
@@ -112,7 +131,13 @@ GEMINI_PRICES: tuple[PriceRow, ...] = (
 PRICES: tuple[PriceRow, ...] = (
     PriceRow("gpt-image-1", 5.00, 10.00, 40.00, "table", _P, _AS_OF, table=LEGACY_OUTPUT_TOKENS),
     PriceRow(
-        "gpt-image-1-mini", 2.00, 2.50, 8.00, "table", _P, _AS_OF,
+        "gpt-image-1-mini",
+        2.00,
+        2.50,
+        8.00,
+        "table",
+        _P,
+        _AS_OF,
         table=LEGACY_OUTPUT_TOKENS,
         per_image={
             "low": {"1024x1024": 0.005, "*": 0.006},
@@ -123,27 +148,58 @@ PRICES: tuple[PriceRow, ...] = (
     ),
     PriceRow("gpt-image-1.5", 5.00, 8.00, 32.00, "table", _S, _AS_OF, table=LEGACY_OUTPUT_TOKENS),
     PriceRow(
-        "chatgpt-image-latest", 5.00, 8.00, 32.00, "table",
-        "assumed equal to gpt-image-1.5 (no separate price published)", _AS_OF,
+        "chatgpt-image-latest",
+        5.00,
+        8.00,
+        32.00,
+        "table",
+        "assumed equal to gpt-image-1.5 (no separate price published)",
+        _AS_OF,
         table=LEGACY_OUTPUT_TOKENS,
     ),
     PriceRow("gpt-image-2", 5.00, 8.00, 30.00, "formula", _S, _AS_OF, bases=GPT2_BASES),
     PriceRow("gpt-image-2.5-sunburst", 5.00, 8.00, 30.00, "formula", _S, _AS_OF, bases=GPT25_BASES),
     PriceRow("gpt-image-2.5-flare", 5.00, 8.00, 30.00, "formula", _S, _AS_OF, bases=GPT25_BASES),
     PriceRow(
-        "gpt-image-2.6-sunburst", None, None, None, "formula", "no published prices (SDK listing only)", _AS_OF,
-        bases=GPT25_BASES, note="token counts follow the 2.5 formula; prices unknown",
+        "gpt-image-2.6-sunburst",
+        None,
+        None,
+        None,
+        "formula",
+        "no published prices (SDK listing only)",
+        _AS_OF,
+        bases=GPT25_BASES,
+        note="token counts follow the 2.5 formula; prices unknown",
     ),
     PriceRow(
-        "gpt-image-2.6-flare", None, None, None, "formula", "no published prices (SDK listing only)", _AS_OF,
-        bases=GPT25_BASES, note="token counts follow the 2.5 formula; prices unknown",
+        "gpt-image-2.6-flare",
+        None,
+        None,
+        None,
+        "formula",
+        "no published prices (SDK listing only)",
+        _AS_OF,
+        bases=GPT25_BASES,
+        note="token counts follow the 2.5 formula; prices unknown",
     ),
     PriceRow(
-        "dall-e-3", None, None, None, "none", "retired; historical prices", _AS_OF,
+        "dall-e-3",
+        None,
+        None,
+        None,
+        "none",
+        "retired; historical prices",
+        _AS_OF,
         per_image={"standard": {"1024x1024": 0.040, "*": 0.080}, "hd": {"1024x1024": 0.080, "*": 0.120}},
     ),
     PriceRow(
-        "dall-e-2", None, None, None, "none", "retired; historical prices", _AS_OF,
+        "dall-e-2",
+        None,
+        None,
+        None,
+        "none",
+        "retired; historical prices",
+        _AS_OF,
         per_image={"standard": {"256x256": 0.016, "512x512": 0.018, "1024x1024": 0.020}},
     ),
     *GEMINI_PRICES,

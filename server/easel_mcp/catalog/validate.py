@@ -56,8 +56,7 @@ def resolve_size(size: str | None, spec: ModelSpec | None, model: str) -> str:
     parsed = parse_size(text)
     if parsed is None:
         raise InvalidRequest(
-            f"size {size!r} is not understood; use WIDTHxHEIGHT (e.g. 1536x1024), square, portrait, landscape "
-            "or auto",
+            f"size {size!r} is not understood; use WIDTHxHEIGHT (e.g. 1536x1024), square, portrait, landscape or auto",
             field="size",
         )
     if spec is not None and (problem := spec.sizes.problem(parsed)) is not None:
@@ -103,15 +102,17 @@ def resolve_options(
             warnings.append(f"{spec.name}: {spec.status_note}")
         if limits is not None and not limits.serves(spec):
             served = ", ".join(m.name for m in all_models() if m.usable and limits.serves(m))
-            raise InvalidRequest(f"{spec.name} is not served by the {limits.provider} provider; use one of {served}",
-                                 field="model")
+            raise InvalidRequest(
+                f"{spec.name} is not served by the {limits.provider} provider; use one of {served}", field="model"
+            )
 
     if not prompt.strip():
         raise InvalidRequest("the prompt is empty; describe the image you want", field="prompt")
     max_chars = spec.max_prompt_chars if spec else 32_000
     if len(prompt) > max_chars:
-        raise InvalidRequest(f"the prompt has {len(prompt):,} characters; {model} takes at most {max_chars:,}",
-                             field="prompt")
+        raise InvalidRequest(
+            f"the prompt has {len(prompt):,} characters; {model} takes at most {max_chars:,}", field="prompt"
+        )
 
     max_n = spec.max_n if spec else 10
     if not 1 <= n <= max_n:
@@ -121,16 +122,21 @@ def resolve_options(
     formats = spec.output_formats if spec else ("png", "jpeg", "webp")
     if limits is not None and fmt in limits.output_formats_excluded:
         rest = [f for f in formats if f not in limits.output_formats_excluded]
-        raise InvalidRequest(f"{fmt} output is not offered by {limits.provider}; use {' or '.join(rest)}",
-                             field="output_format")
+        raise InvalidRequest(
+            f"{fmt} output is not offered by {limits.provider}; use {' or '.join(rest)}", field="output_format"
+        )
     if fmt not in formats:
-        raise InvalidRequest(f"output_format {fmt!r} is not offered by {model}; use one of {', '.join(formats)}",
-                             field="output_format")
+        raise InvalidRequest(
+            f"output_format {fmt!r} is not offered by {model}; use one of {', '.join(formats)}", field="output_format"
+        )
 
     if output_compression is not None:
         if fmt not in ("jpeg", "webp"):
-            raise InvalidRequest("output_compression applies only to jpeg or webp output; set output_format to "
-                                 "jpeg or webp, or leave output_compression out", field="output_compression")
+            raise InvalidRequest(
+                "output_compression applies only to jpeg or webp output; set output_format to "
+                "jpeg or webp, or leave output_compression out",
+                field="output_compression",
+            )
         if not 0 <= output_compression <= 100:
             raise InvalidRequest("output_compression must be 0-100", field="output_compression")
 
@@ -138,8 +144,7 @@ def resolve_options(
         background = background.lower()
         if background == "transparent":
             if fmt not in ("png", "webp"):
-                raise InvalidRequest("a transparent background needs output_format png or webp",
-                                     field="background")
+                raise InvalidRequest("a transparent background needs output_format png or webp", field="background")
             if spec is not None and spec.transparent_background == "no":
                 raise InvalidRequest(f"{model} cannot make transparent backgrounds", field="background")
             if spec is not None and spec.transparent_background == "preview":
@@ -149,11 +154,14 @@ def resolve_options(
     q = (quality or "auto").lower()
     if q == "auto" and limits is not None and (default_q := limits.quality_for_auto(spec.name if spec else model)):
         q = default_q
-        warnings.append(f"{limits.provider} renders quality auto as {q} for {model}; the estimate assumes {q} "
-                        "(pass quality=low or medium for cheaper images)")
+        warnings.append(
+            f"{limits.provider} renders quality auto as {q} for {model}; the estimate assumes {q} "
+            "(pass quality=low or medium for cheaper images)"
+        )
     if qualities and q not in qualities:
-        raise InvalidRequest(f"quality {q!r} is not valid for {model}; use one of {', '.join(qualities)}",
-                             field="quality")
+        raise InvalidRequest(
+            f"quality {q!r} is not valid for {model}; use one of {', '.join(qualities)}", field="quality"
+        )
 
     if operation == "edit":
         if moderation is not None:
@@ -163,22 +171,25 @@ def resolve_options(
             raise InvalidRequest(f"{model} cannot edit images; use gpt-image-1.5 or gpt-image-2", field="model")
         max_images = spec.max_input_images if spec else 16
         if not 1 <= image_count <= max_images:
-            raise InvalidRequest(f"{model} takes 1 to {max_images} input images (got {image_count})",
-                                 field="images")
+            raise InvalidRequest(f"{model} takes 1 to {max_images} input images (got {image_count})", field="images")
         if has_mask and spec is not None and not spec.masks and not spec.mask_guidance:
             raise InvalidRequest(f"{model} does not take masks", field="mask")
         if input_fidelity is not None:
             fidelity = input_fidelity.lower()
             if limits is not None and (spec.name if spec else model) in limits.input_fidelity_unsupported:
-                warnings.append(f"input_fidelity is not accepted by {model} on {limits.provider}; it was left out "
-                                "of the request")
+                warnings.append(
+                    f"input_fidelity is not accepted by {model} on {limits.provider}; it was left out of the request"
+                )
                 input_fidelity = None
             elif spec is not None and not spec.input_fidelity:
                 warnings.append(f"input_fidelity is not accepted by {model}; it was left out of the request")
                 input_fidelity = None
             elif spec is not None and fidelity not in spec.input_fidelity:
-                raise InvalidRequest(f"input_fidelity {fidelity!r} is not valid for {model}; use one of "
-                                     f"{', '.join(spec.input_fidelity)}", field="input_fidelity")
+                raise InvalidRequest(
+                    f"input_fidelity {fidelity!r} is not valid for {model}; use one of "
+                    f"{', '.join(spec.input_fidelity)}",
+                    field="input_fidelity",
+                )
             else:
                 input_fidelity = fidelity
     else:

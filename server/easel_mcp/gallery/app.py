@@ -40,15 +40,25 @@ COOKIE = "easel_gallery"
 MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
 GROUPS = ("day", "model", "tool", "provider")
 SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
-     b" object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+        b" object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
-EMPTY_REPORT: dict[str, Any] = {"calls": 0, "images": 0, "cost_usd": 0.0, "estimated_usd": 0.0, "failed": 0,
-                                "open": 0, "groups": []}
+EMPTY_REPORT: dict[str, Any] = {
+    "calls": 0,
+    "images": 0,
+    "cost_usd": 0.0,
+    "estimated_usd": 0.0,
+    "failed": 0,
+    "open": 0,
+    "groups": [],
+}
 
 
 class _Gallery:
@@ -62,8 +72,9 @@ class _Gallery:
         self._lock = threading.Lock()
 
     async def page(self, request: Request) -> Response:
-        return FileResponse(UI_DIR / "index.html", media_type="text/html; charset=utf-8",
-                            headers={"cache-control": "no-cache"})
+        return FileResponse(
+            UI_DIR / "index.html", media_type="text/html; charset=utf-8", headers={"cache-control": "no-cache"}
+        )
 
     async def images(self, request: Request) -> Response:
         q = request.query_params
@@ -75,8 +86,14 @@ class _Gallery:
 
         def run() -> tuple[list[ImageEntry], str | None, int]:
             self.index.refresh()
-            found, cursor = self.index.query(text=q.get("q") or None, since=since, model=q.get("model") or None,
-                                             tool=q.get("tool") or None, limit=limit, cursor=q.get("cursor") or None)
+            found, cursor = self.index.query(
+                text=q.get("q") or None,
+                since=since,
+                model=q.get("model") or None,
+                tool=q.get("tool") or None,
+                limit=limit,
+                cursor=q.get("cursor") or None,
+            )
             return found, cursor, self.index.count()
 
         try:
@@ -91,8 +108,12 @@ class _Gallery:
             if entry is None:
                 return None
             sidecar = self.workspace.read_sidecar(self.workspace.root / entry.relative_path)
-            return {"entry": entry.to_dict(), "sidecar": sidecar, "lineage": self.index.lineage(entry.id),
-                    "children": [c.id for c in self.index.children(entry.id)]}
+            return {
+                "entry": entry.to_dict(),
+                "sidecar": sidecar,
+                "lineage": self.index.lineage(entry.id),
+                "children": [c.id for c in self.index.children(entry.id)],
+            }
 
         found = await anyio.to_thread.run_sync(run)
         return _json(found) if found else _error(404, "no such image")
@@ -101,8 +122,9 @@ class _Gallery:
         path = await anyio.to_thread.run_sync(self._path, request.path_params["image_id"])
         if path is None:
             return _error(404, "no such image")
-        return await _file(request, path, MIME.get(path.suffix.lower(), "application/octet-stream"),
-                           "private, max-age=3600")
+        return await _file(
+            request, path, MIME.get(path.suffix.lower(), "application/octet-stream"), "private, max-age=3600"
+        )
 
     async def thumb(self, request: Request) -> Response:
         try:
@@ -135,8 +157,10 @@ class _Gallery:
                 zero = {**EMPTY_REPORT, "since": None, "by": None}
                 return {"report": {**zero, "by": by}, "totals": {"today": zero, "month": zero, "all_time": zero}}
             group = cast(Literal["model", "day", "tool", "provider"], by)
-            totals = {name: ledger.report(since=start, by=None)
-                      for name, start in (("today", day_bounds()[0]), ("month", month_bounds()[0]), ("all_time", None))}
+            totals = {
+                name: ledger.report(since=start, by=None)
+                for name, start in (("today", day_bounds()[0]), ("month", month_bounds()[0]), ("all_time", None))
+            }
             return {"report": ledger.report(since=since, by=group), "totals": totals}
 
         return _json(await anyio.to_thread.run_sync(run))
@@ -203,8 +227,9 @@ def cookie_value(token: str) -> str:
 def host_allowed(host: str | None, allowed: Sequence[str]) -> bool:
     if not host:
         return False
-    return any(host == a or (a.endswith(":*") and host.startswith(a[:-1]) and host[len(a) - 1:].isdigit())
-               for a in allowed)
+    return any(
+        host == a or (a.endswith(":*") and host.startswith(a[:-1]) and host[len(a) - 1 :].isdigit()) for a in allowed
+    )
 
 
 class _Guard:
@@ -238,8 +263,11 @@ class _Guard:
                 response.set_cookie(COOKIE, self.cookie, httponly=True, samesite="strict", path="/")
                 response.headers["cache-control"] = "no-store"
             else:
-                response = _error(401, "missing or wrong token: open the URL that `easel-mcp gallery` printed, "
-                                  "or send 'Authorization: Bearer <EASEL_AUTH_TOKEN>'")
+                response = _error(
+                    401,
+                    "missing or wrong token: open the URL that `easel-mcp gallery` printed, "
+                    "or send 'Authorization: Bearer <EASEL_AUTH_TOKEN>'",
+                )
                 response.headers["www-authenticate"] = 'Bearer realm="easel"'
         await (response or self.app)(scope, receive, send_secured)
 
@@ -257,8 +285,9 @@ class _Guard:
         return morsel is not None and hmac.compare_digest(morsel.value.encode(), self.cookie.encode())
 
 
-def build_gallery_app(workspace: Workspace, ledger_path: Path, token: str | None, *,
-                      allowed_hosts: Sequence[str] | None = LOOPBACK_HOSTS) -> ASGIApp:
+def build_gallery_app(
+    workspace: Workspace, ledger_path: Path, token: str | None, *, allowed_hosts: Sequence[str] | None = LOOPBACK_HOSTS
+) -> ASGIApp:
     """The gallery over `workspace` and the ledger at `ledger_path` (which may not exist yet). With `token`,
     every request must carry it; `allowed_hosts` (None: no check) guards against DNS rebinding on loopback."""
     gallery = _Gallery(workspace, ledger_path)

@@ -32,17 +32,24 @@ def run_gallery(host: str, port: int, open_browser: bool) -> int:
     settings = Settings()
     token = settings.auth_token.get_secret_value().strip() if settings.auth_token else ""
     if not is_loopback(host) and not token:
-        print(f"easel-mcp gallery: refusing to serve on {host} without a token: anyone who can reach this address "
-              "could see every image in the workspace. Set EASEL_AUTH_TOKEN (then open the printed URL, or send "
-              "'Authorization: Bearer <token>') or bind 127.0.0.1.", file=sys.stderr)
+        print(
+            f"easel-mcp gallery: refusing to serve on {host} without a token: anyone who can reach this address "
+            "could see every image in the workspace. Set EASEL_AUTH_TOKEN (then open the printed URL, or send "
+            "'Authorization: Bearer <token>') or bind 127.0.0.1.",
+            file=sys.stderr,
+        )
         return 2
     try:
         workspace = Workspace.open(settings.workspace_path(), settings.input_dirs)
     except ConfigurationError as e:
         print(f"easel-mcp gallery: {e}", file=sys.stderr)
         return 2
-    app = build_gallery_app(workspace, workspace.state_dir / "ledger.sqlite3", token or None,
-                            allowed_hosts=LOOPBACK_HOSTS if is_loopback(host) else None)
+    app = build_gallery_app(
+        workspace,
+        workspace.state_dir / "ledger.sqlite3",
+        token or None,
+        allowed_hosts=LOOPBACK_HOSTS if is_loopback(host) else None,
+    )
     bind_host = host.strip("[]")
     family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -51,8 +58,7 @@ def run_gallery(host: str, port: int, open_browser: bool) -> int:
         sock.bind((bind_host, port))
     except OSError as e:
         sock.close()
-        print(f"easel-mcp gallery: cannot listen on {host}:{port}: {e.strerror}; pick another --port",
-              file=sys.stderr)
+        print(f"easel-mcp gallery: cannot listen on {host}:{port}: {e.strerror}; pick another --port", file=sys.stderr)
         return 1
     url = gallery_url(bind_host, sock.getsockname()[1], token or None)
     print(f"Easel gallery of {workspace.root}\n  open {url}\n  (Ctrl+C to stop)", file=sys.stderr)
@@ -60,8 +66,9 @@ def run_gallery(host: str, port: int, open_browser: bool) -> int:
         webbrowser.open(url)
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # stdout is never written
-    config = uvicorn.Config(app, log_level=settings.log_level.lower(), log_config=log_config,
-                            access_log=settings.log_level == "DEBUG")
+    config = uvicorn.Config(
+        app, log_level=settings.log_level.lower(), log_config=log_config, access_log=settings.log_level == "DEBUG"
+    )
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:

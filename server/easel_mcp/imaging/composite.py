@@ -44,8 +44,7 @@ def paste_original(canvas_result: Image.Image, original: Image.Image, box: tuple
     x, y, w, h = box
     if (w, h) != original.size:
         raise ImagingError(
-            f"the box {w}x{h} at ({x}, {y}) does not match the original's size "
-            f"{original.width}x{original.height}."
+            f"the box {w}x{h} at ({x}, {y}) does not match the original's size {original.width}x{original.height}."
         )
     if x < 0 or y < 0 or x + w > canvas_result.width or y + h > canvas_result.height:
         raise ImagingError(

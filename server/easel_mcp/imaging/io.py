@@ -45,8 +45,17 @@ _OPENERS: Final[dict[str, type[ImageFile.ImageFile]]] = {
     "TIFF": TiffImagePlugin.TiffImageFile,
 }
 _DECODE_ERRORS: Final = (
-    OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, struct.error,
-    zlib.error, Image.DecompressionBombError, Image.DecompressionBombWarning,
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    TypeError,
+    KeyError,
+    struct.error,
+    zlib.error,
+    Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
 )
 HIGH_DEPTH_MODES: Final = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 _ACCEPTED_TEXT: Final = "only PNG, JPEG and WebP are accepted"
@@ -86,8 +95,13 @@ def _other_kind(data: bytes) -> str | None:
     """A name for content that is not an accepted format (for messages and conversion)."""
     head = data[:32]
     kinds = (
-        ((b"GIF87a", b"GIF89a"), "GIF"), ((b"BM",), "BMP"), ((b"II*\x00", b"MM\x00*"), "TIFF"),
-        ((b"%PDF",), "PDF"), ((b"8BPS",), "PSD"), ((b"\x00\x00\x01\x00",), "ICO"), ((b"qoif",), "QOI"),
+        ((b"GIF87a", b"GIF89a"), "GIF"),
+        ((b"BM",), "BMP"),
+        ((b"II*\x00", b"MM\x00*"), "TIFF"),
+        ((b"%PDF",), "PDF"),
+        ((b"8BPS",), "PSD"),
+        ((b"\x00\x00\x01\x00",), "ICO"),
+        ((b"qoif",), "QOI"),
         ((b"\x00\x00\x00\x0cjP  ", b"\xff\x4f\xff\x51"), "JPEG 2000"),
         ((b"iVBORw0KGgo", b"/9j/", b"UklGR"), "base64 text (decode it to raw bytes first)"),
         ((b"data:image/",), "a data: URL (send the decoded bytes)"),

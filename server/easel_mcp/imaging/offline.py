@@ -94,8 +94,9 @@ def _wrap(text: str, font: Font, width: float, max_lines: int) -> list[str]:
     return lines
 
 
-def _text_box(layer: Image.Image, lines: list[str], font: Font, xy: tuple[int, int], pad: int,
-              fill: tuple[int, int, int, int]) -> None:
+def _text_box(
+    layer: Image.Image, lines: list[str], font: Font, xy: tuple[int, int], pad: int, fill: tuple[int, int, int, int]
+) -> None:
     if not lines:
         return
     draw = ImageDraw.Draw(layer)
@@ -162,8 +163,15 @@ def _composition(size: Size, seed: bytes, transparent: bool) -> Image.Image:
     return base.convert("RGBa").resize(size, Image.Resampling.BICUBIC).convert("RGBA")
 
 
-def render_generation(prompt: str, size: Size, *, fmt: str = "png", background: str = "auto",
-                      compression: int | None = None, index: int = 0) -> bytes:
+def render_generation(
+    prompt: str,
+    size: Size,
+    *,
+    fmt: str = "png",
+    background: str = "auto",
+    compression: int | None = None,
+    index: int = 0,
+) -> bytes:
     """A placeholder image of exactly `size` in `fmt` (png/jpeg/webp): soft shapes in a palette seeded
     by sha256(prompt, index), the prompt in a box (wrapped, cut with … when long) and the mark
     "OFFLINE PREVIEW - no AI model was used". background="transparent" (png or webp only) leaves the
@@ -211,8 +219,16 @@ def _edit_area(mask_png: bytes, image_size: Size, size: Size) -> Image.Image:
     return edit if edit.size == size else edit.resize(size, Image.Resampling.NEAREST)
 
 
-def render_edit(image: Image.Image, mask_png: bytes | None, prompt: str, size: Size, *, fmt: str = "png",
-                compression: int | None = None, index: int = 0) -> bytes:
+def render_edit(
+    image: Image.Image,
+    mask_png: bytes | None,
+    prompt: str,
+    size: Size,
+    *,
+    fmt: str = "png",
+    compression: int | None = None,
+    index: int = 0,
+) -> bytes:
     """An offline "edit" of `image` at `size` (the image resized with LANCZOS when it differs).
 
     With a mask (PNG with alpha, the image's size, as the API requires) only pixels whose mask alpha

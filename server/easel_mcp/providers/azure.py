@@ -64,10 +64,12 @@ class AzureProvider(OpenAIProvider):
         connect_timeout_s: float = 10.0,
     ) -> None:
         if sum(x is not None for x in (api_key, ad_token, token_provider)) != 1:
-            raise ConfigurationError("the azure provider takes exactly one of an API key, an AD token or a "
-                                     "token provider")
-        super().__init__(api_key=api_key or "", base_url=endpoint, timeout_s=timeout_s,
-                         connect_timeout_s=connect_timeout_s)
+            raise ConfigurationError(
+                "the azure provider takes exactly one of an API key, an AD token or a token provider"
+            )
+        super().__init__(
+            api_key=api_key or "", base_url=endpoint, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s
+        )
         self.endpoint = endpoint
         self._ad_token = ad_token
         self._token_provider = token_provider
@@ -82,8 +84,11 @@ class AzureProvider(OpenAIProvider):
         provider: TokenProvider | None = None
         if endpoint and not key and not token:
             provider = entra_token_provider()
-        missing = [name for name, ok in (("AZURE_OPENAI_ENDPOINT", endpoint),
-                                         ("AZURE_OPENAI_API_KEY", key or token or provider)) if not ok]
+        missing = [
+            name
+            for name, ok in (("AZURE_OPENAI_ENDPOINT", endpoint), ("AZURE_OPENAI_API_KEY", key or token or provider))
+            if not ok
+        ]
         if missing:
             raise ConfigurationError(MISSING.format(missing=", ".join(missing)))
         return cls(
@@ -157,8 +162,9 @@ def normalize_endpoint(text: str) -> str:
             url = url[: -len(suffix)]
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise ConfigurationError(f"AZURE_OPENAI_ENDPOINT must be a URL such as https://RESOURCE.openai.azure.com "
-                                 f"(got {text[:80]!r})")
+        raise ConfigurationError(
+            f"AZURE_OPENAI_ENDPOINT must be a URL such as https://RESOURCE.openai.azure.com (got {text[:80]!r})"
+        )
     return url
 
 

@@ -51,8 +51,9 @@ class CompatibleProvider(OpenAIProvider):
         max_download_bytes: int = MAX_BYTES,
         download_timeout_s: float = TIMEOUT_S,
     ) -> None:
-        super().__init__(api_key=api_key or "", base_url=base_url, timeout_s=timeout_s,
-                         connect_timeout_s=connect_timeout_s)
+        super().__init__(
+            api_key=api_key or "", base_url=base_url, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s
+        )
         self.extra_headers = dict(extra_headers or {})
         auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.downloader = ImageDownloader(
@@ -70,8 +71,9 @@ class CompatibleProvider(OpenAIProvider):
             raise ConfigurationError(MISSING)
         parts = urlsplit(base_url)
         if parts.scheme not in ("https", "http") or not parts.netloc:
-            raise ConfigurationError(f"EASEL_BASE_URL must be an http(s) URL such as https://gateway.example/v1 "
-                                     f"(got {base_url[:80]!r})")
+            raise ConfigurationError(
+                f"EASEL_BASE_URL must be an http(s) URL such as https://gateway.example/v1 (got {base_url[:80]!r})"
+            )
         try:
             headers = parse_header_list(settings.extra_headers, setting="EASEL_EXTRA_HEADERS")
         except ValueError as e:

@@ -36,11 +36,15 @@ if TYPE_CHECKING:
     from easel_mcp.settings import Settings
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
-MISSING = "the gemini provider needs an API key: set GEMINI_API_KEY (or GOOGLE_API_KEY); get one at " \
+MISSING = (
+    "the gemini provider needs an API key: set GEMINI_API_KEY (or GOOGLE_API_KEY); get one at "
     "https://aistudio.google.com/apikey"
+)
 MAX_INLINE_BYTES = 20 * 1024 * 1024  # the API's limit on a request's inline data
-MASK_NOTE = ("gemini takes no mask: the masked region was described in the prompt as guidance, not enforced as a "
-             "hard mask (the model may also have changed other areas)")
+MASK_NOTE = (
+    "gemini takes no mask: the masked region was described in the prompt as guidance, not enforced as a "
+    "hard mask (the model may also have changed other areas)"
+)
 
 
 class GeminiProvider:
@@ -72,8 +76,9 @@ class GeminiProvider:
         base_url = (settings.gemini_base_url or DEFAULT_BASE_URL).strip()
         if not base_url.startswith(("https://", "http://")):
             raise ConfigurationError(f"EASEL_GEMINI_BASE_URL must be an http(s) URL (got {base_url[:80]!r})")
-        return cls(api_key=key, base_url=base_url, timeout_s=settings.timeout_s,
-                   connect_timeout_s=settings.connect_timeout_s)
+        return cls(
+            api_key=key, base_url=base_url, timeout_s=settings.timeout_s, connect_timeout_s=settings.connect_timeout_s
+        )
 
     @property
     def client(self) -> httpx2.AsyncClient:
@@ -108,8 +113,9 @@ class GeminiProvider:
         body = build_body(prompt, request.images, aspect, tier)
         return await self._run(request.model, body, request.n, request.output_format, request.quality, notes)
 
-    async def _run(self, model: str, body: dict[str, Any], n: int, fmt: str, quality: str,
-                   notes: list[str]) -> ProviderResult:
+    async def _run(
+        self, model: str, body: dict[str, Any], n: int, fmt: str, quality: str, notes: list[str]
+    ) -> ProviderResult:
         """n calls (one image each), at most `max_concurrency` at a time."""
         outcomes: list[Answer | ProviderError | None] = [None] * n
         limiter = anyio.CapacityLimiter(self.max_concurrency)
@@ -129,8 +135,10 @@ class GeminiProvider:
         if not answers:
             raise errors[0]
         if errors:
-            notes.append(f"{len(errors)} of {n} Gemini calls failed, so {len(answers)} image(s) came back; the "
-                         f"first failure: {errors[0]}")
+            notes.append(
+                f"{len(errors)} of {n} Gemini calls failed, so {len(answers)} image(s) came back; the "
+                f"first failure: {errors[0]}"
+            )
         # One image per call: the last final image of each answer (earlier ones are rare drafts).
         picked = [a.images[-1] for a in answers]
         images, size = await anyio.to_thread.run_sync(_finish, picked, fmt)
@@ -154,24 +162,27 @@ class GeminiProvider:
         try:
             response = await self.client.post(path, json=body)
             if response.status_code >= 400:
-                raise translate_status(response.status_code, _json_or_none(response),
-                                       response.headers.get("retry-after"), (self._api_key,))
+                raise translate_status(
+                    response.status_code, _json_or_none(response), response.headers.get("retry-after"), (self._api_key,)
+                )
             payload = response.json()
         except ProviderError:
             raise
         except httpx2.TimeoutException as e:
             sent = not isinstance(e, httpx2.ConnectTimeout)
-            raise UpstreamUnavailable("Gemini did not answer in time; try again", provider=self.name,
-                                      sent=sent) from e
+            raise UpstreamUnavailable("Gemini did not answer in time; try again", provider=self.name, sent=sent) from e
         except httpx2.HTTPError as e:
             sent = not isinstance(e, httpx2.ConnectError)
             raise UpstreamUnavailable(
                 f"could not reach Gemini ({type(e).__name__}); check EASEL_GEMINI_BASE_URL and the network, then "
-                "try again", provider=self.name, sent=sent,
+                "try again",
+                provider=self.name,
+                sent=sent,
             ) from e
         except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
-            raise UpstreamUnavailable(f"Gemini's answer could not be read ({type(e).__name__}); try again",
-                                      provider=self.name) from e
+            raise UpstreamUnavailable(
+                f"Gemini's answer could not be read ({type(e).__name__}); try again", provider=self.name
+            ) from e
         return parse_answer(payload)
 
 
@@ -201,8 +212,9 @@ def _finish(picked: list[tuple[bytes, str]], fmt: str) -> tuple[list[bytes], str
     try:
         images = [convert(data, mime, fmt) for data, mime in picked]
     except Exception as e:  # Pillow's errors: the bytes are not an image
-        raise UpstreamUnavailable(f"Gemini sent image data that could not be read ({type(e).__name__})",
-                                  provider="gemini", billed=True) from e
+        raise UpstreamUnavailable(
+            f"Gemini sent image data that could not be read ({type(e).__name__})", provider="gemini", billed=True
+        ) from e
     try:
         with Image.open(io.BytesIO(images[0])) as first:
             size = f"{first.width}x{first.height}"

@@ -40,11 +40,13 @@ class Answer:
     text: list[str] = field(default_factory=list)
 
 
-def build_body(prompt: str, images: tuple[InputImage, ...], aspect_ratio: str | None,
-               image_size: str | None) -> dict[str, Any]:
+def build_body(
+    prompt: str, images: tuple[InputImage, ...], aspect_ratio: str | None, image_size: str | None
+) -> dict[str, Any]:
     parts: list[dict[str, Any]] = [{"text": prompt}]
-    parts += [{"inlineData": {"mimeType": img.mime_type, "data": base64.b64encode(img.read()).decode()}}
-              for img in images]
+    parts += [
+        {"inlineData": {"mimeType": img.mime_type, "data": base64.b64encode(img.read()).decode()}} for img in images
+    ]
     config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
     image_config = {k: v for k, v in (("aspectRatio", aspect_ratio), ("imageSize", image_size)) if v}
     if image_config:
@@ -104,12 +106,16 @@ def parse_answer(payload: Any) -> Answer:
         raise ModerationBlocked(
             f"Gemini's safety filter withheld the image (finishReason {finish}); reword the prompt or use other "
             f"input images.{said}",
-            code=finish, billed=True, **fields,
+            code=finish,
+            billed=True,
+            **fields,
         )
     raise UpstreamRejected(
         f"Gemini answered without an image (finishReason {finish or 'none'}): rephrase the prompt to ask for an "
         f"image explicitly.{said}",
-        code=finish, billed=True, **fields,
+        code=finish,
+        billed=True,
+        **fields,
     )
 
 
@@ -117,8 +123,9 @@ def _b64(data: str, response_id: str | None) -> bytes:
     try:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as e:
-        raise UpstreamUnavailable("Gemini sent image data that is not valid base64", provider=PROVIDER,
-                                  request_id=response_id, billed=True) from e
+        raise UpstreamUnavailable(
+            "Gemini sent image data that is not valid base64", provider=PROVIDER, request_id=response_id, billed=True
+        ) from e
 
 
 def sum_usage(blocks: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -152,18 +159,25 @@ def translate_status(status: int, body: Any, retry_after_header: str | None, sec
     fields: dict[str, Any] = {"provider": PROVIDER, "status": status, "code": state or None}
     said = f"Gemini said ({state or status}): {message}"
     if status in (401, 403) or "API_KEY_INVALID" in reasons or state in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
-        return AuthenticationFailed(f"the Gemini API key was refused or lacks access; check GEMINI_API_KEY (or "
-                                    f"GOOGLE_API_KEY). {said}", **fields)
+        return AuthenticationFailed(
+            f"the Gemini API key was refused or lacks access; check GEMINI_API_KEY (or GOOGLE_API_KEY). {said}",
+            **fields,
+        )
     if status == 404 or state == "NOT_FOUND":
-        return ModelNotFound(f"Gemini does not serve this model; choose another (list_models shows the catalog). "
-                             f"{said}", **fields)
+        return ModelNotFound(
+            f"Gemini does not serve this model; choose another (list_models shows the catalog). {said}", **fields
+        )
     if status == 429 or state == "RESOURCE_EXHAUSTED":
         retry = _retry_delay(details, retry_after_header)
-        quota_ids = " ".join(str(v.get("quotaId", "")) for d in details for v in d.get("violations") or []
-                             if isinstance(v, dict))
+        quota_ids = " ".join(
+            str(v.get("quotaId", "")) for d in details for v in d.get("violations") or [] if isinstance(v, dict)
+        )
         if "PerDay" in quota_ids or ("quota" in message.lower() and retry is None):
-            return QuotaExceeded(f"the Gemini quota is used up; check the plan and billing of the key's project "
-                                 f"(retrying now will not help). {said}", **fields)
+            return QuotaExceeded(
+                f"the Gemini quota is used up; check the plan and billing of the key's project "
+                f"(retrying now will not help). {said}",
+                **fields,
+            )
         wait = f" in {retry:g} s" if retry is not None else " shortly"
         return RateLimited(f"rate limited by Gemini; try again{wait}. {said}", retry_after_s=retry, **fields)
     if 400 <= status < 500:

@@ -168,8 +168,9 @@ class OpenAIProvider:
         body.update(request.extra)
         try:
             with contextlib.ExitStack() as files:
-                body["image"] = [(img.filename, files.enter_context(img.open()), img.mime_type)
-                                 for img in request.images]
+                body["image"] = [
+                    (img.filename, files.enter_context(img.open()), img.mime_type) for img in request.images
+                ]
                 if request.partial_images and request.on_partial is not None:
                     body.update(stream=True, partial_images=request.partial_images)
                     stream = await (await self._ready()).images.edit(**body, **self._call_options())
@@ -187,8 +188,7 @@ class OpenAIProvider:
         provider = self.name
         if not isinstance(response, ImagesResponse):  # e.g. a text/html page from a proxy
             raise UpstreamUnavailable(
-                "the upstream's answer could not be read (not an Images API response); check "
-                f"{self.hints.base_url}",
+                f"the upstream's answer could not be read (not an Images API response); check {self.hints.base_url}",
                 provider=provider,
             )
         request_id: str | None = getattr(response, "_request_id", None)
@@ -223,7 +223,6 @@ class OpenAIProvider:
             background=response.background,
         )
 
-
     async def _streamed(self, stream: Any, requested_format: str, on_partial: PartialCallback) -> ProviderResult:
         """Server-sent events: partial images go to `on_partial` as they come; each completed event is
         one image, with its usage (summed over the images)."""
@@ -244,11 +243,22 @@ class OpenAIProvider:
                 size, quality, background = event.size, event.quality, event.background
                 fmt = event.output_format or fmt
         if not images:
-            raise UpstreamUnavailable("the upstream's stream ended without a completed image",
-                                      provider=self.name, request_id=request_id, billed=True)
-        return ProviderResult(images=images, output_format=fmt, usage=usage, request_id=request_id,
-                              revised_prompts=[None] * len(images), size=size, quality=quality,
-                              background=background)
+            raise UpstreamUnavailable(
+                "the upstream's stream ended without a completed image",
+                provider=self.name,
+                request_id=request_id,
+                billed=True,
+            )
+        return ProviderResult(
+            images=images,
+            output_format=fmt,
+            usage=usage,
+            request_id=request_id,
+            revised_prompts=[None] * len(images),
+            size=size,
+            quality=quality,
+            background=background,
+        )
 
 
 def add_usage(total: dict[str, Any] | None, more: dict[str, Any]) -> dict[str, Any]:

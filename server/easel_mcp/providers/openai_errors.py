@@ -25,8 +25,13 @@ from easel_mcp.providers.common import redact
 VERIFY_URL = "https://platform.openai.com/settings/organization/general"
 # Codes of a safety refusal: OpenAI's, and Azure's content filter (code or innererror.code).
 MODERATION_CODES = frozenset(
-    {"moderation_blocked", "content_policy_violation", "content_filter", "contentFilter",
-     "ResponsibleAIPolicyViolation"}
+    {
+        "moderation_blocked",
+        "content_policy_violation",
+        "content_filter",
+        "contentFilter",
+        "ResponsibleAIPolicyViolation",
+    }
 )
 
 
@@ -92,8 +97,9 @@ def translate_error(exc: Exception, provider: str, hints: ErrorHints | None = No
         if status == 429:
             retry_after = _retry_after(exc)
             wait = f" in {retry_after:g} s" if retry_after is not None else " shortly"
-            return RateLimited(f"rate limited by the upstream; try again{wait}. ({detail})", retry_after_s=retry_after,
-                               **fields)
+            return RateLimited(
+                f"rate limited by the upstream; try again{wait}. ({detail})", retry_after_s=retry_after, **fields
+            )
         if 400 <= status < 500:
             field = f" (field '{exc.param}')" if exc.param else ""
             return UpstreamRejected(f"the upstream refused the request{field}: {detail}", **fields)

@@ -30,21 +30,36 @@ class SavedMask(BaseModel):
 
 def build_apps(studio: Studio) -> Apps:
     apps = Apps()
-    apps.add_html_resource(VIEWER_URI, load_app_html("viewer"), name="Easel image viewer",
-                           description="The images of a result, with edit, outpaint and mask painting.",
-                           prefers_border=True)
-    apps.add_html_resource(PAINTER_URI, load_app_html("painter"), name="Easel mask painter",
-                           description="Paint the area to repaint on the image, then inpaint it.",
-                           prefers_border=True)
+    apps.add_html_resource(
+        VIEWER_URI,
+        load_app_html("viewer"),
+        name="Easel image viewer",
+        description="The images of a result, with edit, outpaint and mask painting.",
+        prefers_border=True,
+    )
+    apps.add_html_resource(
+        PAINTER_URI,
+        load_app_html("painter"),
+        name="Easel mask painter",
+        description="Paint the area to repaint on the image, then inpaint it.",
+        prefers_border=True,
+    )
 
-    @apps.tool(resource_uri=PAINTER_URI, visibility=["app"], name="save_mask", title="Save mask",
-               annotations=ToolAnnotations(title="Save mask", read_only_hint=False, destructive_hint=False,
-                                           open_world_hint=False),
-               description="Save a mask painted in the mask painter into the workspace (app only).")
+    @apps.tool(
+        resource_uri=PAINTER_URI,
+        visibility=["app"],
+        name="save_mask",
+        title="Save mask",
+        annotations=ToolAnnotations(
+            title="Save mask", read_only_hint=False, destructive_hint=False, open_world_hint=False
+        ),
+        description="Save a mask painted in the mask painter into the workspace (app only).",
+    )
     async def save_mask(
         image: Annotated[str, Field(description="The id of the image the mask belongs to.")],
-        mask_png_base64: Annotated[str, Field(description="The mask: a base64 PNG, white = repaint, black = keep, "
-                                              "exactly the image's size.")],
+        mask_png_base64: Annotated[
+            str, Field(description="The mask: a base64 PNG, white = repaint, black = keep, exactly the image's size.")
+        ],
     ) -> SavedMask:
         from easel_mcp.tools.common import tool_errors
 
@@ -65,8 +80,10 @@ def build_apps(studio: Studio) -> Apps:
                 if info.format != "png":
                     raise ToolError("the mask must be a PNG")
                 if (info.width, info.height) != header.size:
-                    raise ToolError(f"the mask is {info.width}x{info.height} but the image is "
-                                    f"{header.size[0]}x{header.size[1]}: paint it at the image's size")
+                    raise ToolError(
+                        f"the mask is {info.width}x{info.height} but the image is "
+                        f"{header.size[0]}x{header.size[1]}: paint it at the image's size"
+                    )
                 folder = studio.workspace.root / "masks"
                 folder.mkdir(exist_ok=True)
                 target = folder / f"mask-for-{image}-{secrets.token_hex(4)}.png"

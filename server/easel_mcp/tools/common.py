@@ -90,8 +90,10 @@ def _previews(
             if full_total * 4 // 3 <= FULL_PREVIEW_LIMIT:
                 out.append((ImageContent(data=base64.b64encode(data).decode(), mime_type=MIME[image.format]), None))
                 continue
-            note = (f"preview=full: {image.relative_path} is too large to send inline within 1 MiB; a downscaled "
-                    "preview was sent instead (open the file or read the resource for the original)")
+            note = (
+                f"preview=full: {image.relative_path} is too large to send inline within 1 MiB; a downscaled "
+                "preview was sent instead (open the file or read the resource for the original)"
+            )
         p = make_preview(data, per_image, fmt="auto")
         out.append((ImageContent(data=base64.b64encode(p.data).decode(), mime_type=p.mime_type), note))
     return out

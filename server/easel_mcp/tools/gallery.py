@@ -24,10 +24,20 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_worl
 
 def summary(entry: ImageEntry) -> ImageSummary:
     return ImageSummary(
-        id=entry.id, relative_path=entry.relative_path, uri=f"easel://images/{entry.id}",
-        created_at=entry.created_at, operation=entry.operation, prompt=entry.prompt, model=entry.model,
-        provider=entry.provider, width=entry.width, height=entry.height, format=entry.format, bytes=entry.bytes,
-        cost_usd=entry.cost_usd, parents=list(entry.parents),
+        id=entry.id,
+        relative_path=entry.relative_path,
+        uri=f"easel://images/{entry.id}",
+        created_at=entry.created_at,
+        operation=entry.operation,
+        prompt=entry.prompt,
+        model=entry.model,
+        provider=entry.provider,
+        width=entry.width,
+        height=entry.height,
+        format=entry.format,
+        bytes=entry.bytes,
+        cost_usd=entry.cost_usd,
+        parents=list(entry.parents),
     )
 
 
@@ -36,8 +46,9 @@ def register(server: MCPServer, studio: Studio) -> None:
         query: Annotated[str | None, Field(description="Words to find in the prompt, name, model or tool.")] = None,
         since: Annotated[str | None, Field(description="Only newer images: 7d, 24h, today, month or a date.")] = None,
         model: Annotated[str | None, Field(description="Only images made with this model.")] = None,
-        tool: Annotated[str | None, Field(description="Only images from this tool: generate, edit, inpaint, "
-                                          "outpaint.")] = None,
+        tool: Annotated[
+            str | None, Field(description="Only images from this tool: generate, edit, inpaint, outpaint.")
+        ] = None,
         limit: Annotated[int, Field(ge=1, le=100, description="Images per page.")] = 20,
         cursor: Annotated[str | None, Field(description="next_cursor of the previous page.")] = None,
     ) -> ImageList:
@@ -53,12 +64,12 @@ def register(server: MCPServer, studio: Studio) -> None:
                 index = studio.index
                 index.refresh()
                 try:
-                    entries, next_cursor = index.query(text=query, since=start, model=model, tool=tool, limit=limit,
-                                                       cursor=cursor)
+                    entries, next_cursor = index.query(
+                        text=query, since=start, model=model, tool=tool, limit=limit, cursor=cursor
+                    )
                 except ValueError as e:
                     raise ToolError(f"the cursor is not valid ({e}); start again without it") from e
-                return ImageList(images=[summary(e) for e in entries], next_cursor=next_cursor,
-                                 total=index.count())
+                return ImageList(images=[summary(e) for e in entries], next_cursor=next_cursor, total=index.count())
 
             return await anyio.to_thread.run_sync(page)
 
@@ -71,14 +82,19 @@ def register(server: MCPServer, studio: Studio) -> None:
             index.refresh()
             entry = index.get(id.strip().lower())
             if entry is None:
-                raise ToolError(f"no image with id {id!r} in the workspace {studio.workspace.root}; list_images "
-                                "shows what there is")
+                raise ToolError(
+                    f"no image with id {id!r} in the workspace {studio.workspace.root}; list_images shows what there is"
+                )
             path = (studio.workspace.root / entry.relative_path).resolve()
             parents = [p for p in (index.get(pid) for pid in entry.parents) if p is not None]
-            image = ImageDetail(image=summary(entry), path=str(path), sidecar=studio.workspace.read_sidecar(path),
-                                parents=[summary(p) for p in parents],
-                                children=[summary(c) for c in index.children(entry.id)],
-                                lineage=index.lineage(entry.id))
+            image = ImageDetail(
+                image=summary(entry),
+                path=str(path),
+                sidecar=studio.workspace.read_sidecar(path),
+                parents=[summary(p) for p in parents],
+                children=[summary(c) for c in index.children(entry.id)],
+                lineage=index.lineage(entry.id),
+            )
             data = None
             if preview and path.is_file():
                 from easel_mcp.imaging.preview import make_preview
@@ -89,19 +105,30 @@ def register(server: MCPServer, studio: Studio) -> None:
         with tool_errors():
             image, data = await anyio.to_thread.run_sync(detail)
         structured = image.model_dump(mode="json")
-        blocks: list[Any] = [TextContent(text=image.model_dump_json()),
-                             ResourceLink(uri=image.image.uri, name=image.image.relative_path,
-                                          mime_type=f"image/{image.image.format}", size=image.image.bytes)]
+        blocks: list[Any] = [
+            TextContent(text=image.model_dump_json()),
+            ResourceLink(
+                uri=image.image.uri,
+                name=image.image.relative_path,
+                mime_type=f"image/{image.image.format}",
+                size=image.image.bytes,
+            ),
+        ]
         if data is not None:
             blocks.append(ImageContent(data=base64.b64encode(data.data).decode(), mime_type=data.mime_type))
         return CallToolResult(content=blocks, structured_content=structured)
 
-    server.add_tool(list_images, title="List images", annotations=READ_ONLY.model_copy(update={"title": "List images"}),
-                    description="The images in the workspace, newest first, filtered by words, date, model or tool; "
-                    "paginated with next_cursor. Each has an id to pass to the image tools.")
-    server.add_tool(get_image, title="Get image", annotations=READ_ONLY.model_copy(update={"title": "Get image"}),
-                    description="One image's details: every recorded parameter, its cost, the images it was made "
-                    "from and those made from it, and a small preview.")
-
-
-
+    server.add_tool(
+        list_images,
+        title="List images",
+        annotations=READ_ONLY.model_copy(update={"title": "List images"}),
+        description="The images in the workspace, newest first, filtered by words, date, model or tool; "
+        "paginated with next_cursor. Each has an id to pass to the image tools.",
+    )
+    server.add_tool(
+        get_image,
+        title="Get image",
+        annotations=READ_ONLY.model_copy(update={"title": "Get image"}),
+        description="One image's details: every recorded parameter, its cost, the images it was made "
+        "from and those made from it, and a small preview.",
+    )

@@ -77,15 +77,30 @@ def register(server: MCPServer, studio: Studio) -> None:
         with tool_errors():
             provider_name, model_name = studio.pick(provider, model)
             options = resolve_options(
-                "generate", model=model_name, provider=provider_name, prompt=prompt, size=size, quality=quality, n=n,
-                background=None if background == "auto" else background, output_format=output_format,
-                output_compression=output_compression, moderation=moderation, partial_images=partial_images,
+                "generate",
+                model=model_name,
+                provider=provider_name,
+                prompt=prompt,
+                size=size,
+                quality=quality,
+                n=n,
+                background=None if background == "auto" else background,
+                output_format=output_format,
+                output_compression=output_compression,
+                moderation=moderation,
+                partial_images=partial_images,
             )
             record = CallRecord("generate", prompt, options, provider_name, name or prompt)
             request = GenerateRequest(
-                model=options.model, prompt=prompt, size=options.size, quality=options.quality, n=options.n,
-                background=options.background, output_format=options.output_format,
-                output_compression=options.output_compression, moderation=options.moderation,
+                model=options.model,
+                prompt=prompt,
+                size=options.size,
+                quality=options.quality,
+                n=options.n,
+                background=options.background,
+                output_format=options.output_format,
+                output_compression=options.output_compression,
+                moderation=options.moderation,
                 partial_images=options.partial_images,
             )
             result = await studio.execute(record, request, dry_run=dry_run, progress=progress, wait=wait)
@@ -116,10 +131,20 @@ def register(server: MCPServer, studio: Studio) -> None:
         with tool_errors():
             provider_name, model_name = studio.pick(provider, model)
             options = resolve_options(
-                "edit", model=model_name, provider=provider_name, prompt=prompt, size=size, quality=quality, n=n,
-                background=None if background == "auto" else background, output_format=output_format,
-                output_compression=output_compression, input_fidelity=input_fidelity, image_count=len(images),
-                has_mask=mask is not None, partial_images=partial_images,
+                "edit",
+                model=model_name,
+                provider=provider_name,
+                prompt=prompt,
+                size=size,
+                quality=quality,
+                n=n,
+                background=None if background == "auto" else background,
+                output_format=output_format,
+                output_compression=output_compression,
+                input_fidelity=input_fidelity,
+                image_count=len(images),
+                has_mask=mask is not None,
+                partial_images=partial_images,
             )
             inputs = await studio.load_inputs(images)
             mask_png: bytes | None = None
@@ -128,16 +153,40 @@ def register(server: MCPServer, studio: Studio) -> None:
                 mask_png, extra = await studio.prepare_mask(mask, inputs[0])
             record = CallRecord("edit", prompt, options, provider_name, name or prompt, inputs, extra)
             request = EditRequest(
-                model=options.model, prompt=prompt, images=tuple(i.image for i in inputs), size=options.size,
-                quality=options.quality, n=options.n, mask=mask_png, input_fidelity=options.input_fidelity,
-                background=options.background, output_format=options.output_format,
-                output_compression=options.output_compression, partial_images=options.partial_images,
+                model=options.model,
+                prompt=prompt,
+                images=tuple(i.image for i in inputs),
+                size=options.size,
+                quality=options.quality,
+                n=options.n,
+                mask=mask_png,
+                input_fidelity=options.input_fidelity,
+                background=options.background,
+                output_format=options.output_format,
+                output_compression=options.output_compression,
+                partial_images=options.partial_images,
             )
-            result = await studio.execute(record, request, input_sizes=[(i.width, i.height) for i in inputs],
-                                          dry_run=dry_run, progress=progress, wait=wait)
+            result = await studio.execute(
+                record,
+                request,
+                input_sizes=[(i.width, i.height) for i in inputs],
+                dry_run=dry_run,
+                progress=progress,
+                wait=wait,
+            )
         return await shape_result(result, preview=preview, settings=studio.settings)
 
-    server.add_tool(generate_image, meta=VIEWER_META, title="Generate image", description=GENERATE_DESCRIPTION,
-                    annotations=WRITES.model_copy(update={"title": "Generate image"}))
-    server.add_tool(edit_image, meta=VIEWER_META, title="Edit image", description=EDIT_DESCRIPTION,
-                    annotations=WRITES.model_copy(update={"title": "Edit image"}))
+    server.add_tool(
+        generate_image,
+        meta=VIEWER_META,
+        title="Generate image",
+        description=GENERATE_DESCRIPTION,
+        annotations=WRITES.model_copy(update={"title": "Generate image"}),
+    )
+    server.add_tool(
+        edit_image,
+        meta=VIEWER_META,
+        title="Edit image",
+        description=EDIT_DESCRIPTION,
+        annotations=WRITES.model_copy(update={"title": "Edit image"}),
+    )

@@ -25,9 +25,18 @@ WaitS = Annotated[float, Field(ge=0, le=50, description="Seconds to wait for the
 
 
 def _view(job: Job) -> JobView:
-    return JobView(job_id=job.id, status=job.status, stage=job.stage, elapsed_s=round(job.elapsed_s, 1),
-                   tool=job.tool, model=job.model, provider=job.provider, estimated_cost_usd=job.estimated_usd,
-                   result=job.result, error=str(job.error) if job.error else None)
+    return JobView(
+        job_id=job.id,
+        status=job.status,
+        stage=job.stage,
+        elapsed_s=round(job.elapsed_s, 1),
+        tool=job.tool,
+        model=job.model,
+        provider=job.provider,
+        estimated_cost_usd=job.estimated_usd,
+        result=job.result,
+        error=str(job.error) if job.error else None,
+    )
 
 
 def register(server: MCPServer, studio: Studio) -> None:
@@ -42,12 +51,14 @@ def register(server: MCPServer, studio: Studio) -> None:
                 raise ToolError(f"no job {job_id!r} is known to this server or recorded in its ledger")
             view = found
         if view.result is None:
-            return CallToolResult(content=[TextContent(text=view.model_dump_json())],
-                                  structured_content=view.model_dump(mode="json"))
+            return CallToolResult(
+                content=[TextContent(text=view.model_dump_json())], structured_content=view.model_dump(mode="json")
+            )
         shaped = await shape_result(view.result, preview="auto", settings=studio.settings)
         structured = view.model_dump(mode="json")
-        return CallToolResult(content=[TextContent(text=view.model_dump_json()), *shaped.content[1:]],
-                              structured_content=structured)
+        return CallToolResult(
+            content=[TextContent(text=view.model_dump_json()), *shaped.content[1:]], structured_content=structured
+        )
 
     async def cancel_job(job_id: JobId) -> JobView:
         job = studio.engine.jobs.get(job_id)
@@ -59,11 +70,19 @@ def register(server: MCPServer, studio: Studio) -> None:
                 await job.done.wait()
         return _view(job)
 
-    server.add_tool(get_job, meta=VIEWER_META, title="Get job",
-                    description="Status and, when done, the images of a call that runs in the background (an "
-                    "image tool answered status 'running' with a job_id).",
-                    annotations=ToolAnnotations(title="Get job", read_only_hint=True, open_world_hint=False))
-    server.add_tool(cancel_job, title="Cancel job", description="Stop a call that runs in the background. A "
-                    "request already sent to the model may still be billed.",
-                    annotations=ToolAnnotations(title="Cancel job", read_only_hint=False, destructive_hint=False,
-                                                open_world_hint=False))
+    server.add_tool(
+        get_job,
+        meta=VIEWER_META,
+        title="Get job",
+        description="Status and, when done, the images of a call that runs in the background (an "
+        "image tool answered status 'running' with a job_id).",
+        annotations=ToolAnnotations(title="Get job", read_only_hint=True, open_world_hint=False),
+    )
+    server.add_tool(
+        cancel_job,
+        title="Cancel job",
+        description="Stop a call that runs in the background. A request already sent to the model may still be billed.",
+        annotations=ToolAnnotations(
+            title="Cancel job", read_only_hint=False, destructive_hint=False, open_world_hint=False
+        ),
+    )

@@ -71,54 +71,98 @@ def register(server: MCPServer, studio: Studio) -> None:
             provider_name, model_name = studio.pick(provider, model)
             options = resolve_options(
                 "generate" if operation == "generate" else "edit",
-                model=model_name, provider=provider_name, prompt=prompt or "(prompt)", size=size, quality=quality,
-                n=n, input_fidelity=input_fidelity, image_count=max(1, len(refs)),
+                model=model_name,
+                provider=provider_name,
+                prompt=prompt or "(prompt)",
+                size=size,
+                quality=quality,
+                n=n,
+                input_fidelity=input_fidelity,
+                image_count=max(1, len(refs)),
             )
             inputs = await studio.load_inputs(refs) if refs else []
             sizes: list[SizeTuple] = [(i.width, i.height) for i in inputs]
             geometry = None
             if operation in ("inpaint", "outpaint"):
                 request, geometry = await anyio.to_thread.run_sync(
-                    lambda: _geometry(operation, sizes[0], options.model, requested_size(options.size),
-                                      left, top, right, bottom, aspect_ratio, anchor))
+                    lambda: _geometry(
+                        operation,
+                        sizes[0],
+                        options.model,
+                        requested_size(options.size),
+                        left,
+                        top,
+                        right,
+                        bottom,
+                        aspect_ratio,
+                        anchor,
+                    )
+                )
                 options.size = format_size(request)
                 sizes = [request]
             record = CallRecord(operation, prompt, options, provider_name, "estimate", geometry=geometry)
             est = studio.estimate(record, input_sizes=sizes, partial_images=partial_images)
             left_usd = await studio.budget_left()
         return EstimateResult(
-            operation=operation, model=est.model, size=options.size, quality=options.quality, n=options.n,
-            total_usd=est.total_usd, min_usd=est.min_usd, max_usd=est.max_usd, per_image_usd=est.per_image_usd,
+            operation=operation,
+            model=est.model,
+            size=options.size,
+            quality=options.quality,
+            n=options.n,
+            total_usd=est.total_usd,
+            min_usd=est.min_usd,
+            max_usd=est.max_usd,
+            per_image_usd=est.per_image_usd,
             breakdown=CostBreakdown(
                 text_input=CostPart(tokens=est.text_input.tokens, usd=est.text_input.usd),
                 image_input=CostPart(tokens=est.image_input.tokens, usd=est.image_input.usd),
                 image_output=CostPart(tokens=est.image_output.tokens, usd=est.image_output.usd),
             ),
-            price_source=est.source, price_as_of=est.as_of, notes=est.notes, budget_left_usd=left_usd,
-            geometry=geometry, warnings=options.warnings,
+            price_source=est.source,
+            price_as_of=est.as_of,
+            notes=est.notes,
+            budget_left_usd=left_usd,
+            geometry=geometry,
+            warnings=options.warnings,
         )
 
     async def list_models() -> ModelsList:
         settings = studio.settings
         return await anyio.to_thread.run_sync(
-            lambda: catalog_list(settings.configured_providers(), studio.default_provider, settings.model))
+            lambda: catalog_list(settings.configured_providers(), studio.default_provider, settings.model)
+        )
 
     server.add_tool(
-        list_models, title="List models",
+        list_models,
+        title="List models",
         description="The image models each configured provider offers: status (live, deprecated, retired), sizes, "
         "qualities, features (edit, mask, transparent background, input_fidelity, streaming) and prices.",
-        annotations=ToolAnnotations(title="List models", read_only_hint=True, idempotent_hint=True,
-                                    open_world_hint=False),
+        annotations=ToolAnnotations(
+            title="List models", read_only_hint=True, idempotent_hint=True, open_world_hint=False
+        ),
     )
     server.add_tool(
-        estimate_cost, title="Estimate cost", description=DESCRIPTION,
-        annotations=ToolAnnotations(title="Estimate cost", read_only_hint=True, idempotent_hint=True,
-                                    open_world_hint=False),
+        estimate_cost,
+        title="Estimate cost",
+        description=DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Estimate cost", read_only_hint=True, idempotent_hint=True, open_world_hint=False
+        ),
     )
 
 
-def _geometry(operation: str, source: SizeTuple, model: str, requested: SizeTuple | None, left: int, top: int,
-              right: int, bottom: int, aspect_ratio: str | None, anchor: Anchor) -> tuple[SizeTuple, dict[str, Any]]:
+def _geometry(
+    operation: str,
+    source: SizeTuple,
+    model: str,
+    requested: SizeTuple | None,
+    left: int,
+    top: int,
+    right: int,
+    bottom: int,
+    aspect_ratio: str | None,
+    anchor: Anchor,
+) -> tuple[SizeTuple, dict[str, Any]]:
     """The request geometry the real call would use (pure arithmetic, the same functions)."""
     from easel_mcp.imaging.geometry import plan_inpaint, plan_outpaint
 
@@ -126,7 +170,11 @@ def _geometry(operation: str, source: SizeTuple, model: str, requested: SizeTupl
     if operation == "inpaint":
         plan = plan_inpaint(source, rule, requested)
         return plan.request_size, {"source_size": list(source), "request_size": list(plan.request_size)}
-    out = plan_outpaint(source, rule, left=left, top=top, right=right, bottom=bottom, aspect_ratio=aspect_ratio,
-                        anchor=anchor)
-    return out.request_size, {"source_size": list(source), "canvas_size": list(out.canvas_size),
-                              "request_size": list(out.request_size)}
+    out = plan_outpaint(
+        source, rule, left=left, top=top, right=right, bottom=bottom, aspect_ratio=aspect_ratio, anchor=anchor
+    )
+    return out.request_size, {
+        "source_size": list(source),
+        "canvas_size": list(out.canvas_size),
+        "request_size": list(out.request_size),
+    }

@@ -13,8 +13,10 @@ Model = Annotated[
 ]
 ProviderChoice = Annotated[
     str | None,
-    Field(description="Which configured upstream to use: openai, azure, compatible, gemini or offline "
-          "(list_models shows what is configured). Default: the server's."),
+    Field(
+        description="Which configured upstream to use: openai, azure, compatible, gemini or offline "
+        "(list_models shows what is configured). Default: the server's."
+    ),
 ]
 Size = Annotated[
     str,
@@ -73,8 +75,12 @@ Moderation = Annotated[
 
 PartialImages = Annotated[
     int,
-    Field(ge=0, le=3, description="Stream 1-3 partial images while the model works: each is saved in the "
-          "workspace and reported as progress (100 extra output tokens each). OpenAI models."),
+    Field(
+        ge=0,
+        le=3,
+        description="Stream 1-3 partial images while the model works: each is saved in the "
+        "workspace and reported as progress (100 extra output tokens each). OpenAI models.",
+    ),
 ]
 DryRun = Annotated[
     bool,
@@ -82,8 +88,10 @@ DryRun = Annotated[
 ]
 Wait = Annotated[
     bool,
-    Field(description="false: answer at once with status 'running', a job_id and the estimate; get_job(job_id) "
-          "returns the images when they are done. For hosts that cut long calls short."),
+    Field(
+        description="false: answer at once with status 'running', a job_id and the estimate; get_job(job_id) "
+        "returns the images when they are done. For hosts that cut long calls short."
+    ),
 ]
 Image = Annotated[
     str, Field(description="The image to change: a path relative to the workspace, or an image id from a result.")

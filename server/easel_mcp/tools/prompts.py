@@ -48,6 +48,10 @@ def extend_to_banner(image: str, aspect_ratio: str = "16:9") -> str:
 
 
 def register(server: MCPServer) -> None:
-    for fn, title in ((product_shot, "Product shot"), (app_icon, "App icon"), (remove_object, "Remove an object"),
-                      (extend_to_banner, "Extend to a banner")):
+    for fn, title in (
+        (product_shot, "Product shot"),
+        (app_icon, "App icon"),
+        (remove_object, "Remove an object"),
+        (extend_to_banner, "Extend to a banner"),
+    ):
         server.prompt(title=title)(fn)

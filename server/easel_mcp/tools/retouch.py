@@ -42,34 +42,57 @@ if TYPE_CHECKING:
 
 Regions = Annotated[
     list[Region] | None,
-    Field(description="Boxes to repaint, in pixels of the image, e.g. [{\"x\": 120, \"y\": 80, \"width\": 300, "
-          "\"height\": 400}]. Give regions or mask, not both."),
+    Field(
+        description='Boxes to repaint, in pixels of the image, e.g. [{"x": 120, "y": 80, "width": 300, '
+        '"height": 400}]. Give regions or mask, not both.'
+    ),
 ]
 MaskFile = Annotated[
     str | None,
-    Field(description="A mask image in the workspace (path or id) instead of regions: any size with the image's "
-          "aspect ratio, black-and-white or transparent."),
+    Field(
+        description="A mask image in the workspace (path or id) instead of regions: any size with the image's "
+        "aspect ratio, black-and-white or transparent."
+    ),
 ]
 MaskConvention = Annotated[
     Literal["auto", "alpha", "white", "black"],
-    Field(description="How to read the mask: auto (transparent = edit if it has transparency, else white = edit), "
-          "alpha, white or black (the colour that marks the area to repaint)."),
+    Field(
+        description="How to read the mask: auto (transparent = edit if it has transparency, else white = edit), "
+        "alpha, white or black (the colour that marks the area to repaint)."
+    ),
 ]
-Feather = Annotated[int, Field(ge=0, le=64, description="Width in pixels of the soft blend around the repainted "
-                                                         "area (0 = hard edge).")]
-PreserveUnmasked = Annotated[bool, Field(description="true: every pixel outside the area (and its feather band) "
-                                         "stays exactly as in the source.")]
-InpaintSize = Annotated[str, Field(description="Size sent to the model: auto (chosen from the image) or WxH. The "
-                                   "result always has the source image's size.")]
+Feather = Annotated[
+    int, Field(ge=0, le=64, description="Width in pixels of the soft blend around the repainted area (0 = hard edge).")
+]
+PreserveUnmasked = Annotated[
+    bool, Field(description="true: every pixel outside the area (and its feather band) stays exactly as in the source.")
+]
+InpaintSize = Annotated[
+    str,
+    Field(
+        description="Size sent to the model: auto (chosen from the image) or WxH. The "
+        "result always has the source image's size."
+    ),
+]
 Grow = Annotated[int, Field(ge=0, le=8192, description="Pixels to add on this side.")]
-AspectRatio = Annotated[str | None, Field(description="Grow the canvas to this aspect ratio instead, e.g. 16:9, 1:1, "
-                                          "9:16 (the original is kept whole). Not with per-side pixels.")]
+AspectRatio = Annotated[
+    str | None,
+    Field(
+        description="Grow the canvas to this aspect ratio instead, e.g. 16:9, 1:1, "
+        "9:16 (the original is kept whole). Not with per-side pixels."
+    ),
+]
 AnchorParam = Annotated[
     Literal["center", "left", "right", "top", "bottom"],
     Field(description="With aspect_ratio: where the original sits on the grown canvas."),
 ]
-PreserveOriginal = Annotated[bool, Field(description="true: the original pixels are pasted back at full "
-                                         "resolution; the result has the grown canvas's exact size.")]
+PreserveOriginal = Annotated[
+    bool,
+    Field(
+        description="true: the original pixels are pasted back at full "
+        "resolution; the result has the grown canvas's exact size."
+    ),
+]
 
 INPAINT_DESCRIPTION = """Repaint part of an image: the boxes in `regions` (or the area of a mask) change
 according to the prompt, e.g. "remove the person" with regions [{x:120, y:80, width:300, height:400}].
@@ -85,19 +108,48 @@ def register(server: MCPServer, studio: Studio) -> None:
     """Add inpaint and outpaint to `server`, bound to `studio`."""
 
     async def _run(
-        operation: Literal["inpaint", "outpaint"], prompt: str, options: Options, source: LoadedInput,
-        prepared: PreparedEdit, name: str | None, dry_run: bool, progress: Progress, wait: bool, provider_name: str,
+        operation: Literal["inpaint", "outpaint"],
+        prompt: str,
+        options: Options,
+        source: LoadedInput,
+        prepared: PreparedEdit,
+        name: str | None,
+        dry_run: bool,
+        progress: Progress,
+        wait: bool,
+        provider_name: str,
     ) -> ImageResult:
         options.size = format_size(prepared.request_size)
-        record = CallRecord(operation, prompt, options, provider_name, name or prompt, [source],
-                            geometry=prepared.geometry, warnings=prepared.warnings)
+        record = CallRecord(
+            operation,
+            prompt,
+            options,
+            provider_name,
+            name or prompt,
+            [source],
+            geometry=prepared.geometry,
+            warnings=prepared.warnings,
+        )
         request = EditRequest(
-            model=options.model, prompt=prompt, images=(prepared.image,), size=options.size,
-            quality=options.quality, n=options.n, mask=prepared.mask, input_fidelity=options.input_fidelity,
+            model=options.model,
+            prompt=prompt,
+            images=(prepared.image,),
+            size=options.size,
+            quality=options.quality,
+            n=options.n,
+            mask=prepared.mask,
+            input_fidelity=options.input_fidelity,
             output_format="png",  # lossless from the model; the final format is encoded after compositing
         )
-        return await studio.execute(record, request, input_sizes=[prepared.request_size], dry_run=dry_run,
-                                    finish=prepared.finish, progress=progress, wait=wait)
+        return await studio.execute(
+            record,
+            request,
+            input_sizes=[prepared.request_size],
+            dry_run=dry_run,
+            finish=prepared.finish,
+            progress=progress,
+            wait=wait,
+        )
 
     async def inpaint(
         image: Image,
@@ -125,24 +177,43 @@ def register(server: MCPServer, studio: Studio) -> None:
         await progress.report("queued")
         with tool_errors():
             if (regions is None) == (mask is None):
-                raise InvalidRequest("give either regions (boxes in pixels) or mask (a mask image), exactly one",
-                                     field="regions")
+                raise InvalidRequest(
+                    "give either regions (boxes in pixels) or mask (a mask image), exactly one", field="regions"
+                )
             provider_name, model_name = studio.pick(provider, model)
             options = resolve_options(
-                "edit", model=model_name, provider=provider_name, prompt=prompt, size=size, quality=quality, n=n,
-                output_format=output_format, output_compression=output_compression, input_fidelity=input_fidelity,
-                image_count=1, has_mask=True,
+                "edit",
+                model=model_name,
+                provider=provider_name,
+                prompt=prompt,
+                size=size,
+                quality=quality,
+                n=n,
+                output_format=output_format,
+                output_compression=output_compression,
+                input_fidelity=input_fidelity,
+                image_count=1,
+                has_mask=True,
             )
             [source] = await studio.load_inputs([image])
             mask_data = (await studio.read_ref(mask, what="the mask"))[1] if mask is not None else None
-            prepared = await anyio.to_thread.run_sync(lambda: prepare_inpaint(
-                source.image.read(), model=options.model, requested_size=requested_size(options.size),
-                regions=[r.model_dump() for r in regions or []], mask_data=mask_data, convention=mask_convention,
-                feather=feather, preserve_unmasked=preserve_unmasked, output_format=options.output_format,
-                output_compression=options.output_compression,
-            ))
-            result = await _run("inpaint", prompt, options, source, prepared, name, dry_run, progress, wait,
-                                  provider_name)
+            prepared = await anyio.to_thread.run_sync(
+                lambda: prepare_inpaint(
+                    source.image.read(),
+                    model=options.model,
+                    requested_size=requested_size(options.size),
+                    regions=[r.model_dump() for r in regions or []],
+                    mask_data=mask_data,
+                    convention=mask_convention,
+                    feather=feather,
+                    preserve_unmasked=preserve_unmasked,
+                    output_format=options.output_format,
+                    output_compression=options.output_compression,
+                )
+            )
+            result = await _run(
+                "inpaint", prompt, options, source, prepared, name, dry_run, progress, wait, provider_name
+            )
         return await shape_result(result, preview=preview, settings=studio.settings)
 
     async def outpaint(
@@ -172,20 +243,49 @@ def register(server: MCPServer, studio: Studio) -> None:
         with tool_errors():
             provider_name, model_name = studio.pick(provider, model)
             options = resolve_options(
-                "edit", model=model_name, provider=provider_name, prompt=prompt, quality=quality, n=n,
-                output_format=output_format, output_compression=output_compression, image_count=1, has_mask=True,
+                "edit",
+                model=model_name,
+                provider=provider_name,
+                prompt=prompt,
+                quality=quality,
+                n=n,
+                output_format=output_format,
+                output_compression=output_compression,
+                image_count=1,
+                has_mask=True,
             )
             [source] = await studio.load_inputs([image])
-            prepared = await anyio.to_thread.run_sync(lambda: prepare_outpaint(
-                source.image.read(), model=options.model, left=left, top=top, right=right, bottom=bottom,
-                aspect_ratio=aspect_ratio, anchor=anchor, preserve_original=preserve_original,
-                output_format=options.output_format, output_compression=options.output_compression,
-            ))
-            result = await _run("outpaint", prompt, options, source, prepared, name, dry_run, progress, wait,
-                                  provider_name)
+            prepared = await anyio.to_thread.run_sync(
+                lambda: prepare_outpaint(
+                    source.image.read(),
+                    model=options.model,
+                    left=left,
+                    top=top,
+                    right=right,
+                    bottom=bottom,
+                    aspect_ratio=aspect_ratio,
+                    anchor=anchor,
+                    preserve_original=preserve_original,
+                    output_format=options.output_format,
+                    output_compression=options.output_compression,
+                )
+            )
+            result = await _run(
+                "outpaint", prompt, options, source, prepared, name, dry_run, progress, wait, provider_name
+            )
         return await shape_result(result, preview=preview, settings=studio.settings)
 
-    server.add_tool(inpaint, meta=VIEWER_META, title="Inpaint", description=INPAINT_DESCRIPTION,
-                    annotations=WRITES.model_copy(update={"title": "Inpaint"}))
-    server.add_tool(outpaint, meta=VIEWER_META, title="Outpaint", description=OUTPAINT_DESCRIPTION,
-                    annotations=WRITES.model_copy(update={"title": "Outpaint"}))
+    server.add_tool(
+        inpaint,
+        meta=VIEWER_META,
+        title="Inpaint",
+        description=INPAINT_DESCRIPTION,
+        annotations=WRITES.model_copy(update={"title": "Inpaint"}),
+    )
+    server.add_tool(
+        outpaint,
+        meta=VIEWER_META,
+        title="Outpaint",
+        description=OUTPAINT_DESCRIPTION,
+        annotations=WRITES.model_copy(update={"title": "Outpaint"}),
+    )
