@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,16 +11,16 @@ import pytest
 from easel_mcp.settings import Settings
 from tests.fakes.fixtures import fake_openai  # noqa: F401  (fixture)
 
-_ENV_PREFIXES = ("EASEL_", "OPENAI_")
+_ENV_PREFIXES = ("EASEL_", "OPENAI_", "AZURE_OPENAI_", "GEMINI_", "GOOGLE_API_KEY")
+# Settings of the test run itself, not of Easel: they survive the clean-up.
+KEEP_ENV = frozenset({"EASEL_REFERENCE_DIR"})
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No test sees the developer's keys or settings."""
-    import os
-
+    """No test sees the developer's keys or settings (but the test-run settings in ``KEEP_ENV`` stay)."""
     for key in list(os.environ):
-        if key.startswith(_ENV_PREFIXES):
+        if key.startswith(_ENV_PREFIXES) and key not in KEEP_ENV:
             monkeypatch.delenv(key, raising=False)
     yield
 

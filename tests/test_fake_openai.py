@@ -79,7 +79,7 @@ def test_starts_fast_and_stops_cleanly() -> None:
 def test_spec_path_from_repo_layout_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = Path(__file__).resolve().parents[1]
     monkeypatch.delenv("EASEL_REFERENCE_DIR", raising=False)
-    assert val.default_spec_path() == repo.parent / "shared" / "reference" / val.SPEC_FILENAME
+    assert val.default_spec_path() == repo / "tests" / "fixtures" / val.SPEC_FILENAME
     original = val.default_spec_path()
     monkeypatch.setenv("EASEL_REFERENCE_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="EASEL_REFERENCE_DIR"):

@@ -2,9 +2,9 @@
 
 Two sources of truth, both outside the project's own code on purpose:
 
-* OpenAI's OpenAPI document (``openai-images.openapi.yaml`` in the shared reference folder):
+* OpenAI's OpenAPI document (``tests/fixtures/openai-images.openapi.yaml``, vendored with its source):
   request bodies are checked against its schemas with ``jsonschema``.
-* ``image-apis.md`` beside it: model rules (sizes, qualities, which fields which model takes),
+* ``docs/reference/image-apis.md``: model rules (sizes, qualities, which fields which model takes),
   output-token tables and prices. They are kept here as data, one table each.
 """
 
@@ -165,11 +165,11 @@ class Violation:
 
 
 def reference_dir() -> Path:
-    """<repo>/../shared/reference, or $EASEL_REFERENCE_DIR."""
+    """The vendored copy in ``tests/fixtures`` (see its README), or ``$EASEL_REFERENCE_DIR`` to try another copy."""
     env = os.environ.get("EASEL_REFERENCE_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+    return Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def default_spec_path() -> Path:

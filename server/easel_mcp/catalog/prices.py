@@ -1,6 +1,6 @@
 """Prices as data: USD per 1M tokens, output-token tables and formulas, listed per-image prices.
 
-Every row names its source and date (../shared/reference/image-apis.md, section 3).
+Every row names its source and date (docs/reference/image-apis.md, section 3).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The model table: every fact about a model is a row here, with its source and date.
 
-Sources (see ../shared/reference/image-apis.md): P = vendor SDK source or API spec,
+Sources (see docs/reference/image-apis.md): P = vendor SDK source or API spec,
 S = consistent third-party copies of vendor pages.
 """
 
