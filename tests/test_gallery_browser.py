@@ -114,10 +114,28 @@ async def _studio_session(folder: Path) -> dict[str, str]:
     return made
 
 
-def _wait(browser: Any, condition: Any, timeout: float = 45) -> Any:
+def _wait(browser: Any, condition: Any, timeout: float = 90) -> Any:
+    """Wait for `condition` (the limit only stops a hung test). The page re-renders while it loads, so an
+    element found a moment ago may be gone: that is a reason to look again, not a failure."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, timeout).until(condition)
+    return WebDriverWait(browser, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+
+
+def _texts(browser: Any, css: str) -> list[str]:
+    """The text of every element matching `css`, read in one step in the page (never a stale element)."""
+    texts: list[str] = browser.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(e => e.innerText)", css
+    )
+    return texts
+
+
+def _attrs(browser: Any, css: str, name: str) -> list[str]:
+    values: list[str] = browser.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(e => e.getAttribute(arguments[1]))", css, name
+    )
+    return values
 
 
 def _loaded_thumbs(browser: Any) -> int:
@@ -140,10 +158,10 @@ def test_gallery_in_a_browser(driver: Any, tmp_path: Path, start_gallery: Any) -
     driver.get(running.url)
     _wait(driver, lambda d: _loaded_thumbs(d) == 7)
     assert "token" not in driver.current_url
-    assert driver.find_element(By.ID, "count").text == "7 images in the workspace"
+    _wait(driver, lambda d: d.find_element(By.ID, "count").text == "7 images in the workspace")
     _wait(driver, lambda d: d.find_element(By.ID, "spend-all").text == "$2.58")
     assert len(driver.find_elements(By.CSS_SELECTOR, "#spend-chart rect.bar")) == 6
-    titles = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".card-title")]
+    titles = _texts(driver, ".card-title")
     assert titles[0] == "moon-banner" and titles[-1] == "red-fox"  # newest first
     driver.save_screenshot(str(ARTIFACTS / "gallery-grid.png"))
 
@@ -151,9 +169,9 @@ def test_gallery_in_a_browser(driver: Any, tmp_path: Path, start_gallery: Any) -
     search = driver.find_element(By.ID, "q")
     search.send_keys("lighthouse")
     _wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".card")) == 3 and _loaded_thumbs(d) == 3)
-    titles = {e.text for e in driver.find_elements(By.CSS_SELECTOR, ".card-title")}
+    titles = set(_texts(driver, ".card-title"))
     assert titles == {"lighthouse", "lighthouse-moon", "lighthouse-stars"}
-    assert driver.find_element(By.ID, "count").text == "3 shown · 7 images in the workspace"
+    _wait(driver, lambda d: d.find_element(By.ID, "count").text == "3 shown · 7 images in the workspace")
     assert "q=lighthouse" in driver.current_url
     driver.save_screenshot(str(ARTIFACTS / "gallery-filtered.png"))
     search.clear()
@@ -163,9 +181,7 @@ def test_gallery_in_a_browser(driver: Any, tmp_path: Path, start_gallery: Any) -
     Select(driver.find_element(By.ID, "tool")).select_by_value("edit")
     _wait(
         driver,
-        lambda d: (
-            {e.text for e in d.find_elements(By.CSS_SELECTOR, ".card-title")} == {"lighthouse-moon", "lighthouse-stars"}
-        ),
+        lambda d: set(_texts(d, ".card-title")) == {"lighthouse-moon", "lighthouse-stars"},
     )
 
     # The detail view of the middle of the edit chain: its parent and its children in the lineage graph.
@@ -210,7 +226,7 @@ def test_infinite_scroll_filters_and_empty_state(driver: Any, tmp_path: Path, st
     assert "token" not in running.url
     driver.get(running.url)
     _wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".card")) == 50)
-    assert driver.find_element(By.ID, "count").text == "120 images in the workspace"
+    _wait(driver, lambda d: d.find_element(By.ID, "count").text == "120 images in the workspace")
 
     def scrolled_to(d: Any, n: int) -> bool:  # keep scrolling: each arrival at the bottom asks for a page
         d.execute_script("window.scrollTo(0, document.body.scrollHeight)")
@@ -219,7 +235,7 @@ def test_infinite_scroll_filters_and_empty_state(driver: Any, tmp_path: Path, st
     for expected in (100, 120):
         _wait(driver, lambda d, n=expected: scrolled_to(d, n))
     _wait(driver, lambda d: not d.find_element(By.ID, "more").is_displayed())
-    ids = [c.get_attribute("data-id") for c in driver.find_elements(By.CSS_SELECTOR, ".card")]
+    ids = _attrs(driver, ".card", "data-id")
     assert ids == [f"{i:012x}" for i in range(120)]  # newest first, no duplicates or gaps across pages
     _wait(
         driver,
@@ -235,7 +251,7 @@ def test_infinite_scroll_filters_and_empty_state(driver: Any, tmp_path: Path, st
     _wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".card")) == 40)
     Select(driver.find_element(By.ID, "since")).select_by_value("7d")
     _wait(driver, lambda d: d.find_element(By.ID, "empty").is_displayed())
-    assert driver.find_element(By.ID, "empty").text == "No image matches these filters."
+    _wait(driver, lambda d: d.find_element(By.ID, "empty").text == "No image matches these filters.")
     Select(driver.find_element(By.ID, "since")).select_by_value("date")
     date_input = driver.find_element(By.ID, "since-date")
     assert date_input.is_displayed()

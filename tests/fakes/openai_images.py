@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import uvicorn
 from PIL import Image
 
@@ -59,6 +60,12 @@ class FakeOpenAIImages:
         self.charged_usd = 0.0
         self.errors: list[str] = []  # tracebacks of bugs in the fake itself (answered with 500)
         self._lock = threading.Lock()
+        # Events instead of clocks: ``hold()`` keeps every answer back until ``release()``;
+        # ``in_flight``/``max_in_flight`` count requests being answered at once.
+        self.gate = threading.Event()
+        self.gate.set()
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -90,6 +97,27 @@ class FakeOpenAIImages:
     def last(self) -> RecordedRequest:
         return self.requests[-1]
 
+    def hold(self) -> None:
+        """Answer nothing until ``release()`` (requests are still received and recorded)."""
+        self.gate.clear()
+
+    def release(self) -> None:
+        self.gate.set()
+
+    async def received(self, count: int = 1, timeout_s: float = 60) -> None:
+        """Wait until at least `count` requests have arrived (generous limit: it only stops a hung test)."""
+        with anyio.fail_after(timeout_s):
+            while len(self.requests) < count:
+                await anyio.sleep(0.005)
+
+    def wait_received(self, count: int = 1, timeout_s: float = 60) -> None:
+        """The same, from synchronous code."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.requests) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the fake received {len(self.requests)} of {count} requests")
+            time.sleep(0.005)
+
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
@@ -97,6 +125,7 @@ class FakeOpenAIImages:
             self.usage_log.clear()
             self.errors.clear()
             self.charged_usd = 0.0
+            self.max_in_flight = self.in_flight
 
     # ------------------------------------------------------------------ ASGI
 
@@ -135,8 +164,27 @@ class FakeOpenAIImages:
         with self._lock:
             self.requests.append(rec)
             scripted = self.script.pop(0) if self.script else None
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await self._respond(send, receive, rec, parsed, violations, model, scripted, rid)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    async def _respond(
+        self,
+        send: Send,
+        receive: Receive,
+        rec: RecordedRequest,
+        parsed: wire.Parsed,
+        violations: list[val.Violation],
+        model: str,
+        scripted: Scripted | None,
+        rid: str,
+    ) -> None:
         delay = self.latency_s + (scripted.delay_s if scripted else 0.0)
-        if not await wire.pause(delay, receive):
+        if not await wire.pause(delay, receive, self.gate):
             return
         if scripted is not None and not scripted.passthrough:
             await wire.send_scripted(send, scripted, rid)

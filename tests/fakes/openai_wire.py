@@ -6,6 +6,7 @@ import base64
 import binascii
 import io
 import json
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -232,9 +233,10 @@ async def read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-async def pause(seconds: float, receive: Receive) -> bool:
-    """Sleep, but stop early (returning False) when the client disconnects."""
-    if seconds <= 0:
+async def pause(seconds: float, receive: Receive, gate: threading.Event | None = None) -> bool:
+    """Sleep `seconds`, then wait until `gate` is set (if given), but stop early (returning False) when the
+    client disconnects."""
+    if seconds <= 0 and (gate is None or gate.is_set()):
         return True
     gone = False
     async with anyio.create_task_group() as tg:
@@ -248,6 +250,8 @@ async def pause(seconds: float, receive: Receive) -> bool:
 
         tg.start_soon(watch)
         await anyio.sleep(seconds)
+        while gate is not None and not gate.is_set():
+            await anyio.sleep(0.005)
         tg.cancel_scope.cancel()
     return not gone
 

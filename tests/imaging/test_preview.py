@@ -24,7 +24,7 @@ def _png(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def test_4k_png_preview_is_small_and_fast() -> None:
+def test_4k_png_preview_is_small() -> None:
     data = _png(_picture((3840, 2160)))
     make_preview(data, 150_000)  # warm up plugins
     start = time.perf_counter()
@@ -33,7 +33,6 @@ def test_4k_png_preview_is_small_and_fast() -> None:
     print(f"\npreview of a 3840x2160 PNG ({len(data):,} bytes): {elapsed * 1000:.0f} ms, {len(p.data):,} bytes")
     assert len(p.data) <= 150_000 and max(p.width, p.height) <= 768 and (p.width, p.height) == (768, 432)
     assert p.mime_type == "image/webp" and Image.open(io.BytesIO(p.data)).size == (768, 432)
-    assert elapsed < 2.0
 
 
 def test_four_previews_share_a_budget() -> None:
