@@ -4,7 +4,8 @@
     python benchmarks/run.py --quick    # a few repetitions (CI: proves every figure is still measured)
 
 Machines here are shared and noisy: the targets are ratios against a baseline where one exists.
-Runs against the fake OpenAI server from the tests (no network, no key).
+Runs against the fake OpenAI server from the tests (no network, no key), so it needs the development
+install: pip install -e ".[dev]".
 """
 
 from __future__ import annotations
@@ -51,7 +52,21 @@ def table(figures: list[Figure]) -> str:
     return "\n".join(out)
 
 
+def missing_tools() -> list[str]:
+    """The development packages the benchmarks use (through the tests' fake upstream) that are not installed."""
+    import importlib.util
+
+    return [name for name in ("yaml", "jsonschema") if importlib.util.find_spec(name) is None]
+
+
 def main() -> int:
+    if missing := missing_tools():
+        print(
+            f"the benchmarks run against the tests' fake upstream, which needs {', '.join(missing)}: "
+            'install the development tools first: pip install -e ".[dev]"',
+            file=sys.stderr,
+        )
+        return 2
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="few repetitions; does not write RESULTS.md")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
