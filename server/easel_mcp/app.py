@@ -143,10 +143,14 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
             with anyio.CancelScope(shield=True):
                 await studio.aclose()
 
+    from easel_mcp.identity import JwtVerifier, OAuthConfig
     from easel_mcp.tools.apps import build_apps
 
+    oauth = OAuthConfig.from_settings(settings)
     server = EaselServer(
         studio,
+        auth=oauth.auth_settings() if oauth else None,
+        token_verifier=JwtVerifier(oauth) if oauth else None,
         extensions=[build_apps(studio)],
         name="easel",
         title="Easel image studio",

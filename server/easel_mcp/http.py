@@ -54,12 +54,18 @@ class BearerTokenMiddleware:
 
 
 def build_http_app(server: EaselServer, transport: HttpTransport, host: str, token: str | None) -> ASGIApp:
-    """The ASGI app for `transport`, refusing a non-loopback bind without a token."""
-    if not is_loopback(host) and not token:
+    """The ASGI app for `transport`, refusing a non-loopback bind without a token (or OAuth)."""
+    oauth = server.settings.auth is not None
+    if oauth and token:
+        raise ConfigurationError(
+            "both EASEL_AUTH_TOKEN and EASEL_OAUTH_ISSUER are set: choose one (OAuth for a team, the token for "
+            "one person)."
+        )
+    if not is_loopback(host) and not token and not oauth:
         raise ConfigurationError(
             f"refusing to serve on {host} without a token: anyone who can reach this address could spend "
-            "your image budget. Set EASEL_AUTH_TOKEN (clients then send 'Authorization: Bearer <token>') "
-            "or bind 127.0.0.1."
+            "your image budget. Set EASEL_AUTH_TOKEN (clients then send 'Authorization: Bearer <token>'), "
+            "configure OAuth (EASEL_OAUTH_ISSUER and EASEL_PUBLIC_URL), or bind 127.0.0.1."
         )
     # On loopback the SDK enables its Host/Origin checks (DNS-rebinding protection) by itself.
     app: ASGIApp

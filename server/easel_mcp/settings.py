@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     auth_token: SecretStr | None = Field(
         default=None, description="When set, every HTTP request needs 'Authorization: Bearer <token>'."
     )
+    oauth_issuer: str | None = Field(
+        default=None,
+        description="OAuth 2.1 issuer whose JWTs the HTTP transports accept (keys from its metadata's jwks_uri).",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Full URL of the MCP endpoint as clients reach it: the resource id and the tokens' audience.",
+    )
+    oauth_scopes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["easel"], description="Scopes every token must carry (comma or space separated)."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     openai_api_key: SecretStr | None = Field(
@@ -117,7 +128,14 @@ class Settings(BaseSettings):
             return [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
         return value
 
+    @field_validator("oauth_scopes", mode="before")
+    @classmethod
+    def _split_scopes(cls, value: object) -> object:
+        return value.replace(",", " ").split() if isinstance(value, str) else value
+
     @field_validator(
+        "oauth_issuer",
+        "public_url",
         "openai_base_url",
         "openai_org_id",
         "openai_project_id",
