@@ -11,6 +11,8 @@ import pytest
 from easel_mcp.settings import Settings
 from tests.fakes.fixtures import fake_openai  # noqa: F401  (fixture)
 
+pytest_plugins = ["tests.infra.fixtures"]  # PostgreSQL, the S3 server, haproxy, the OAuth issuer
+
 _ENV_PREFIXES = ("EASEL_", "OPENAI_", "AZURE_OPENAI_", "GEMINI_", "GOOGLE_API_KEY")
 # Settings of the test run itself, not of Easel: they survive the clean-up.
 KEEP_ENV = frozenset({"EASEL_REFERENCE_DIR"})
