@@ -63,17 +63,19 @@ def usage(since: str | None, by: str | None, as_json: bool) -> None:
     """What the image calls cost, from the ledger."""
     import json
 
-    from easel_mcp.ledger import Ledger, format_report, parse_since
+    from easel_mcp.ledger import format_report, parse_since
     from easel_mcp.settings import Settings
+    from easel_mcp.storage.ports import open_ledger
     from easel_mcp.workspace import STATE_DIR
 
-    path = Settings().workspace_path().expanduser().resolve() / STATE_DIR / "ledger.sqlite3"
+    settings = Settings()
+    ledger = open_ledger(settings, settings.workspace_path().expanduser().resolve() / STATE_DIR)
     try:
         start = parse_since(since) if since else None
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--since") from e
     report: dict[str, Any]
-    if not path.exists():
+    if not ledger.exists():
         report = {
             "since": None,
             "by": by,
@@ -87,7 +89,7 @@ def usage(since: str | None, by: str | None, as_json: bool) -> None:
         }
     else:
         group = cast(Literal["model", "day", "tool", "provider"] | None, by)
-        report = Ledger(path).report(since=start, by=group)
+        report = ledger.report(since=start, by=group)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 

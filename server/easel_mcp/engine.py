@@ -27,8 +27,9 @@ from easel_mcp.retry import RetryPolicy, billed, next_delay
 if TYPE_CHECKING:
     from easel_mcp.budgets import Budgets
     from easel_mcp.catalog.estimate import Estimate
-    from easel_mcp.ledger import Attempt, Ledger
+    from easel_mcp.ledger import Attempt
     from easel_mcp.schemas.results import ImageResult
+    from easel_mcp.storage.ports import LedgerPort
     from easel_mcp.studio import CallRecord, Studio
 
 log = logging.getLogger("easel_mcp")
@@ -89,7 +90,7 @@ class Engine:
     def __init__(
         self,
         studio: Studio,
-        ledger: Ledger,
+        ledger: LedgerPort,
         budgets: Budgets,
         *,
         max_concurrency: int = 4,

@@ -129,6 +129,32 @@ def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def usage_tokens(usage: dict[str, Any] | None) -> tuple[int | None, int | None]:
+    """(input, output) tokens of a usage object: OpenAI's names, then Gemini's usageMetadata names."""
+    if not usage:
+        return None, None
+    return (
+        _int(_first(usage, "input_tokens", "promptTokenCount")),
+        _int(_first(usage, "output_tokens", "candidatesTokenCount")),
+    )
+
+
+def settled_amounts(
+    attempt: Attempt, status: str, cost_usd: float | None, billed: bool | None
+) -> tuple[float | None, int, float, bool | None]:
+    """(cost, cost_estimated, counted, billed) of a settled attempt, the same for every ledger backend.
+    Unknown cost or unknown billing keeps the reservation counted (conservative)."""
+    if billed is None and status == "ok":
+        billed = True
+    if billed is False:
+        return 0.0, 0, 0.0, billed
+    if cost_usd is not None:
+        return cost_usd, 0, cost_usd, billed
+    if billed:
+        return attempt.estimated_usd, 1, attempt.reserved_usd, billed
+    return None, 0, attempt.reserved_usd, billed
+
+
 @dataclass(frozen=True)
 class Attempt:
     """A row begin() reserved: pass it to mark_sent() and settle()."""
@@ -155,6 +181,10 @@ class Ledger:
         ledger = cls(path)
         ledger._conn()
         return ledger
+
+    def exists(self) -> bool:
+        """Whether the database file is there (a workspace that never made a call has none)."""
+        return self.path.exists()
 
     def close(self) -> None:
         """Close every connection this process opened (further calls open new ones)."""
@@ -271,18 +301,9 @@ class Ledger:
         now: datetime | None = None,
     ) -> None:
         """Record the outcome. Unknown cost or unknown billing keeps the reservation counted (conservative)."""
-        if billed is None and status == "ok":
-            billed = True
-        cost: float | None
-        if billed is False:
-            cost, estimated, counted = 0.0, 0, 0.0
-        elif cost_usd is not None:
-            cost, estimated, counted = cost_usd, 0, cost_usd
-        elif billed:
-            cost, estimated, counted = attempt.estimated_usd, 1, attempt.reserved_usd
-        else:
-            cost, estimated, counted = None, 0, attempt.reserved_usd
+        cost, estimated, counted, billed = settled_amounts(attempt, status, cost_usd, billed)
         usage = usage or None
+        tokens_in, tokens_out = usage_tokens(usage)
         cursor = self._conn().execute(
             "UPDATE attempts SET status = ?, finished_at = ?, request_id = ?, usage_json = ?, input_tokens = ?,"
             " output_tokens = ?, cost_usd = ?, cost_estimated = ?, counted_usd = ?, billed = ?, outputs_json = ?,"
@@ -293,8 +314,8 @@ class Ledger:
                 iso(utc(now)),
                 request_id,
                 canonical_json(usage) if usage else None,
-                _int(_first(usage, "input_tokens", "promptTokenCount")) if usage else None,
-                _int(_first(usage, "output_tokens", "candidatesTokenCount")) if usage else None,
+                tokens_in,
+                tokens_out,
                 cost,
                 estimated,
                 counted,

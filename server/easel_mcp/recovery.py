@@ -10,14 +10,23 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from datetime import datetime, timedelta
 from typing import Any
 
 from easel_mcp.catalog.prices import cost_from_usage
-from easel_mcp.ledger import Attempt, Ledger
+from easel_mcp.ledger import Attempt
+from easel_mcp.storage.ports import LedgerPort
 from easel_mcp.workspace import Workspace
 
 log = logging.getLogger("easel_mcp")
+
+
+def _ours(row: dict[str, Any]) -> bool:
+    """Whether this machine wrote the row (a shared ledger also holds other replicas' rows: their pids mean
+    nothing here)."""
+    replica = row.get("replica")
+    return not replica or str(replica).rsplit(":", 1)[0] == socket.gethostname()
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -51,13 +60,13 @@ def _sidecars_of_job(workspace: Workspace, job_id: str, started: datetime) -> li
     return found
 
 
-def recover(workspace: Workspace, ledger: Ledger) -> int:
+def recover(workspace: Workspace, ledger: LedgerPort) -> int:
     """Settle open rows of dead processes; return how many were recovered with their images."""
-    if not ledger.path.exists():
+    if not ledger.exists():
         return 0
     recovered = 0
     for row in ledger.find_open():
-        if pid_alive(row.get("pid")) or not row.get("job_id"):
+        if not _ours(row) or pid_alive(row.get("pid")) or not row.get("job_id"):
             continue
         started = datetime.fromisoformat(row["started_at"].replace("Z", "+00:00"))
         attempt = Attempt(row["id"], started, row.get("estimated_usd"), row.get("reserved_usd") or 0.0)

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     auth_token: SecretStr | None = Field(
         default=None, description="When set, every HTTP request needs 'Authorization: Bearer <token>'."
     )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://user:pass@host:port/db: the ledger (money, budgets, jobs) in PostgreSQL.",
+    )
     oauth_issuer: str | None = Field(
         default=None,
         description="OAuth 2.1 issuer whose JWTs the HTTP transports accept (keys from its metadata's jwks_uri).",

@@ -33,10 +33,10 @@ if TYPE_CHECKING:
     from easel_mcp.engine import Engine
     from easel_mcp.index import ImageIndex
     from easel_mcp.inputs import LoadedInput
-    from easel_mcp.ledger import Ledger
     from easel_mcp.providers.base import EditRequest, GenerateRequest, ImageProvider, ProviderResult
     from easel_mcp.schemas.jobs import JobView
     from easel_mcp.schemas.results import ImageResult
+    from easel_mcp.storage.ports import LedgerPort
 
 log = logging.getLogger("easel_mcp")
 
@@ -69,16 +69,16 @@ class Studio:
         self.task_group: anyio.abc.TaskGroup | None = None  # where background jobs run (see running())
         self._providers: dict[str, ImageProvider] = {}
         self._index: ImageIndex | None = None
-        self._ledger: Ledger | None = None
+        self._ledger: LedgerPort | None = None
         self._engine: Engine | None = None
 
     # The ledger, the budgets and the engine are built on first use: none is needed to start.
     @property
-    def ledger(self) -> Ledger:
+    def ledger(self) -> LedgerPort:
         if self._ledger is None:
-            from easel_mcp.ledger import Ledger
+            from easel_mcp.storage.ports import open_ledger
 
-            self._ledger = Ledger(self.workspace.state_dir / "ledger.sqlite3")  # opened on first use
+            self._ledger = open_ledger(self.settings, self.workspace.state_dir)  # connected on first use
         return self._ledger
 
     @property
@@ -332,7 +332,7 @@ class Studio:
     def recover(self) -> None:
         """At start-up: settle what a crashed run left open, from the files it wrote (nothing to do, and
         nothing imported, in a workspace that has no ledger yet)."""
-        if not (self.workspace.state_dir / "ledger.sqlite3").exists():
+        if self.settings.database_url is None and not (self.workspace.state_dir / "ledger.sqlite3").exists():
             return
         from easel_mcp.recovery import recover
 

@@ -1,0 +1,359 @@
+"""The money ledger on PostgreSQL (`EASEL_DATABASE_URL`): the same rows, rules and answers as the SQLite ledger,
+shared by every replica of a team deployment.
+
+Budgets hold across replicas: begin() checks the limits and inserts the reservation in one transaction that
+first takes a transaction-scoped advisory lock, so two replicas never both see room for the last call. Rows are
+append-only (a trigger refuses DELETE). Named migrations run at start-up under another advisory lock (replicas
+starting together migrate once); a database migrated by a newer Easel is refused with a clear message.
+
+A restarted server only fails the statements in flight: the pool checks a connection before lending it, so the
+next call gets a fresh one without restarting Easel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from easel_mcp.budgets import Budgets, budget_left, check_budgets, usd, utc
+from easel_mcp.errors import ConfigurationError, EaselError
+from easel_mcp.ledger import Attempt, canonical_json, iso
+from easel_mcp.storage.postgres_schema import MIGRATIONS, OPEN_SQL
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg.rows import DictRow
+    from psycopg_pool import ConnectionPool
+
+log = logging.getLogger("easel_mcp")
+
+LOCK_MIGRATE = 0x45A5E1_01  # advisory lock keys (any two constants unique to Easel)
+LOCK_BUDGETS = 0x45A5E1_02
+_GROUP_KEYS = {
+    "model": "model",
+    "day": "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+    "tool": "tool",
+    "provider": "provider",
+}
+
+
+class DatabaseUnavailable(EaselError):
+    """The ledger's database could not be reached or answered an error."""
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{parts.username + '@' if parts.username else ''}{host}:{parts.port or 5432}{parts.path}"
+
+
+class PostgresLedger:
+    """The append-only attempt log in PostgreSQL. Thread-safe (a connection pool); safe across replicas."""
+
+    def __init__(self, url: str, *, max_connections: int = 10, wait_s: float = 30.0) -> None:
+        self.url = url
+        self.where = redact(url)
+        self._max = max_connections
+        self._wait_s = wait_s  # how long to wait for a connection (at start-up and per statement)
+        self._pool: ConnectionPool[psycopg.Connection[DictRow]] | None = None
+
+    @classmethod
+    def open(cls, url: str, **kw: Any) -> PostgresLedger:
+        ledger = cls(url, **kw)
+        ledger._connection_pool()
+        return ledger
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def exists(self) -> bool:
+        return True
+
+    # ------------------------------------------------------------------ connections
+
+    def _connection_pool(self) -> ConnectionPool[psycopg.Connection[DictRow]]:
+        if self._pool is None:
+            import psycopg
+            from psycopg.rows import DictRow, dict_row
+            from psycopg_pool import ConnectionPool
+
+            pool = ConnectionPool(
+                self.url,
+                connection_class=psycopg.Connection[DictRow],
+                min_size=1,
+                max_size=self._max,
+                kwargs={"autocommit": True, "row_factory": dict_row},
+                check=ConnectionPool.check_connection,
+                open=False,
+                name="easel-ledger",
+            )
+            try:
+                pool.open(wait=True, timeout=self._wait_s)
+                with pool.connection() as conn:
+                    migrate(conn)
+            except psycopg.Error as e:
+                pool.close()
+                raise DatabaseUnavailable(f"cannot use the ledger database {self.where}: {e}".strip()) from e
+            except BaseException:
+                pool.close()
+                raise
+            self._pool = pool
+        return self._pool
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[DictRow]]:
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        try:
+            with self._connection_pool().connection(timeout=self._wait_s) as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as e:
+            raise DatabaseUnavailable(
+                f"the ledger database {self.where} is unreachable ({str(e).strip() or type(e).__name__}); "
+                "try again once it is back"
+            ) from e
+
+    # ------------------------------------------------------------------ writes
+
+    def begin(
+        self,
+        *,
+        tool: str,
+        provider: str,
+        model: str,
+        params: dict[str, Any],
+        estimated_usd: float | None,
+        reserve_usd: float | None,
+        budgets: Budgets,
+        job_id: str | None = None,
+        now: datetime | None = None,
+    ) -> Attempt:
+        """Check the budgets against `reserve_usd` (the upper estimate) and reserve it, atomically across replicas."""
+        if reserve_usd is not None and reserve_usd < 0:
+            raise ValueError(f"reserve_usd must be at least 0, not {reserve_usd}.")
+        at = utc(now)
+        params_json = canonical_json(params)
+        digest = hashlib.sha256(params_json.encode()).hexdigest()
+        reserved = reserve_usd if reserve_usd is not None else (estimated_usd or 0.0)
+        with self._conn() as conn, conn.transaction():
+            if budgets.any_limit:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_BUDGETS,))
+                check_budgets(
+                    budgets, reserve_usd, model=model, now=at, spent=lambda start, end: _spent(conn, start, end)
+                )
+            row = conn.execute(
+                "INSERT INTO attempts (started_at, tool, provider, model, params, params_digest, status,"
+                " estimated_usd, reserved_usd, counted_usd, job_id, pid, replica)"
+                " VALUES (%s,%s,%s,%s,%s,%s,'reserved',%s,%s,%s,%s,%s,%s) RETURNING id",
+                (
+                    at,
+                    tool,
+                    provider,
+                    model,
+                    params_json,
+                    digest,
+                    estimated_usd,
+                    reserved,
+                    reserved,
+                    job_id,
+                    os.getpid(),
+                    replica_name(),
+                ),
+            ).fetchone()
+        assert row is not None
+        log.debug("ledger: reserved %s for %s %s (row %d)", usd(reserved), tool, model, row["id"])
+        return Attempt(id=int(row["id"]), started_at=at, estimated_usd=estimated_usd, reserved_usd=reserved)
+
+    def mark_sent(self, attempt: Attempt) -> None:
+        with self._conn() as conn:
+            conn.execute("UPDATE attempts SET status = 'sent' WHERE id = %s AND status = 'reserved'", (attempt.id,))
+
+    def settle(
+        self,
+        attempt: Attempt,
+        *,
+        status: Literal["ok", "error", "cancelled"],
+        cost_usd: float | None,
+        usage: dict[str, Any] | None,
+        request_id: str | None,
+        outputs: Sequence[str] = (),
+        error_code: str | None = None,
+        error_message: str | None = None,
+        elapsed_s: float | None = None,
+        billed: bool | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Record the outcome. Unknown cost or unknown billing keeps the reservation counted (conservative)."""
+        from easel_mcp.ledger import settled_amounts, usage_tokens
+
+        cost, estimated, counted, billed = settled_amounts(attempt, status, cost_usd, billed)
+        usage = usage or None
+        tokens_in, tokens_out = usage_tokens(usage)
+        with self._conn() as conn:
+            cursor = conn.execute(
+                "UPDATE attempts SET status = %s, finished_at = %s, request_id = %s, usage = %s, input_tokens = %s,"
+                " output_tokens = %s, cost_usd = %s, cost_estimated = %s, counted_usd = %s, billed = %s, outputs = %s,"
+                " images = %s, error_code = %s, error_message = %s, elapsed_s = %s"
+                " WHERE id = %s AND status IN ('reserved', 'sent', 'abandoned')",
+                (
+                    status,
+                    utc(now),
+                    request_id,
+                    canonical_json(usage) if usage else None,
+                    tokens_in,
+                    tokens_out,
+                    cost,
+                    bool(estimated),
+                    counted,
+                    billed,
+                    json.dumps(list(outputs)),
+                    len(outputs),
+                    error_code,
+                    error_message,
+                    elapsed_s,
+                    attempt.id,
+                ),
+            )
+            if cursor.rowcount == 0:
+                log.warning("ledger: row %d is already settled or missing; outcome %s not recorded", attempt.id, status)
+
+    def abandon_stale(self, older_than_s: float, now: datetime | None = None) -> int:
+        """Mark rows still open after `older_than_s` as 'abandoned' (they keep counting); return how many."""
+        at = utc(now)
+        with self._conn() as conn:
+            cursor = conn.execute(
+                f"UPDATE attempts SET status = 'abandoned', finished_at = %s WHERE {OPEN_SQL} AND started_at < %s",
+                (at, at - timedelta(seconds=older_than_s)),
+            )
+        if cursor.rowcount:
+            log.warning("ledger: %d attempt(s) never settled; marked abandoned (still counted)", cursor.rowcount)
+        return cursor.rowcount
+
+    # ------------------------------------------------------------------ reads
+
+    def find_open(self) -> list[dict[str, Any]]:
+        return self._select(f"WHERE {OPEN_SQL} ORDER BY id", [])
+
+    def rows(self, *, since: datetime | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        where, args = ("WHERE started_at >= %s", [utc(since)]) if since is not None else ("", [])
+        if limit is None:
+            return self._select(f"{where} ORDER BY id", args)
+        return self._select(f"{where} ORDER BY id DESC LIMIT %s", [*args, limit])[::-1]
+
+    def job_rows(self, job_id: str) -> list[dict[str, Any]]:
+        return self._select("WHERE job_id = %s ORDER BY id", [job_id])
+
+    def _select(self, tail: str, args: list[Any]) -> list[dict[str, Any]]:
+        with self._conn() as conn:
+            return [_as_sqlite_row(row) for row in conn.execute(f"SELECT * FROM attempts {tail}", args)]
+
+    def spent(self, since: datetime, until: datetime | None = None) -> float:
+        with self._conn() as conn:
+            return _spent(conn, since, until)
+
+    def budget_left(self, budgets: Budgets, now: datetime | None = None) -> dict[str, float | None]:
+        with self._conn() as conn:
+            return budget_left(budgets, lambda start, end: _spent(conn, start, end), utc(now))
+
+    def report(
+        self, *, since: datetime | None, by: Literal["model", "day", "tool", "provider"] | None
+    ) -> dict[str, Any]:
+        where, args = ("WHERE started_at >= %s", [utc(since)]) if since is not None else ("", [])
+        with self._conn() as conn:
+            total = conn.execute(
+                "SELECT COUNT(*) AS calls, COALESCE(SUM(images), 0) AS images, COALESCE(SUM(cost_usd), 0.0) AS cost,"
+                " COALESCE(SUM(estimated_usd), 0.0) AS estimated,"
+                " COUNT(*) FILTER (WHERE status IN ('error', 'abandoned')) AS failed,"
+                f" COUNT(*) FILTER (WHERE {OPEN_SQL}) AS open FROM attempts {where}",
+                args,
+            ).fetchone()
+            assert total is not None
+            groups = []
+            if by is not None:
+                order = "key" if by == "day" else "cost_usd DESC, key"
+                groups = [
+                    {k: (float(v) if k == "cost_usd" else int(v) if k != "key" else v) for k, v in row.items()}
+                    for row in conn.execute(
+                        f"SELECT {_GROUP_KEYS[by]} AS key, COUNT(*) AS calls, COALESCE(SUM(images), 0) AS images,"
+                        " COALESCE(SUM(cost_usd), 0.0) AS cost_usd, COALESCE(SUM(input_tokens), 0) AS input_tokens,"
+                        f" COALESCE(SUM(output_tokens), 0) AS output_tokens FROM attempts {where}"
+                        f" GROUP BY key ORDER BY {order}",
+                        args,
+                    )
+                ]
+        return {
+            "since": iso(since) if since is not None else None,
+            "by": by,
+            "calls": int(total["calls"]),
+            "images": int(total["images"]),
+            "cost_usd": float(total["cost"]),
+            "estimated_usd": float(total["estimated"]),
+            "failed": int(total["failed"]),
+            "open": int(total["open"]),
+            "groups": groups,
+        }
+
+
+def replica_name() -> str:
+    """Which process wrote a row: host and pid (a sweeper on another replica settles a dead one's rows)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _spent(conn: psycopg.Connection[DictRow], since: datetime, until: datetime | None) -> float:
+    sql = "SELECT COALESCE(SUM(counted_usd), 0.0) AS spent FROM attempts WHERE started_at >= %s"
+    args: list[Any] = [utc(since)]
+    if until is not None:
+        sql += " AND started_at < %s"
+        args.append(utc(until))
+    row = conn.execute(sql, args).fetchone()
+    return float(row["spent"]) if row else 0.0
+
+
+def _as_sqlite_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The same keys and value types as the SQLite ledger's rows (ISO text times, 0/1 flags, parsed JSON)."""
+    item = dict(row)
+    for key in ("started_at", "finished_at"):
+        if isinstance(item.get(key), datetime):
+            item[key] = iso(item[key])
+    item["cost_estimated"] = int(bool(item["cost_estimated"]))
+    item["billed"] = None if item["billed"] is None else int(item["billed"])
+    item["params_json"] = canonical_json(item["params"])
+    item["usage_json"] = canonical_json(item["usage"]) if item["usage"] is not None else None
+    item["outputs_json"] = json.dumps(item["outputs"])
+    return item
+
+
+def migrate(conn: psycopg.Connection[DictRow], migrations: Sequence[tuple[str, str]] = MIGRATIONS) -> list[str]:
+    """Apply the migrations not yet recorded, in one transaction under an advisory lock; refuse a newer database."""
+    known = [name for name, _ in migrations]
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_MIGRATE,))
+        conn.execute("CREATE TABLE IF NOT EXISTS easel_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ)")
+        done = {row["name"] for row in conn.execute("SELECT name FROM easel_migrations")}
+        if unknown := sorted(done - set(known)):
+            raise ConfigurationError(
+                f"the ledger database was migrated by a newer Easel (migrations {', '.join(unknown)}): upgrade "
+                "Easel on every replica, or point EASEL_DATABASE_URL at another database"
+            )
+        applied = []
+        for name, sql in migrations:
+            if name not in done:
+                conn.execute(sql.encode())
+                conn.execute("INSERT INTO easel_migrations (name, applied_at) VALUES (%s, now())", (name,))
+                applied.append(name)
+    if applied:
+        log.info("ledger migrations applied: %s", ", ".join(applied))
+    return applied
