@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     cli.main(args=args, prog_name="easel-mcp")
 
 
-def serve_stdio_or_http(transport: str, host: str, port: int) -> None:
+def serve_stdio_or_http(transport: str, host: str, port: int, *, stateless: bool = False) -> None:
     from easel_mcp.errors import ConfigurationError
     from easel_mcp.settings import Settings
 
@@ -61,10 +61,11 @@ def serve_stdio_or_http(transport: str, host: str, port: int) -> None:
 
             anyio.run(_run_stdio, server)
         else:
-            from easel_mcp.http import serve_http
+            from easel_mcp.http import HttpTransport, serve_http
 
             token = settings.auth_token.get_secret_value() if settings.auth_token else None
-            serve_http(server, "sse" if transport == "sse" else "http", host, port, token, settings.log_level)
+            kind: HttpTransport = "sse" if transport == "sse" else "http"
+            serve_http(server, kind, host, port, token, settings.log_level, stateless=stateless)
     except ConfigurationError as e:
         log.error("%s", e)
         sys.exit(2)

@@ -40,9 +40,14 @@ def cli(ctx: click.Context) -> None:
 @click.option("--transport", type=click.Choice(["stdio", "http", "sse"]), default="stdio", show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="HTTP bind address.")
 @click.option("--port", type=int, default=8000, show_default=True, help="HTTP port.")
-def serve(transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:
+@click.option(
+    "--stateless",
+    is_flag=True,
+    help="Streamable HTTP without sessions: any replica behind a load balancer answers any request.",
+)
+def serve(transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000, stateless: bool = False) -> None:
     """Run the MCP server (stdio, or streamable HTTP at /mcp, or SSE at /sse)."""
-    serve_stdio_or_http(transport, host, port)
+    serve_stdio_or_http(transport, host, port, stateless=stateless)
 
 
 @cli.command()

@@ -53,7 +53,26 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
-def build_http_app(server: EaselServer, transport: HttpTransport, host: str, token: str | None) -> ASGIApp:
+class HealthCheck:
+    """`GET /healthz` answers 200 before any authentication: what a load balancer polls to route around a
+    replica that is down. It says nothing but that the process serves HTTP."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/healthz" and scope["method"] in ("GET", "HEAD"):
+            body = b'{"status":"ok"}'
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body if scope["method"] == "GET" else b""})
+            return
+        await self.app(scope, receive, send)
+
+
+def build_http_app(
+    server: EaselServer, transport: HttpTransport, host: str, token: str | None, *, stateless: bool = False
+) -> ASGIApp:
     """The ASGI app for `transport`, refusing a non-loopback bind without a token (or OAuth)."""
     oauth = server.settings.auth is not None
     if oauth and token:
@@ -69,14 +88,26 @@ def build_http_app(server: EaselServer, transport: HttpTransport, host: str, tok
         )
     # On loopback the SDK enables its Host/Origin checks (DNS-rebinding protection) by itself.
     app: ASGIApp
-    app = server.sse_app(host=host) if transport == "sse" else server.streamable_http_app(host=host)
-    return BearerTokenMiddleware(app, token) if token else app
+    if stateless and transport != "http":
+        raise ConfigurationError("--stateless is for --transport http (streamable HTTP)")
+    if transport == "sse":
+        app = server.sse_app(host=host)
+    else:
+        app = server.streamable_http_app(host=host, stateless_http=stateless)
+    return HealthCheck(BearerTokenMiddleware(app, token) if token else app)
 
 
 def serve_http(
-    server: EaselServer, transport: HttpTransport, host: str, port: int, token: str | None, log_level: str
+    server: EaselServer,
+    transport: HttpTransport,
+    host: str,
+    port: int,
+    token: str | None,
+    log_level: str,
+    *,
+    stateless: bool = False,
 ) -> None:
     import uvicorn
 
-    app = build_http_app(server, transport, host, token)
+    app = build_http_app(server, transport, host, token, stateless=stateless)
     uvicorn.run(app, host=host, port=port, log_level=log_level.lower())

@@ -1,0 +1,125 @@
+"""A team deployment end to end, every part real: 3 stateless Easel replicas (subprocesses) on one PostgreSQL
+ledger and one workspace, haproxy in front, OAuth tokens from a loopback issuer, an MCP client through the
+balancer, the fake OpenAI server upstream."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.fakes.openai_images import FakeOpenAIImages
+from tests.helpers import structured
+from tests.infra.haproxy import HAProxy
+from tests.infra.oauth_issuer import OAuthIssuer
+
+pytestmark = pytest.mark.anyio
+REPLICAS = 3
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120  # only stops a hung start
+    while True:
+        try:
+            if httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+                return
+        except httpx2.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"replica on {port} did not start:\n{log.read_text()}")
+        time.sleep(0.05)
+
+
+@dataclass
+class Team:
+    url: str
+    issuer: OAuthIssuer
+    fake: FakeOpenAIImages
+    workspace: Path
+    logs: list[Path]
+
+    def token(self, subject: str) -> str:
+        return self.issuer.token(subject, audience=self.url)
+
+
+@pytest.fixture
+def team(postgres_url: str, haproxy_available: None, oauth_issuer: OAuthIssuer, tmp_path: Path) -> Iterator[Team]:
+    ports = [_free_port() for _ in range(REPLICAS)]
+    balancer = HAProxy(ports)
+    public = f"{balancer.url}/mcp"
+    workspace = tmp_path / "workspace"
+    processes: list[subprocess.Popen[bytes]] = []
+    logs = [tmp_path / f"replica-{i}.log" for i in range(REPLICAS)]
+    with FakeOpenAIImages() as fake:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("EASEL_", "OPENAI_"))}
+        env.update(
+            EASEL_WORKSPACE=str(workspace),
+            EASEL_DATABASE_URL=postgres_url,
+            EASEL_OAUTH_ISSUER=oauth_issuer.issuer,
+            EASEL_PUBLIC_URL=public,
+            OPENAI_API_KEY="sk-test",
+            OPENAI_BASE_URL=fake.base_url,
+        )
+        try:
+            for port, log in zip(ports, logs, strict=True):
+                command = [sys.executable, "-m", "easel_mcp", "serve", "--transport", "http", "--stateless"]
+                command += ["--host", "127.0.0.1", "--port", str(port)]
+                processes.append(subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT))
+            for port, process, log in zip(ports, processes, logs, strict=True):
+                _wait_healthy(port, process, log)
+            with balancer:
+                yield Team(public, oauth_issuer, fake, workspace, logs)
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+async def test_a_user_works_through_the_balancer(team: Team) -> None:
+    headers = {"Authorization": f"Bearer {team.token('alice')}"}
+    async with httpx2.AsyncClient(headers=headers, timeout=120) as http:
+        async with Client(streamable_http_client(team.url, http_client=http)) as client:
+            made = structured(await client.call_tool("generate_image", {"prompt": "a red kite", "quality": "low"}))
+            [image] = made["images"]
+            edited = structured(
+                await client.call_tool(
+                    "edit_image", {"prompt": "add a second kite", "images": [image["id"]], "quality": "low"}
+                )
+            )
+            listed = structured(await client.call_tool("list_images", {}))
+            read = await client.read_resource(image["uri"])
+            job = structured(await client.call_tool("get_job", {"job_id": made["job_id"], "wait_s": 0}))
+    assert {i["id"] for i in listed["images"]} == {image["id"], edited["images"][0]["id"]}
+    assert read.contents[0].mime_type == "image/png"
+    assert job["status"] == "done" and job["result"]["images"][0]["id"] == image["id"]
+    assert len(team.fake.requests) == 2 and team.fake.violations == []
+    # The balancer spread the requests: more than one replica answered MCP requests.
+    answered = [log.read_text().count("POST /mcp") for log in team.logs]
+    assert sum(1 for n in answered if n) >= 2, answered
+
+
+async def test_no_token_no_call(team: Team) -> None:
+    async with httpx2.AsyncClient(timeout=60) as http:
+        response = await http.post(team.url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    assert response.status_code == 401 and "resource_metadata=" in response.headers["www-authenticate"]
+    assert team.fake.requests == []
