@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# A team deployment on one machine, to try in minutes: PostgreSQL (a throwaway cluster), a development OAuth
+# issuer, 3 stateless Easel replicas and haproxy in front. Prints a token per user and the MCP URL; Ctrl-C
+# stops everything. Needs: easel-mcp installed with the team extra (pip install -e ".[team]"), Debian's
+# postgresql and haproxy packages (apt-get install postgresql haproxy).
+#
+# Ports and folders can be changed: EASEL_TEAM_DIR (./easel-team), EASEL_TEAM_PORT (8100; replicas on the next
+# three), EASEL_TEAM_PG_PORT (54329), EASEL_TEAM_ISSUER_PORT (9400).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+dir=$(mkdir -p "${EASEL_TEAM_DIR:-./easel-team}" && cd "${EASEL_TEAM_DIR:-./easel-team}" && pwd)
+port=${EASEL_TEAM_PORT:-8100}
+pg_port=${EASEL_TEAM_PG_PORT:-54329}
+issuer_port=${EASEL_TEAM_ISSUER_PORT:-9400}
+python=${PYTHON:-python3}
+pids=()
+
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+[ -x "$pg_bin/initdb" ] || { echo "PostgreSQL's server is not installed: apt-get install postgresql" >&2; exit 1; }
+command -v haproxy >/dev/null || { echo "haproxy is not installed: apt-get install haproxy" >&2; exit 1; }
+command -v easel-mcp >/dev/null || { echo "easel-mcp is not on PATH: pip install -e '.[team]'" >&2; exit 1; }
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# PostgreSQL's data folder: $dir/pg, unless (as root) the postgres user cannot reach $dir.
+pg_dir="$dir/pg"
+if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$dir"; then
+    pg_dir="/tmp/easel-team-pg-$(printf '%s' "$dir" | md5sum | cut -c1-12)"
+fi
+
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    as_postgres "$pg_bin/pg_ctl" -D "$pg_dir" -m fast -w stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+# PostgreSQL: a cluster of its own (PostgreSQL refuses to run as root: as root, it runs as postgres).
+if [ ! -f "$pg_dir/PG_VERSION" ]; then
+    mkdir -p "$pg_dir"
+    if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$pg_dir"; fi
+    as_postgres "$pg_bin/initdb" -D "$pg_dir" -U easel --auth=trust -E UTF8 >/dev/null
+fi
+as_postgres "$pg_bin/pg_ctl" -D "$pg_dir" -l "$pg_dir/server.log" -w \
+    -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir" start >/dev/null
+as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U easel -d postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname = 'easel'" | grep -q 1 ||
+    as_postgres "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U easel easel
+
+# The development issuer (metadata and JWKS on loopback; tokens minted below).
+"$python" "$here/dev_issuer.py" serve --port "$issuer_port" --key "$dir/issuer-key.pem" 2>"$dir/issuer.log" &
+pids+=($!)
+
+export EASEL_PUBLIC_URL="http://127.0.0.1:$port/mcp"
+export EASEL_OAUTH_ISSUER="http://127.0.0.1:$issuer_port"
+export EASEL_DATABASE_URL="postgresql://easel@127.0.0.1:$pg_port/easel"
+export EASEL_WORKSPACE="${EASEL_WORKSPACE:-$dir/workspace}"
+for i in 1 2 3; do
+    easel-mcp serve --transport http --stateless --host 127.0.0.1 --port $((port + i)) >"$dir/replica-$i.log" 2>&1 &
+    pids+=($!)
+done
+
+# haproxy with the example configuration, on the chosen ports.
+sed -e "s/127.0.0.1:8100/127.0.0.1:$port/" -e "s/127.0.0.1:8101/127.0.0.1:$((port + 1))/" \
+    -e "s/127.0.0.1:8102/127.0.0.1:$((port + 2))/" -e "s/127.0.0.1:8103/127.0.0.1:$((port + 3))/" \
+    "$here/haproxy.cfg" >"$dir/haproxy.cfg"
+haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
+pids+=($!)
+
+for i in 1 2 3; do
+    for _ in $(seq 1 600); do
+        "$python" -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+            "http://127.0.0.1:$((port + i))/healthz" 2>/dev/null && break
+        sleep 0.1
+    done
+done
+
+token() { "$python" "$here/dev_issuer.py" token --port "$issuer_port" --key "$dir/issuer-key.pem" --audience "$EASEL_PUBLIC_URL" "$1"; }
+cat <<MSG
+Easel team stack ready
+  MCP endpoint (streamable HTTP): $EASEL_PUBLIC_URL
+  token for alice: $(token alice)
+  token for bob:   $(token bob)
+  PostgreSQL: $EASEL_DATABASE_URL   workspace: $EASEL_WORKSPACE   logs: $dir
+Clients send 'Authorization: Bearer <token>'. Ctrl-C stops everything.
+MSG
+wait
