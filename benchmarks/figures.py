@@ -6,7 +6,7 @@ import sys
 import traceback
 from collections.abc import Callable
 
-from benchmarks import calls, resources
+from benchmarks import calls, resources, team
 from benchmarks.common import Figure
 
 
@@ -28,6 +28,12 @@ def measure_all(*, quick: bool) -> list[Figure]:
     figures += _safe("memory", lambda: [resources.memory()])
     figures += _safe("ledger", lambda: resources.ledger(quick))
     figures += _safe("gallery index", lambda: [resources.gallery_index(quick)])
+    if reason := team.missing():
+        figures += team.skipped(team.NAMES, reason)
+    else:
+        figures += _safe("team throughput", lambda: [team.throughput(quick)])
+        figures += _safe("PostgreSQL latency", lambda: [team.postgres_latency(quick)])
+        figures += _safe("reservations", lambda: team.reservations(quick))
     return figures
 
 
