@@ -12,36 +12,43 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from easel_mcp.errors import BudgetExceeded
 
 ENV_PER_CALL = "EASEL_MAX_COST_PER_CALL_USD"
 ENV_DAILY = "EASEL_DAILY_BUDGET_USD"
 ENV_MONTHLY = "EASEL_MONTHLY_BUDGET_USD"
+ENV_USER_DAILY = "EASEL_USER_DAILY_BUDGET_USD"
+ENV_USER_MONTHLY = "EASEL_USER_MONTHLY_BUDGET_USD"
 ENV_PRICES = "EASEL_PRICES_FILE"
 EPSILON_USD = 1e-9  # float sums of cents must not refuse a call that fits exactly
 
 SpentFn = Callable[[datetime, datetime], float]
+GroupBy = Literal["model", "day", "tool", "provider", "user"]  # how usage reports group the rows
 
 
 @dataclass(frozen=True)
 class Budgets:
-    """Spending limits in USD; None means no limit. Days and months are UTC calendar periods."""
+    """Spending limits in USD; None means no limit. Days and months are UTC calendar periods. The user limits
+    apply to each user's own calls (the subject of their OAuth token), on top of the limits for everyone."""
 
     max_cost_per_call_usd: float | None = None
     daily_usd: float | None = None
     monthly_usd: float | None = None
+    user_daily_usd: float | None = None
+    user_monthly_usd: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_cost_per_call_usd", "daily_usd", "monthly_usd"):
+        for name in ("max_cost_per_call_usd", "daily_usd", "monthly_usd", "user_daily_usd", "user_monthly_usd"):
             value = getattr(self, name)
             if value is not None and (not math.isfinite(value) or value < 0):
                 raise ValueError(f"{name} must be a finite amount of at least 0 USD, not {value!r}.")
 
     @property
     def any_limit(self) -> bool:
-        return any(v is not None for v in (self.max_cost_per_call_usd, self.daily_usd, self.monthly_usd))
+        limits = (self.max_cost_per_call_usd, self.daily_usd, self.monthly_usd, self.user_daily_usd)
+        return any(v is not None for v in (*limits, self.user_monthly_usd))
 
 
 def utc(now: datetime | None = None) -> datetime:
@@ -74,8 +81,11 @@ def usd(amount: float) -> str:
     return f"{sign}${whole}.{frac.rstrip('0').ljust(2, '0')}"
 
 
-def _limits(budgets: Budgets, spent: SpentFn, now: datetime) -> list[tuple[str, float, float, str]]:
-    """(name with its setting, limit, left, period phrase) for every limit that is set."""
+def _limits(
+    budgets: Budgets, spent: SpentFn, now: datetime, user_spent: SpentFn | None = None
+) -> list[tuple[str, float, float, str]]:
+    """(name with its setting, limit, left, period phrase) for every limit that is set (the user limits only
+    with `user_spent`, what the calling user's own rows count)."""
     out: list[tuple[str, float, float, str]] = []
     if budgets.max_cost_per_call_usd is not None:
         limit = budgets.max_cost_per_call_usd
@@ -87,18 +97,34 @@ def _limits(budgets: Budgets, spent: SpentFn, now: datetime) -> list[tuple[str, 
         if limit_or_none is not None:
             left = max(0.0, limit_or_none - spent(*bounds))
             out.append((f"{kind} budget ({env}={usd(limit_or_none)})", limit_or_none, left, phrase))
+    if user_spent is not None:
+        for limit_or_none, env, kind, bounds, phrase in (
+            (budgets.user_daily_usd, ENV_USER_DAILY, "daily", day_bounds(now), "today (UTC)"),
+            (budgets.user_monthly_usd, ENV_USER_MONTHLY, "monthly", month_bounds(now), "this month (UTC)"),
+        ):
+            if limit_or_none is not None:
+                left = max(0.0, limit_or_none - user_spent(*bounds))
+                out.append((f"your {kind} budget ({env}={usd(limit_or_none)})", limit_or_none, left, phrase))
     return out
 
 
-def check_budgets(budgets: Budgets, reserve_usd: float | None, *, model: str, spent: SpentFn, now: datetime) -> None:
+def check_budgets(
+    budgets: Budgets,
+    reserve_usd: float | None,
+    *,
+    model: str,
+    spent: SpentFn,
+    now: datetime,
+    user_spent: SpentFn | None = None,
+) -> None:
     """Raise BudgetExceeded unless a call costing up to `reserve_usd` fits every limit that is set.
 
     The message is one full sentence ending with a period, so a caller may catch the error and append advice.
     An unknown upper cost (None) passes only when no limit is set: otherwise no limit can be guaranteed.
     """
-    if not budgets.any_limit:
+    limits = _limits(budgets, spent, now, user_spent)
+    if not limits:
         return
-    limits = _limits(budgets, spent, now)
     if reserve_usd is None:
         _, limit, left, _ = min(limits, key=lambda item: item[2])
         names = " and the ".join(item[0] for item in limits)
@@ -121,12 +147,17 @@ def check_budgets(budgets: Budgets, reserve_usd: float | None, *, model: str, sp
             )
 
 
-def budget_left(budgets: Budgets, spent: SpentFn, now: datetime) -> dict[str, float | None]:
-    """{"per_call", "today", "this_month"}: what may still be spent under each limit; None where none is set."""
+def budget_left(
+    budgets: Budgets, spent: SpentFn, now: datetime, user_spent: SpentFn | None = None
+) -> dict[str, float | None]:
+    """{"per_call", "today", "this_month"}: what may still be spent under each limit (for a user, the tighter
+    of their own limit and everyone's); None where none is set."""
     left: dict[str, float | None] = {"per_call": None, "today": None, "this_month": None}
     keys = {"per call": "per_call", "today (UTC)": "today", "this month (UTC)": "this_month"}
-    for _, _, amount, phrase in _limits(budgets, spent, now):
-        left[keys[phrase]] = amount
+    for _, _, amount, phrase in _limits(budgets, spent, now, user_spent):
+        key = keys[phrase]
+        current = left[key]
+        left[key] = amount if current is None else min(current, amount)
     return left
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import click
 
@@ -62,12 +62,13 @@ def demo(workspace: str | None) -> None:
 
 @cli.command()
 @click.option("--since", default=None, help="7d, 24h, 2w, today, month or a date (default: all time).")
-@click.option("--by", type=click.Choice(["model", "day", "tool", "provider"]), default=None)
+@click.option("--by", type=click.Choice(["model", "day", "tool", "provider", "user"]), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def usage(since: str | None, by: str | None, as_json: bool) -> None:
     """What the image calls cost, from the ledger."""
     import json
 
+    from easel_mcp.budgets import GroupBy
     from easel_mcp.ledger import format_report, parse_since
     from easel_mcp.settings import Settings
     from easel_mcp.storage.ports import open_ledger
@@ -93,7 +94,7 @@ def usage(since: str | None, by: str | None, as_json: bool) -> None:
             "groups": [],
         }
     else:
-        group = cast(Literal["model", "day", "tool", "provider"] | None, by)
+        group = cast(GroupBy | None, by)
         report = ledger.report(since=start, by=group)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 

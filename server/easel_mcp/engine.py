@@ -20,6 +20,7 @@ import anyio.abc
 import anyio.to_thread
 
 from easel_mcp.errors import BudgetExceeded, EaselError, ProviderError
+from easel_mcp.identity import current_user
 from easel_mcp.progress import Progress
 from easel_mcp.providers.base import EditRequest, GenerateRequest, ProviderResult
 from easel_mcp.retry import RetryPolicy, billed, next_delay
@@ -48,6 +49,7 @@ class Job:
     model: str
     provider: str
     estimated_usd: float | None
+    user: str | None = None  # the subject of the caller's OAuth token; None without OAuth
     started: float = field(default_factory=time.monotonic)
     status: JobStatus = "queued"
     stage: str = "queued"
@@ -141,7 +143,14 @@ class Engine:
     ) -> ImageResult | Job:
         """Reserve the budget, start the job, and follow it (or hand back the running job)."""
         provider = self.studio.provider(record.provider)
-        job = Job(secrets.token_hex(6), record.operation, record.options.model, provider.name, estimate.total_usd)
+        job = Job(
+            secrets.token_hex(6),
+            record.operation,
+            record.options.model,
+            provider.name,
+            estimate.total_usd,
+            user=current_user(),
+        )
         first = await self._begin(job, record, estimate, input_sizes)
         self._remember(job)
         if self._tg is None:  # no background task group (library use): run in the caller's scope
@@ -197,6 +206,7 @@ class Engine:
                     reserve_usd=0.0 if offline else estimate.upper_usd,
                     budgets=self.budgets,
                     job_id=job.id,
+                    user=job.user,
                 )
             )
         except BudgetExceeded as e:

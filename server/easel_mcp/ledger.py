@@ -25,7 +25,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from easel_mcp.budgets import Budgets, budget_left, check_budgets, format_report, parse_since, usd, utc
+from easel_mcp.budgets import (
+    Budgets,
+    GroupBy,
+    SpentFn,
+    budget_left,
+    check_budgets,
+    format_report,
+    parse_since,
+    usd,
+    utc,
+)
 from easel_mcp.errors import BudgetExceeded
 from easel_mcp.sqlite import connect
 
@@ -81,9 +91,15 @@ def _m002_jobs_and_outputs(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX attempts_job_id ON attempts (job_id)")
 
 
+def _m003_user_id(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE attempts ADD COLUMN user_id TEXT")
+    conn.execute("CREATE INDEX attempts_user ON attempts (user_id, started_at)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("001_initial", _m001_initial),
     ("002_jobs_and_outputs", _m002_jobs_and_outputs),
+    ("003_user_id", _m003_user_id),
 ]
 
 
@@ -227,13 +243,21 @@ class Ledger:
                 conn.execute("ROLLBACK")
             raise
 
-    def _spent(self, conn: sqlite3.Connection, since: datetime, until: datetime | None) -> float:
+    def _spent(
+        self, conn: sqlite3.Connection, since: datetime, until: datetime | None, user: str | None = None
+    ) -> float:
         sql = "SELECT COALESCE(SUM(counted_usd), 0.0) FROM attempts WHERE started_at >= ?"
         args = [iso(since)]
         if until is not None:
             sql += " AND started_at < ?"
             args.append(iso(until))
+        if user is not None:
+            sql += " AND user_id = ?"
+            args.append(user)
         return float(conn.execute(sql, args).fetchone()[0])
+
+    def _user_spent(self, conn: sqlite3.Connection, user: str | None) -> SpentFn | None:
+        return None if user is None else (lambda start, end: self._spent(conn, start, end, user))
 
     def begin(
         self,
@@ -246,9 +270,11 @@ class Ledger:
         reserve_usd: float | None,
         budgets: Budgets,
         job_id: str | None = None,
+        user: str | None = None,
         now: datetime | None = None,
     ) -> Attempt:
-        """Check the budgets against `reserve_usd` (the upper estimate) and reserve it, atomically."""
+        """Check the budgets (`user`'s own too) against `reserve_usd` (the upper estimate) and reserve it,
+        atomically."""
         if reserve_usd is not None and reserve_usd < 0:
             raise ValueError(f"reserve_usd must be at least 0, not {reserve_usd}.")
         at = utc(now)
@@ -257,11 +283,17 @@ class Ledger:
         reserved = reserve_usd if reserve_usd is not None else (estimated_usd or 0.0)
         with self._immediate() as conn:
             check_budgets(
-                budgets, reserve_usd, model=model, now=at, spent=lambda start, end: self._spent(conn, start, end)
+                budgets,
+                reserve_usd,
+                model=model,
+                now=at,
+                spent=lambda start, end: self._spent(conn, start, end),
+                user_spent=self._user_spent(conn, user),
             )
             cursor = conn.execute(
                 "INSERT INTO attempts (started_at, tool, provider, model, params_json, params_digest, status,"
-                " estimated_usd, reserved_usd, counted_usd, job_id, pid) VALUES (?,?,?,?,?,?,'reserved',?,?,?,?,?)",
+                " estimated_usd, reserved_usd, counted_usd, job_id, pid, user_id)"
+                " VALUES (?,?,?,?,?,?,'reserved',?,?,?,?,?,?)",
                 (
                     iso(at),
                     tool,
@@ -274,6 +306,7 @@ class Ledger:
                     reserved,
                     job_id,
                     os.getpid(),
+                    user,
                 ),
             )
         row_id = cursor.lastrowid
@@ -371,14 +404,16 @@ class Ledger:
         """What counts against the budgets from `since` (to `until`): settled costs plus open reservations."""
         return self._spent(self._conn(), since, until)
 
-    def budget_left(self, budgets: Budgets, now: datetime | None = None) -> dict[str, float | None]:
-        """{"per_call", "today", "this_month"} in USD; None where no limit is set."""
+    def budget_left(
+        self, budgets: Budgets, now: datetime | None = None, user: str | None = None
+    ) -> dict[str, float | None]:
+        """{"per_call", "today", "this_month"} in USD (for `user`, the tighter of theirs and everyone's); None
+        where no limit is set."""
         conn = self._conn()
-        return budget_left(budgets, lambda start, end: self._spent(conn, start, end), utc(now))
+        spent = lambda start, end: self._spent(conn, start, end)  # noqa: E731
+        return budget_left(budgets, spent, utc(now), self._user_spent(conn, user))
 
-    def report(
-        self, *, since: datetime | None, by: Literal["model", "day", "tool", "provider"] | None
-    ) -> dict[str, Any]:
+    def report(self, *, since: datetime | None, by: GroupBy | None) -> dict[str, Any]:
         """Totals since `since` (all time when None), plus per-group sums when `by` is given; aggregated in SQL."""
         where, args = ("WHERE started_at >= ?", [iso(since)]) if since is not None else ("", [])
         conn = self._conn()
@@ -413,4 +448,10 @@ class Ledger:
         }
 
 
-_GROUP_KEYS = {"model": "model", "day": "substr(started_at, 1, 10)", "tool": "tool", "provider": "provider"}
+_GROUP_KEYS = {
+    "model": "model",
+    "day": "substr(started_at, 1, 10)",
+    "tool": "tool",
+    "provider": "provider",
+    "user": "COALESCE(user_id, '-')",
+}

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     max_cost_per_call_usd: float | None = Field(default=None, gt=0, description="Refuse calls that could cost more.")
     daily_budget_usd: float | None = Field(default=None, gt=0, description="Spending limit per UTC day.")
     monthly_budget_usd: float | None = Field(default=None, gt=0, description="Spending limit per UTC month.")
+    user_daily_budget_usd: float | None = Field(
+        default=None, gt=0, description="Spending limit per user (OAuth subject) per UTC day."
+    )
+    user_monthly_budget_usd: float | None = Field(
+        default=None, gt=0, description="Spending limit per user (OAuth subject) per UTC month."
+    )
     preview_max_bytes_per_image: int = Field(
         default=70_000, ge=2_048, description="Bytes of one inline preview at most (about 94 KB once base64-encoded)."
     )

@@ -86,7 +86,13 @@ class Studio:
         from easel_mcp.budgets import Budgets
 
         s = self.settings
-        return Budgets(s.max_cost_per_call_usd, s.daily_budget_usd, s.monthly_budget_usd)
+        return Budgets(
+            s.max_cost_per_call_usd,
+            s.daily_budget_usd,
+            s.monthly_budget_usd,
+            s.user_daily_budget_usd,
+            s.user_monthly_budget_usd,
+        )
 
     @property
     def engine(self) -> Engine:
@@ -360,10 +366,13 @@ class Studio:
         return json.dumps(body, indent=2)
 
     async def budget_left(self) -> dict[str, float | None]:
-        """What the configured spending limits leave (per call, today and this month, UTC)."""
+        """What the configured spending limits leave the caller (per call, today and this month, UTC)."""
+        from easel_mcp.identity import current_user
+
         if not self.budgets.any_limit:
             return {"per_call": None, "today": None, "this_month": None}
-        return await anyio.to_thread.run_sync(self.ledger.budget_left, self.budgets)
+        user = current_user()
+        return await anyio.to_thread.run_sync(lambda: self.ledger.budget_left(self.budgets, user=user))
 
 
 def open_studio(settings: Settings) -> Studio:

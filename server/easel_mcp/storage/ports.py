@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from easel_mcp.budgets import Budgets
+    from easel_mcp.budgets import Budgets, GroupBy
     from easel_mcp.ledger import Attempt
     from easel_mcp.settings import Settings
 
@@ -30,6 +30,7 @@ class LedgerPort(Protocol):
         reserve_usd: float | None,
         budgets: Budgets,
         job_id: str | None = None,
+        user: str | None = None,
         now: datetime | None = None,
     ) -> Attempt: ...
 
@@ -61,11 +62,11 @@ class LedgerPort(Protocol):
 
     def spent(self, since: datetime, until: datetime | None = None) -> float: ...
 
-    def budget_left(self, budgets: Budgets, now: datetime | None = None) -> dict[str, float | None]: ...
+    def budget_left(
+        self, budgets: Budgets, now: datetime | None = None, user: str | None = None
+    ) -> dict[str, float | None]: ...
 
-    def report(
-        self, *, since: datetime | None, by: Literal["model", "day", "tool", "provider"] | None
-    ) -> dict[str, Any]: ...
+    def report(self, *, since: datetime | None, by: GroupBy | None) -> dict[str, Any]: ...
 
 
 def open_ledger(settings: Settings, state_dir: Any) -> LedgerPort:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from easel_mcp.budgets import Budgets, budget_left, check_budgets, usd, utc
+from easel_mcp.budgets import Budgets, GroupBy, SpentFn, budget_left, check_budgets, usd, utc
 from easel_mcp.errors import ConfigurationError, EaselError
 from easel_mcp.ledger import Attempt, canonical_json, iso
 from easel_mcp.storage.postgres_schema import MIGRATIONS, OPEN_SQL
@@ -41,6 +41,7 @@ _GROUP_KEYS = {
     "day": "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
     "tool": "tool",
     "provider": "provider",
+    "user": "COALESCE(user_id, '-')",
 }
 
 
@@ -139,6 +140,7 @@ class PostgresLedger:
         reserve_usd: float | None,
         budgets: Budgets,
         job_id: str | None = None,
+        user: str | None = None,
         now: datetime | None = None,
     ) -> Attempt:
         """Check the budgets against `reserve_usd` (the upper estimate) and reserve it, atomically across replicas."""
@@ -152,12 +154,17 @@ class PostgresLedger:
             if budgets.any_limit:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_BUDGETS,))
                 check_budgets(
-                    budgets, reserve_usd, model=model, now=at, spent=lambda start, end: _spent(conn, start, end)
+                    budgets,
+                    reserve_usd,
+                    model=model,
+                    now=at,
+                    spent=lambda start, end: _spent(conn, start, end),
+                    user_spent=_user_spent(conn, user),
                 )
             row = conn.execute(
                 "INSERT INTO attempts (started_at, tool, provider, model, params, params_digest, status,"
-                " estimated_usd, reserved_usd, counted_usd, job_id, pid, replica)"
-                " VALUES (%s,%s,%s,%s,%s,%s,'reserved',%s,%s,%s,%s,%s,%s) RETURNING id",
+                " estimated_usd, reserved_usd, counted_usd, job_id, pid, replica, user_id)"
+                " VALUES (%s,%s,%s,%s,%s,%s,'reserved',%s,%s,%s,%s,%s,%s,%s) RETURNING id",
                 (
                     at,
                     tool,
@@ -171,6 +178,7 @@ class PostgresLedger:
                     job_id,
                     os.getpid(),
                     replica_name(),
+                    user,
                 ),
             ).fetchone()
         assert row is not None
@@ -264,13 +272,14 @@ class PostgresLedger:
         with self._conn() as conn:
             return _spent(conn, since, until)
 
-    def budget_left(self, budgets: Budgets, now: datetime | None = None) -> dict[str, float | None]:
+    def budget_left(
+        self, budgets: Budgets, now: datetime | None = None, user: str | None = None
+    ) -> dict[str, float | None]:
         with self._conn() as conn:
-            return budget_left(budgets, lambda start, end: _spent(conn, start, end), utc(now))
+            spent = lambda start, end: _spent(conn, start, end)  # noqa: E731
+            return budget_left(budgets, spent, utc(now), _user_spent(conn, user))
 
-    def report(
-        self, *, since: datetime | None, by: Literal["model", "day", "tool", "provider"] | None
-    ) -> dict[str, Any]:
+    def report(self, *, since: datetime | None, by: GroupBy | None) -> dict[str, Any]:
         where, args = ("WHERE started_at >= %s", [utc(since)]) if since is not None else ("", [])
         with self._conn() as conn:
             total = conn.execute(
@@ -312,14 +321,23 @@ def replica_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _spent(conn: psycopg.Connection[DictRow], since: datetime, until: datetime | None) -> float:
+def _spent(
+    conn: psycopg.Connection[DictRow], since: datetime, until: datetime | None, user: str | None = None
+) -> float:
     sql = "SELECT COALESCE(SUM(counted_usd), 0.0) AS spent FROM attempts WHERE started_at >= %s"
     args: list[Any] = [utc(since)]
     if until is not None:
         sql += " AND started_at < %s"
         args.append(utc(until))
+    if user is not None:
+        sql += " AND user_id = %s"
+        args.append(user)
     row = conn.execute(sql, args).fetchone()
     return float(row["spent"]) if row else 0.0
+
+
+def _user_spent(conn: psycopg.Connection[DictRow], user: str | None) -> SpentFn | None:
+    return None if user is None else (lambda start, end: _spent(conn, start, end, user))
 
 
 def _as_sqlite_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -45,6 +45,12 @@ CREATE TRIGGER attempts_append_only BEFORE DELETE ON attempts FOR EACH ROW EXECU
 CREATE TRIGGER attempts_no_truncate BEFORE TRUNCATE ON attempts EXECUTE FUNCTION easel_append_only();
 """
 
+_M002 = """
+ALTER TABLE attempts ADD COLUMN user_id TEXT;
+CREATE INDEX attempts_user ON attempts (user_id, started_at) INCLUDE (counted_usd);
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_attempts", _M001),
+    ("002_user_id", _M002),
 ]
