@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from easel_mcp.budgets import usd
-from easel_mcp.errors import BudgetExceeded, InvalidRequest
+from easel_mcp.errors import BudgetExceeded, ConfigurationError, InvalidRequest
 from easel_mcp.ledger import MIGRATIONS, Attempt, Budgets, Ledger, format_report, migrate, parse_since
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -594,3 +594,12 @@ def test_parse_since_rejects_nonsense(text: str) -> None:
 )
 def test_usd(amount: float, text: str) -> None:
     assert usd(amount) == text
+
+
+def test_a_ledger_from_a_newer_easel_is_refused(tmp_path: Path) -> None:
+    path = _db(tmp_path)
+    Ledger.open(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO _migrations VALUES ('999_from_the_future', '2027-01-01')")
+    with pytest.raises(ConfigurationError, match=r"newer Easel \(migrations 999_from_the_future\)"):
+        Ledger.open(path)

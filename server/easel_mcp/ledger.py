@@ -36,7 +36,7 @@ from easel_mcp.budgets import (
     usd,
     utc,
 )
-from easel_mcp.errors import BudgetExceeded
+from easel_mcp.errors import BudgetExceeded, ConfigurationError
 from easel_mcp.sqlite import connect
 
 __all__ = ["MIGRATIONS", "Attempt", "BudgetExceeded", "Budgets", "Ledger", "format_report", "migrate", "parse_since"]
@@ -111,6 +111,11 @@ def migrate(
     try:
         conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
         done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+        if unknown := sorted(done - {name for name, _ in MIGRATIONS}):
+            raise ConfigurationError(
+                f"the ledger was migrated by a newer Easel (migrations {', '.join(unknown)}): upgrade Easel, or "
+                "set EASEL_WORKSPACE to another folder"
+            )
         applied = []
         for name, apply in migrations:
             if name not in done:
