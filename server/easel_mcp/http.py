@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 from typing import TYPE_CHECKING, Literal
 
 from easel_mcp.errors import ConfigurationError
+from easel_mcp.netguard import HostOriginGuard, is_loopback, transport_security, uvicorn_log_config, with_cors
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -16,14 +16,7 @@ if TYPE_CHECKING:
 
 HttpTransport = Literal["http", "sse"]
 
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+__all__ = ["BearerTokenMiddleware", "build_http_app", "is_loopback", "serve_http"]
 
 
 class BearerTokenMiddleware:
@@ -53,18 +46,26 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
-def build_http_app(server: EaselServer, transport: HttpTransport, host: str, token: str | None) -> ASGIApp:
-    """The ASGI app for `transport`, refusing a non-loopback bind without a token."""
+def build_http_app(
+    server: EaselServer, transport: HttpTransport, host: str, token: str | None, *, port: int = 0
+) -> ASGIApp:
+    """The ASGI app for `transport`, refusing a non-loopback bind without a token. A loopback bind (the only kind
+    that may run without one) answers only to its own Host/Origin (`port` 0: not known yet, any port)."""
     if not is_loopback(host) and not token:
         raise ConfigurationError(
             f"refusing to serve on {host} without a token: anyone who can reach this address could spend "
             "your image budget. Set EASEL_AUTH_TOKEN (clients then send 'Authorization: Bearer <token>') "
             "or bind 127.0.0.1."
         )
-    # On loopback the SDK enables its Host/Origin checks (DNS-rebinding protection) by itself.
+    cors = server.studio.settings.cors_origins
+    security = transport_security(host, port, cors)
     app: ASGIApp
-    app = server.sse_app(host=host) if transport == "sse" else server.streamable_http_app(host=host)
-    return BearerTokenMiddleware(app, token) if token else app
+    if transport == "sse":
+        app = server.sse_app(host=host, transport_security=security)
+    else:
+        app = server.streamable_http_app(host=host, transport_security=security)
+    app = with_cors(BearerTokenMiddleware(app, token) if token else app, cors)
+    return HostOriginGuard(app, security) if security else app
 
 
 def serve_http(
@@ -72,5 +73,5 @@ def serve_http(
 ) -> None:
     import uvicorn
 
-    app = build_http_app(server, transport, host, token)
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
+    app = build_http_app(server, transport, host, token, port=port)
+    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), log_config=uvicorn_log_config())

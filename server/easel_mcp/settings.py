@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     auth_token: SecretStr | None = Field(
         default=None, description="When set, every HTTP request needs 'Authorization: Bearer <token>'."
     )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the HTTP transports (CORS), comma-separated; none by default.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     openai_api_key: SecretStr | None = Field(
@@ -116,6 +120,15 @@ class Settings(BaseSettings):
 
             return [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
         return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        from easel_mcp.netguard import parse_origins
+
+        if isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        return parse_origins(value) if isinstance(value, str) else value
 
     @field_validator(
         "openai_base_url",
