@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from easel_mcp.errors import AuthenticationFailed, ConfigurationError, UpstreamUnavailable
-from easel_mcp.providers.base import EditRequest, GenerateRequest, InputImage
 from easel_mcp.providers import download
+from easel_mcp.providers.base import EditRequest, GenerateRequest, InputImage
 from easel_mcp.providers.compatible import CompatibleProvider
 from easel_mcp.providers.download import ImageDownloader
 from easel_mcp.providers.openai import OpenAIProvider

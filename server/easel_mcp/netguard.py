@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ipaddress
 import logging
@@ -60,10 +61,8 @@ def bound_hosts(host: str, port: int) -> list[str]:
     """The Host header values that name a bind: its address (and `localhost` on loopback) with its port, any port
     when the port is not known (0), and also without a port on port 80."""
     bare = host.strip("[]").lower()
-    try:
+    with contextlib.suppress(ValueError):
         bare = str(ipaddress.ip_address(bare))
-    except ValueError:
-        pass
     names = [bare]
     if is_loopback(bare):
         names.append("localhost")
