@@ -194,19 +194,34 @@ def _env(workspace: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def test_cli_serve_on_127_0_0_2_checks_host_and_logs_no_query(workspace_dir: Path) -> None:
+@pytest.mark.parametrize("transport", ["http", "sse"])
+def test_cli_serve_on_127_0_0_2_checks_host_and_logs_no_query(workspace_dir: Path, transport: str) -> None:
     port = _free_port(HOST)
-    args = ["-m", "easel_mcp", "serve", "--transport", "http", "--host", HOST, "--port", str(port)]
-    env = _env(workspace_dir, EASEL_LOG_LEVEL="INFO")
+    args = ["-m", "easel_mcp", "serve", "--transport", transport, "--host", HOST, "--port", str(port)]
+    env = _env(workspace_dir, EASEL_LOG_LEVEL="DEBUG")
     with process(args, env, "Uvicorn running") as (stderr, _):
-        url = f"http://{HOST}:{port}/mcp"
-        assert httpx2.post(url, json=INIT, headers={**MCP_HEADERS, "Host": "evil.example"}).status_code == 421
-        assert httpx2.post(url, json=INIT, headers={**MCP_HEADERS, "Origin": "http://evil.example"}).status_code == 403
-        assert httpx2.post(url, json=INIT, headers=MCP_HEADERS).status_code == 200
-        assert httpx2.post(f"{url}?token=leaky-secret", json=INIT, headers=MCP_HEADERS).status_code == 200
+        base = f"http://{HOST}:{port}"
+        if transport == "http":
+            url = f"{base}/mcp"
+            assert httpx2.post(url, json=INIT, headers={**MCP_HEADERS, "Host": "evil.example"}).status_code == 421
+            page = httpx2.post(url, json=INIT, headers={**MCP_HEADERS, "Origin": "http://evil.example"})
+            assert page.status_code == 403
+            assert httpx2.post(url, json=INIT, headers=MCP_HEADERS).status_code == 200
+            assert httpx2.post(f"{url}?token=leaky-secret", json=INIT, headers=MCP_HEADERS).status_code == 200
+            expected = '"POST /mcp?[redacted] HTTP/1.1" 200'
+        else:
+            assert httpx2.get(f"{base}/sse", headers={"Host": "evil.example"}).status_code == 421
+            assert httpx2.get(f"{base}/sse", headers={"Origin": "http://evil.example"}).status_code == 403
+            with httpx2.stream("GET", f"{base}/sse?token=leaky-secret", timeout=30) as stream:
+                assert stream.status_code == 200
+                endpoint = next(line for line in stream.iter_lines() if line.startswith("data:"))
+            session = endpoint.split("session_id=", 1)[1]
+            expected = '"GET /sse?[redacted] HTTP/1.1" 200'
     log = "".join(stderr)
-    assert '"POST /mcp?[redacted] HTTP/1.1" 200' in log, log
+    assert expected in log, log
     assert "leaky-secret" not in log
+    if transport == "sse":
+        assert f"session_id={session}" not in log, log  # the SDK logs the endpoint URL at DEBUG
 
 
 @pytest.mark.parametrize("token", [None, "s3cret-token/with+chars"])

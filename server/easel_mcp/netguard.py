@@ -29,7 +29,7 @@ CORS_METHODS = ("GET", "POST", "DELETE")
 CORS_HEADERS = ("content-type", "authorization", "mcp-session-id", "mcp-protocol-version", "last-event-id")
 CORS_EXPOSED = ("Mcp-Session-Id",)
 _ORIGIN = re.compile(r"^https?://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$")
-_QUERY = re.compile(r"(\?)[^\s\"']*")
+_QUERY = re.compile(r"(/[^\s?\"']*)\?[^\s\"']+")  # a path, then its query
 
 
 def is_loopback(host: str) -> bool:
@@ -141,7 +141,7 @@ def with_cors(app: ASGIApp, origins: Sequence[str]) -> ASGIApp:
 
 def redact_query(text: str) -> str:
     """`text` with every query string replaced by `?[redacted]`."""
-    return _QUERY.sub(r"\1[redacted]", text)
+    return _QUERY.sub(r"\1?[redacted]", text)
 
 
 class RedactQueries(logging.Filter):
@@ -149,9 +149,9 @@ class RedactQueries(logging.Filter):
     its query, httpx2 logs every URL it fetched): session ids, `?token=` and signed URLs stay out of the logs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
+        if record.args and isinstance(record.args, tuple):
             record.args = tuple(_redacted(a) for a in record.args)
-        elif isinstance(record.msg, str) and "?" in record.msg and not record.args:
+        elif isinstance(record.msg, str) and "?" in record.msg and not record.args:  # e.g. the SDK's f-strings
             record.msg = redact_query(record.msg)
         return True
 
@@ -160,9 +160,7 @@ def _redacted(arg: object) -> object:
     if isinstance(arg, (int, float)) or arg is None:
         return arg
     text = str(arg)
-    if "?" in text and (text.startswith("/") or "://" in text):
-        return redact_query(text)
-    return arg
+    return redact_query(text) if "?" in text and "/" in text else arg
 
 
 def uvicorn_log_config() -> dict[str, Any]:
