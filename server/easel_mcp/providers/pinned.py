@@ -67,11 +67,11 @@ def _key(host: str) -> str:
 
 
 def pinned_transport(backend: PinnedBackend) -> httpx2.AsyncHTTPTransport:
-    """An httpx2 transport whose connections go through `backend`; environment proxies are not used (a proxy
-    would resolve the name itself, after the check)."""
+    """An httpx2 transport whose connections go through `backend`. Environment proxies (HTTPS_PROXY...) are not
+    used: a proxy would resolve the name itself, after the check."""
     transport = httpx2.AsyncHTTPTransport(trust_env=False)
     transport._pool = httpcore2.AsyncConnectionPool(  # httpx2 takes no network backend: swap its pool's
-        ssl_context=httpx2.create_ssl_context(trust_env=False),
+        ssl_context=httpx2.create_ssl_context(),  # SSL_CERT_FILE / SSL_CERT_DIR still count
         network_backend=backend,
     )
     return transport
