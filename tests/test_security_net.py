@@ -405,6 +405,8 @@ async def test_the_gateway_exemption_is_its_exact_origin_only(monkeypatch: pytes
         await d._check("http://127.0.0.1:9090/files/a.png")  # same host, another port
     with pytest.raises(Refused, match="only https URLs are fetched from hosts other than the gateway's"):
         await d._check("http://127.0.0.1/files/a.png")  # same host, port 80
+    with pytest.raises(Refused, match="not a valid URL"):
+        await d._check("https://images.example:99999/a.png")
     for url in ("https://127.0.0.1:8080/files/a.png", "https://127.0.0.1:9443/files/a.png"):  # another scheme
         with pytest.raises(Refused, match=r"resolves to a non-public address \(127.0.0.1\)"):
             await d._check(url)

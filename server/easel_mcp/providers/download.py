@@ -147,7 +147,10 @@ class ImageDownloader:
         host = (parts.hostname or "").lower()
         if parts.scheme not in ("https", "http") or not host:
             raise Refused(f"only https URLs are fetched (got {parts.scheme or 'no'} scheme)")
-        port = parts.port or _default_port(parts.scheme)
+        try:
+            port = parts.port or _default_port(parts.scheme)
+        except ValueError as e:  # a port out of range or not a number
+            raise Refused(f"not a valid URL ({e})") from e
         own = (parts.scheme, host, port) == self.gateway_origin
         if parts.scheme != "https" and not own:
             raise Refused(
