@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from easel_mcp.errors import AuthenticationFailed, ConfigurationError, UpstreamUnavailable
+from easel_mcp.providers import download
 from easel_mcp.providers.base import EditRequest, GenerateRequest, InputImage
 from easel_mcp.providers.compatible import CompatibleProvider
 from easel_mcp.providers.download import ImageDownloader
@@ -165,7 +166,11 @@ async def test_download_size_cap_missing_file_and_data_urls(gateway: FakeGateway
     assert (await p.generate(gen())).images == [small]
 
 
-async def test_gateway_credentials_go_only_to_the_gateway_origin() -> None:
+async def test_gateway_credentials_go_only_to_the_gateway_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["93.184.215.14"]  # no real DNS: gw.example is a public host
+
+    monkeypatch.setattr(download, "_addresses", resolve)
     d = ImageDownloader(
         gateway_url="https://gw.example/v1", gateway_headers={"Authorization": "Bearer k"}, provider="compatible"
     )

@@ -4,6 +4,7 @@ balancer, the fake OpenAI server upstream."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -123,3 +124,15 @@ async def test_no_token_no_call(team: Team) -> None:
         response = await http.post(team.url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
     assert response.status_code == 401 and "resource_metadata=" in response.headers["www-authenticate"]
     assert team.fake.requests == []
+
+
+def test_health_checks_stay_out_of_the_access_log() -> None:
+    from easel_mcp.netguard import SkipHealthChecks
+
+    def record(path: str, status: int) -> logging.LogRecord:
+        args = ("127.0.0.1:5000", "GET", path, "1.1", status)
+        return logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None)
+
+    keep = SkipHealthChecks()
+    assert not keep.filter(record("/healthz", 200))
+    assert keep.filter(record("/mcp", 200)) and keep.filter(record("/healthz", 500))

@@ -19,8 +19,11 @@ log = logging.getLogger("easel_mcp")
 
 
 def configure_logging(level: str) -> None:
+    from easel_mcp.netguard import RedactQueries
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactQueries())  # httpx2 logs every URL it fetched; signed URLs carry tokens in the query
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

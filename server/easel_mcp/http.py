@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 from typing import TYPE_CHECKING, Literal
 
 from easel_mcp.errors import ConfigurationError
+from easel_mcp.netguard import HostOriginGuard, is_loopback, transport_security, uvicorn_log_config, with_cors
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -16,14 +16,7 @@ if TYPE_CHECKING:
 
 HttpTransport = Literal["http", "sse"]
 
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+__all__ = ["BearerTokenMiddleware", "build_http_app", "is_loopback", "serve_http"]
 
 
 class BearerTokenMiddleware:
@@ -71,9 +64,17 @@ class HealthCheck:
 
 
 def build_http_app(
-    server: EaselServer, transport: HttpTransport, host: str, token: str | None, *, stateless: bool = False
+    server: EaselServer,
+    transport: HttpTransport,
+    host: str,
+    token: str | None,
+    *,
+    port: int = 0,
+    stateless: bool = False,
 ) -> ASGIApp:
-    """The ASGI app for `transport`, refusing a non-loopback bind without a token (or OAuth)."""
+    """The ASGI app for `transport`, refusing a non-loopback bind without a token (or OAuth). A loopback bind (the
+    only kind that may run without one) answers only to its own Host/Origin (`port` 0: not known yet, any port)
+    and, behind a balancer, to the public URL's."""
     oauth = server.settings.auth is not None
     if oauth and token:
         raise ConfigurationError(
@@ -86,15 +87,17 @@ def build_http_app(
             "your image budget. Set EASEL_AUTH_TOKEN (clients then send 'Authorization: Bearer <token>'), "
             "configure OAuth (EASEL_OAUTH_ISSUER and EASEL_PUBLIC_URL), or bind 127.0.0.1."
         )
-    # On loopback the SDK enables its Host/Origin checks (DNS-rebinding protection) by itself.
+    cors = server.studio.settings.cors_origins
+    security = transport_security(host, port, cors, public_url=server.studio.settings.public_url)
     app: ASGIApp
     if stateless and transport != "http":
         raise ConfigurationError("--stateless is for --transport http (streamable HTTP)")
     if transport == "sse":
-        app = server.sse_app(host=host)
+        app = server.sse_app(host=host, transport_security=security)
     else:
-        app = server.streamable_http_app(host=host, stateless_http=stateless)
-    return HealthCheck(BearerTokenMiddleware(app, token) if token else app)
+        app = server.streamable_http_app(host=host, stateless_http=stateless, transport_security=security)
+    app = with_cors(BearerTokenMiddleware(app, token) if token else app, cors)
+    return HealthCheck(HostOriginGuard(app, security) if security else app)
 
 
 def serve_http(
@@ -109,5 +112,5 @@ def serve_http(
 ) -> None:
     import uvicorn
 
-    app = build_http_app(server, transport, host, token, stateless=stateless)
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
+    app = build_http_app(server, transport, host, token, port=port, stateless=stateless)
+    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), log_config=uvicorn_log_config())

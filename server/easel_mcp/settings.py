@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     oauth_scopes: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["easel"], description="Scopes every token must carry (comma or space separated)."
     )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the HTTP transports (CORS), comma-separated; none by default.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     openai_api_key: SecretStr | None = Field(
@@ -142,6 +146,15 @@ class Settings(BaseSettings):
     @classmethod
     def _split_scopes(cls, value: object) -> object:
         return value.replace(",", " ").split() if isinstance(value, str) else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        from easel_mcp.netguard import parse_origins
+
+        if isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        return parse_origins(value) if isinstance(value, str) else value
 
     @field_validator(
         "oauth_issuer",

@@ -3,8 +3,8 @@
 Routes: GET /, /static/..., /api/images, /api/images/{id}, /api/images/{id}/file, /api/images/{id}/thumb,
 /api/spend, /api/facets. Ids are checked (12 hex digits) before any disk access, and files are always found
 through the index and resolved inside the workspace, never from request text. The guard in front checks the
-Host header (loopback binds: DNS-rebinding protection), the token when one is set (Authorization: Bearer, or the
-cookie that `?token=` sets), and adds the security headers to every response.
+Host and Origin headers (loopback binds: DNS-rebinding protection), the token when one is set (Authorization:
+Bearer, or the cookie that `?token=` sets), and adds the security headers to every response.
 """
 
 from __future__ import annotations
@@ -232,6 +232,10 @@ def host_allowed(host: str | None, allowed: Sequence[str]) -> bool:
     )
 
 
+def _own_origin(origin: str, allowed_hosts: Sequence[str]) -> bool:
+    return origin.startswith("http://") and host_allowed(origin.removeprefix("http://"), allowed_hosts)
+
+
 class _Guard:
     """Host check, token check (header, cookie, or ?token= which sets the cookie) and security headers."""
 
@@ -252,8 +256,11 @@ class _Guard:
 
         headers = Headers(scope=scope)
         response: Response | None = None
+        origin = headers.get("origin")
         if self.allowed_hosts is not None and not host_allowed(headers.get("host"), self.allowed_hosts):
-            response = _error(421, "this gallery answers only to the loopback host names (127.0.0.1, localhost)")
+            response = _error(421, f"this gallery answers only to {', '.join(self.allowed_hosts)}")
+        elif self.allowed_hosts is not None and origin and not _own_origin(origin, self.allowed_hosts):
+            response = _error(403, "pages on other sites may not call this gallery (its Origin is not the gallery's)")
         elif self.token and not self._authorized(headers):
             query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
             given = next((v for k, v in query if k == "token"), None)

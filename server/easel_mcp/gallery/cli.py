@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import socket
 import sys
 import webbrowser
@@ -21,11 +20,10 @@ def run_gallery(host: str, port: int, open_browser: bool) -> int:
     """Serve the gallery until interrupted; return the exit status (2: refused configuration, 1: cannot bind).
     The URL (with the token when one is set) goes to stderr; stdout stays untouched."""
     import uvicorn
-    from uvicorn.config import LOGGING_CONFIG
 
     from easel_mcp.errors import ConfigurationError
-    from easel_mcp.gallery.app import LOOPBACK_HOSTS, build_gallery_app
-    from easel_mcp.http import is_loopback
+    from easel_mcp.gallery.app import build_gallery_app
+    from easel_mcp.netguard import bound_hosts, is_loopback, uvicorn_log_config
     from easel_mcp.settings import Settings
     from easel_mcp.workspace import Workspace
 
@@ -44,12 +42,6 @@ def run_gallery(host: str, port: int, open_browser: bool) -> int:
     except ConfigurationError as e:
         print(f"easel-mcp gallery: {e}", file=sys.stderr)
         return 2
-    app = build_gallery_app(
-        workspace,
-        workspace.state_dir / "ledger.sqlite3",
-        token or None,
-        allowed_hosts=LOOPBACK_HOSTS if is_loopback(host) else None,
-    )
     bind_host = host.strip("[]")
     family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -60,14 +52,23 @@ def run_gallery(host: str, port: int, open_browser: bool) -> int:
         sock.close()
         print(f"easel-mcp gallery: cannot listen on {host}:{port}: {e.strerror}; pick another --port", file=sys.stderr)
         return 1
-    url = gallery_url(bind_host, sock.getsockname()[1], token or None)
+    bound_port = sock.getsockname()[1]
+    # A loopback bind may run without a token: it answers only to its own host:port (DNS-rebinding protection).
+    app = build_gallery_app(
+        workspace,
+        workspace.state_dir / "ledger.sqlite3",
+        token or None,
+        allowed_hosts=bound_hosts(bind_host, bound_port) if is_loopback(host) else None,
+    )
+    url = gallery_url(bind_host, bound_port, token or None)
     print(f"Easel gallery of {workspace.root}\n  open {url}\n  (Ctrl+C to stop)", file=sys.stderr)
     if open_browser:
         webbrowser.open(url)
-    log_config = copy.deepcopy(LOGGING_CONFIG)
-    log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # stdout is never written
     config = uvicorn.Config(
-        app, log_level=settings.log_level.lower(), log_config=log_config, access_log=settings.log_level == "DEBUG"
+        app,
+        log_level=settings.log_level.lower(),
+        log_config=uvicorn_log_config(),  # on stderr (stdout is never written), query strings redacted
+        access_log=settings.log_level == "DEBUG",
     )
     try:
         uvicorn.Server(config).run(sockets=[sock])

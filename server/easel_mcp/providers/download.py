@@ -1,11 +1,13 @@
 """Fetching an image a gateway answered with as a URL, without letting it point Easel anywhere.
 
-Rules: https only, except on the gateway's own host (then http too); every address the host
-resolves to must be public (no private, loopback, link-local, multicast or reserved address) unless
-the host is the gateway's own; at most 3 redirects, each checked again; at most 50 MB; 60 s in all.
-The gateway's headers (its key, EASEL_EXTRA_HEADERS) go only to the gateway's own origin. `data:`
-URLs are decoded in place. Limits: the address is checked before connecting, so a DNS answer that
-changes in between (rebinding) is not caught; a configured HTTP proxy resolves names itself.
+Rules: https only, except on the gateway's own origin (its exact scheme, host and port: then http too);
+every address the host resolves to must be public (`addresses.public_address`: no private, loopback,
+link-local, multicast or reserved address, also not one embedded in an IPv6 address) unless the URL is on the
+gateway's own origin; at most 3 redirects, each checked again; at most 50 MB; 60 s in all. The name is
+resolved once, and the connection goes to the address that was checked (`pinned.py`; TLS and the Host header
+still name the host), so a DNS answer that changes in between (rebinding) reaches nothing; environment proxies
+are not used. The gateway's headers (its key, EASEL_EXTRA_HEADERS) go only to the gateway's own origin.
+`data:` URLs are decoded in place.
 """
 
 from __future__ import annotations
@@ -20,9 +22,13 @@ from urllib.parse import urljoin, urlsplit
 import anyio
 
 from easel_mcp.errors import UpstreamUnavailable
+from easel_mcp.providers.addresses import public_address
 
 if TYPE_CHECKING:
+    import httpcore2
     import httpx2
+
+    from easel_mcp.providers.pinned import PinnedBackend
 
 MAX_BYTES = 50 * 1024 * 1024
 TIMEOUT_S = 60.0
@@ -46,6 +52,7 @@ class ImageDownloader:
         timeout_s: float = TIMEOUT_S,
         max_redirects: int = MAX_REDIRECTS,
         subject: str = "the image the gateway pointed to",
+        network_backend: httpcore2.AsyncNetworkBackend | None = None,
     ) -> None:
         parts = urlsplit(gateway_url)
         self.gateway_host = (parts.hostname or "").lower()
@@ -56,14 +63,31 @@ class ImageDownloader:
         self.timeout_s = timeout_s
         self.max_redirects = max_redirects
         self.subject = subject
+        self._network_backend = network_backend  # tests: what the pinned connections go through
+        self._pins: PinnedBackend | None = None
         self._client: httpx2.AsyncClient | None = None
+
+    @property
+    def pins(self) -> PinnedBackend:
+        if self._pins is None:
+            from easel_mcp.providers.pinned import PinnedBackend
+
+            self._pins = PinnedBackend(self._network_backend)
+        return self._pins
 
     @property
     def client(self) -> httpx2.AsyncClient:
         if self._client is None:
             import httpx2
 
-            self._client = httpx2.AsyncClient(follow_redirects=False, timeout=httpx2.Timeout(self.timeout_s))
+            from easel_mcp.providers.pinned import pinned_transport
+
+            self._client = httpx2.AsyncClient(
+                transport=pinned_transport(self.pins),
+                follow_redirects=False,
+                timeout=httpx2.Timeout(self.timeout_s),
+                trust_env=False,
+            )
         return self._client
 
     async def aclose(self) -> None:
@@ -118,20 +142,27 @@ class ImageDownloader:
         raise Refused(f"more than {self.max_redirects} redirects")
 
     async def _check(self, url: str) -> dict[str, str]:
-        """Apply the rules to one URL; the headers to send to it."""
+        """Apply the rules to one URL and pin the checked addresses its connection may use; the headers to send."""
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         if parts.scheme not in ("https", "http") or not host:
             raise Refused(f"only https URLs are fetched (got {parts.scheme or 'no'} scheme)")
-        own = host == self.gateway_host
+        try:
+            port = parts.port or _default_port(parts.scheme)
+        except ValueError as e:  # a port out of range or not a number
+            raise Refused(f"not a valid URL ({e})") from e
+        own = (parts.scheme, host, port) == self.gateway_origin
         if parts.scheme != "https" and not own:
-            raise Refused("only https URLs are fetched from hosts other than the gateway's")
+            raise Refused(
+                "only https URLs are fetched from hosts other than the gateway's own origin (scheme, host, port)"
+            )
+        addresses = await _addresses(host, port)
         if not own:
-            for address in await _addresses(host, parts.port or _default_port(parts.scheme)):
-                if not _public(address):
+            for address in addresses:
+                if not public_address(address):
                     raise Refused(f"{host} resolves to a non-public address ({address})")
-        same_origin = (parts.scheme, host, parts.port or _default_port(parts.scheme)) == self.gateway_origin
-        return dict(self.gateway_headers) if same_origin else {}
+        self.pins.pin(host, port, addresses)
+        return dict(self.gateway_headers) if own else {}
 
     def _data_url(self, url: str) -> bytes:
         head, sep, payload = url.partition(",")
@@ -155,13 +186,6 @@ async def _addresses(host: str, port: int) -> list[str]:
     except OSError as e:
         raise Refused(f"{host} does not resolve ({e.strerror or e})") from e
     return sorted({str(info[4][0]) for info in infos})
-
-
-def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
 
 
 def _amount(n: int) -> str:
