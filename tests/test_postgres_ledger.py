@@ -133,7 +133,7 @@ def test_migrations_run_once_and_a_newer_database_is_refused(postgres_url: str) 
     second.close()
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM easel_migrations ORDER BY name")]
-        assert names == ["001_attempts", "002_user_id"]
+        assert names == ["001_attempts", "002_user_id", "003_replicas"]
         conn.execute("INSERT INTO easel_migrations VALUES ('999_from_the_future', now())")
     with pytest.raises(ConfigurationError, match=r"newer Easel.*999_from_the_future"):
         PostgresLedger.open(postgres_url)
@@ -158,3 +158,37 @@ def test_an_unreachable_database_is_a_clear_error() -> None:
     with pytest.raises(DatabaseUnavailable, match=r"cannot use the ledger database postgresql://easel@127\.0\.0\.1:9/"):
         PostgresLedger("postgresql://easel:secret@127.0.0.1:9/easel", wait_s=1)._connection_pool()
     assert "secret" not in redact("postgresql://easel:secret@db.example:5433/easel")
+
+
+def test_the_open_calls_of_a_replica_that_stopped_are_settled(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from easel_mcp.storage import postgres_ledger
+
+    ledger = PostgresLedger.open(postgres_url)
+    args: dict[str, Any] = dict(
+        tool="t", provider="p", model="m", params={}, estimated_usd=0.1, reserve_usd=0.2, budgets=Budgets()
+    )
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
+    try:
+        monkeypatch.setattr(postgres_ledger, "replica_name", lambda: "ghost:1")  # never says it is alive
+        ledger.mark_sent(ledger.begin(**args, job_id="sent", now=long_ago))
+        ledger.begin(**args, job_id="reserved", now=long_ago)
+        ledger.begin(**args, job_id="recent")  # too recent to judge
+        monkeypatch.setattr(postgres_ledger, "replica_name", lambda: "alive:2")
+        ledger.heartbeat()
+        ledger.mark_sent(ledger.begin(**args, job_id="alive", now=long_ago))
+        monkeypatch.setattr(postgres_ledger, "replica_name", lambda: "me:3")
+        assert ledger.sweep(dead_after_s=30) == 2
+        assert ledger.sweep(dead_after_s=30) == 0  # settled once
+        status = {r["job_id"]: (r["status"], r["counted_usd"], r["error_code"]) for r in ledger.rows()}
+        assert status == {
+            "sent": ("abandoned", 0.2, "replica_lost"),  # may have been billed: still counted
+            "reserved": ("error", 0.0, "replica_lost"),  # never sent: not billed
+            "recent": ("reserved", 0.2, None),
+            "alive": ("sent", 0.2, None),
+        }
+        [lost] = ledger.job_rows("sent")
+        assert "may have been billed" in lost["error_message"]
+    finally:
+        ledger.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client
@@ -54,6 +56,8 @@ class Team:
     fake: FakeOpenAIImages
     workspace: Path
     logs: list[Path]
+    processes: list[subprocess.Popen[bytes]]
+    database_url: str
 
     def token(self, subject: str) -> str:
         return self.issuer.token(subject, audience=self.url)
@@ -76,6 +80,7 @@ def team(postgres_url: str, haproxy_available: None, oauth_issuer: OAuthIssuer, 
             EASEL_PUBLIC_URL=public,
             OPENAI_API_KEY="sk-test",
             OPENAI_BASE_URL=fake.base_url,
+            EASEL_REPLICA_HEARTBEAT_S="0.2",  # a stopped replica is noticed in about a second, not 30 s
         )
         try:
             for port, log in zip(ports, logs, strict=True):
@@ -85,7 +90,7 @@ def team(postgres_url: str, haproxy_available: None, oauth_issuer: OAuthIssuer, 
             for port, process, log in zip(ports, processes, logs, strict=True):
                 _wait_healthy(port, process, log)
             with balancer:
-                yield Team(public, oauth_issuer, fake, workspace, logs)
+                yield Team(public, oauth_issuer, fake, workspace, logs, processes, postgres_url)
         finally:
             for process in processes:
                 process.terminate()
@@ -136,3 +141,40 @@ def test_health_checks_stay_out_of_the_access_log() -> None:
     keep = SkipHealthChecks()
     assert not keep.filter(record("/healthz", 200))
     assert keep.filter(record("/mcp", 200)) and keep.filter(record("/healthz", 500))
+
+
+async def test_a_replica_killed_mid_call_is_settled_by_the_others(team: Team) -> None:
+    import psycopg
+
+    headers = {"Authorization": f"Bearer {team.token('alice')}"}
+    team.fake.hold()  # the upstream has the request and does not answer: the call is in flight
+    async with httpx2.AsyncClient(headers=headers, timeout=120) as http:
+        async with Client(streamable_http_client(team.url, http_client=http)) as client:
+            handle = structured(await client.call_tool("generate_image", {"prompt": "lost", "wait": False}))
+    await team.fake.received(1)
+    with psycopg.connect(team.database_url) as conn:
+        row = conn.execute("SELECT replica, status FROM attempts WHERE job_id = %s", (handle["job_id"],)).fetchone()
+    assert row is not None and row[1] == "sent"
+    pid = int(row[0].rsplit(":", 1)[1])
+    [victim] = [p for p in team.processes if p.pid == pid]
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=60)
+
+    # The survivors' sweeper settles the dead replica's call; get_job, through the balancer, reports it.
+    deadline = time.monotonic() + 120  # only stops a hung test: the sweep comes within about a second
+    while True:
+        try:
+            async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
+                async with Client(streamable_http_client(team.url, http_client=http)) as client:
+                    job = structured(await client.call_tool("get_job", {"job_id": handle["job_id"], "wait_s": 0}))
+            if job["status"] == "failed":
+                break
+        except Exception:  # the balancer may still route one request to the dead replica: ask again
+            pass
+        assert time.monotonic() < deadline, "the stopped replica's call was never settled"
+        await anyio.sleep(0.2)
+    assert "may have been billed" in job["error"]
+    with psycopg.connect(team.database_url) as conn:
+        assert conn.execute("SELECT status FROM attempts WHERE job_id = %s", (handle["job_id"],)).fetchone() == (
+            "abandoned",
+        )

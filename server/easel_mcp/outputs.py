@@ -163,7 +163,17 @@ def rebuild_job(workspace: Workspace, rows: list[dict[str, Any]], job_id: str) -
                 sha256=side["sha256"],
             )
         )
-    status = {"ok": "done", "error": "failed", "cancelled": "cancelled"}.get(last["status"], "unknown")
+    # An open row of a shared ledger is a call another replica runs (its sweeper settles it if that one dies);
+    # an open row of a workspace's own ledger is one a crashed run left: unknown until recovery settles it.
+    running = "running" if last.get("replica") else "unknown"
+    status = {
+        "ok": "done",
+        "error": "failed",
+        "cancelled": "cancelled",
+        "abandoned": "failed",
+        "reserved": running,
+        "sent": running,
+    }.get(last["status"], "unknown")
     result = None
     if status == "done" and images:
         side = workspace.read_sidecar(Path(images[0].path)) or {}

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         default=None,
         description="postgresql://user:pass@host:port/db: the ledger (money, budgets, jobs) in PostgreSQL.",
     )
+    replica_heartbeat_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="With EASEL_DATABASE_URL: how often a replica says it is alive; the open calls of a replica "
+        "silent for 3 times this are settled by the others.",
+    )
     oauth_issuer: str | None = Field(
         default=None,
         description="OAuth 2.1 issuer whose JWTs the HTTP transports accept (keys from its metadata's jwks_uri).",

@@ -121,6 +121,10 @@ class Studio:
         await anyio.to_thread.run_sync(self.recover)  # before any call, so get_job finds recovered jobs
         async with anyio.create_task_group() as tg:
             self.task_group = tg
+            if self.settings.database_url is not None:
+                from easel_mcp.storage.postgres_ledger import keep_alive
+
+                tg.start_soon(keep_alive, self.ledger, self.settings.replica_heartbeat_s)
             try:
                 yield self
             finally:

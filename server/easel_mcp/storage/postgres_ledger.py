@@ -45,6 +45,13 @@ _GROUP_KEYS = {
 }
 
 
+REPLICA_LOST_SENT = (
+    "the Easel replica running this call stopped after sending it: it may have been billed (the reservation stays "
+    "counted); its images, if any, were not saved. Run the call again if you still need it."
+)
+REPLICA_LOST_RESERVED = "the Easel replica running this call stopped before sending it: nothing was billed."
+
+
 class DatabaseUnavailable(EaselError):
     """The ledger's database could not be reached or answered an error."""
 
@@ -250,6 +257,49 @@ class PostgresLedger:
             log.warning("ledger: %d attempt(s) never settled; marked abandoned (still counted)", cursor.rowcount)
         return cursor.rowcount
 
+    # ------------------------------------------------------------------ replicas
+
+    def heartbeat(self) -> None:
+        """This replica is alive (the sweepers of the others leave its open rows alone)."""
+        with self._conn() as conn:
+            conn.execute(
+                "INSERT INTO replicas (name, seen_at) VALUES (%s, now())"
+                " ON CONFLICT (name) DO UPDATE SET seen_at = excluded.seen_at",
+                (replica_name(),),
+            )
+
+    def sweep(self, dead_after_s: float) -> int:
+        """Settle the open rows of replicas not seen for `dead_after_s`: a call that was only reserved was never
+        sent (not billed); one that was sent may have been billed, so it stays counted ('abandoned')."""
+        lost = (
+            "status IN ('reserved', 'sent') AND replica IS NOT NULL AND replica <> %(me)s"
+            " AND started_at < now() - %(dead)s AND NOT EXISTS (SELECT 1 FROM replicas r"
+            " WHERE r.name = attempts.replica AND r.seen_at > now() - %(dead)s)"
+        )
+        args = {
+            "me": replica_name(),
+            "dead": timedelta(seconds=dead_after_s),
+            "sent_message": REPLICA_LOST_SENT,
+            "reserved_message": REPLICA_LOST_RESERVED,
+        }
+        with self._conn() as conn, conn.transaction():
+            sent = conn.execute(
+                "UPDATE attempts SET status = 'abandoned', finished_at = now(), error_code = 'replica_lost',"
+                f" error_message = %(sent_message)s WHERE {lost} AND status = 'sent' RETURNING id",
+                args,
+            ).rowcount
+            reserved = conn.execute(
+                "UPDATE attempts SET status = 'error', finished_at = now(), error_code = 'replica_lost',"
+                " error_message = %(reserved_message)s, billed = FALSE, counted_usd = 0, cost_usd = 0"
+                f" WHERE {lost} AND status = 'reserved' RETURNING id",
+                args,
+            ).rowcount
+        if sent or reserved:
+            log.warning(
+                "ledger: settled %d call(s) of replicas that stopped (%d possibly billed)", sent + reserved, sent
+            )
+        return sent + reserved
+
     # ------------------------------------------------------------------ reads
 
     def find_open(self) -> list[dict[str, Any]]:
@@ -314,6 +364,23 @@ class PostgresLedger:
             "open": int(total["open"]),
             "groups": groups,
         }
+
+
+async def keep_alive(ledger: object, every_s: float) -> None:
+    """A replica's life on a shared ledger: say it is alive every `every_s`, and settle the open calls of replicas
+    silent for three times that (so a replica killed mid-call is settled within a minute at the default 10 s)."""
+    import anyio
+    import anyio.to_thread
+
+    if not isinstance(ledger, PostgresLedger):
+        return
+    while True:
+        try:
+            await anyio.to_thread.run_sync(ledger.heartbeat)
+            await anyio.to_thread.run_sync(ledger.sweep, 3 * every_s)
+        except (DatabaseUnavailable, ConfigurationError) as e:
+            log.warning("replica heartbeat: %s", e)
+        await anyio.sleep(every_s)
 
 
 def replica_name() -> str:

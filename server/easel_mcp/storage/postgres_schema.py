@@ -50,7 +50,12 @@ ALTER TABLE attempts ADD COLUMN user_id TEXT;
 CREATE INDEX attempts_user ON attempts (user_id, started_at) INCLUDE (counted_usd);
 """
 
+_M003 = """
+CREATE TABLE replicas (name TEXT PRIMARY KEY, seen_at TIMESTAMPTZ NOT NULL);
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_attempts", _M001),
     ("002_user_id", _M002),
+    ("003_replicas", _M003),
 ]
