@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 from easel_mcp.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from mcp.server.streamable_http import EventStore
     from starlette.types import ASGIApp, Receive, Scope, Send
 
     from easel_mcp.app import EaselServer
@@ -53,8 +54,15 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
-def build_http_app(server: EaselServer, transport: HttpTransport, host: str, token: str | None) -> ASGIApp:
-    """The ASGI app for `transport`, refusing a non-loopback bind without a token."""
+def build_http_app(
+    server: EaselServer,
+    transport: HttpTransport,
+    host: str,
+    token: str | None,
+    event_store: EventStore | None = None,
+) -> ASGIApp:
+    """The ASGI app for `transport`, refusing a non-loopback bind without a token. Streamable HTTP is
+    resumable (`easel_mcp.resume`), with `event_store` or in memory."""
     if not is_loopback(host) and not token:
         raise ConfigurationError(
             f"refusing to serve on {host} without a token: anyone who can reach this address could spend "
@@ -63,7 +71,9 @@ def build_http_app(server: EaselServer, transport: HttpTransport, host: str, tok
         )
     # On loopback the SDK enables its Host/Origin checks (DNS-rebinding protection) by itself.
     app: ASGIApp
-    app = server.sse_app(host=host) if transport == "sse" else server.streamable_http_app(host=host)
+    from easel_mcp.resume import resumable_http_app
+
+    app = server.sse_app(host=host) if transport == "sse" else resumable_http_app(server, host, event_store)
     return BearerTokenMiddleware(app, token) if token else app
 
 
