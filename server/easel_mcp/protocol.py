@@ -1,0 +1,141 @@
+"""Where Easel meets the protocol's edges, on both 2025-11-25 and 2026-07-28: MCP Apps negotiation
+(advertised, and app-only tools listed, only to a client that declared Apps), client mistakes as
+-32602/-32600 errors that keep their reason (logged as one WARNING line), and refusing malformed
+JSON-RPC on HTTP."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from mcp.server.apps import EXTENSION_ID
+from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, INVALID_REQUEST, JSONRPCError, Tool, jsonrpc_message_adapter
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("easel_mcp")
+
+
+def refuse(what: str, reason: str, code: int = INVALID_PARAMS) -> NoReturn:
+    """A client mistake: one WARNING line in the log, and the reason in a protocol error."""
+    log.warning("%s refused: %s", what, reason)
+    raise MCPError(code=code, message=reason)
+
+
+def declares_apps(extensions: Mapping[str, Any] | None) -> bool:
+    """Whether a client's `capabilities.extensions` declares MCP Apps."""
+    return bool(extensions) and EXTENSION_ID in extensions  # type: ignore[operator]
+
+
+def client_declares_apps(ctx: ServerRequestContext[Any, Any]) -> bool:
+    capabilities = ctx.session.client_capabilities
+    return declares_apps(capabilities.extensions if capabilities else None)
+
+
+def app_only(tool: Tool) -> bool:
+    """A tool only an MCP App may call (`_meta.ui.visibility` without "model")."""
+    ui = (tool.meta or {}).get("ui")
+    visibility = ui.get("visibility") if isinstance(ui, dict) else None
+    return isinstance(visibility, list) and "model" not in visibility
+
+
+def visible_tools(tools: Sequence[Tool], ctx: ServerRequestContext[Any, Any]) -> list[Tool]:
+    """The tools to list to this client: app-only tools only to a client that declared Apps."""
+    if client_declares_apps(ctx):
+        return list(tools)
+    return [t for t in tools if not app_only(t)]
+
+
+class AdvertiseExtensions(ServerMiddleware[Any]):
+    """Answer `initialize` with the server's extensions (MCP Apps) when the client declared them.
+
+    The SDK sieves `initialize` results through the 2025-11-25 schema, whose capabilities have no
+    `extensions`, so a 2025-11-25 host that declares Apps would never learn that Easel has them;
+    hosts (Claude, VS Code, ...) use `capabilities.extensions` on 2025-11-25 as well."""
+
+    def __init__(self, extensions: Mapping[str, dict[str, Any]]) -> None:
+        self.extensions = extensions
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        result = await call_next(ctx)
+        if ctx.method != "initialize" or not isinstance(result, dict):
+            return result
+        capabilities = (ctx.params or {}).get("capabilities")
+        declared = capabilities.get("extensions") if isinstance(capabilities, dict) else None
+        server_caps = result.get("capabilities")
+        if isinstance(declared, dict) and isinstance(server_caps, dict) and not server_caps.get("extensions"):
+            offered = {k: v for k, v in self.extensions.items() if k in declared}
+            if offered:
+                server_caps["extensions"] = offered
+        return result
+
+
+class JsonRpcGuard:
+    """ASGI middleware: a 2025-11-25 POST whose body is JSON but not one JSON-RPC message (a batch,
+    `"jsonrpc": "1.0"`, no method) is answered -32600 Invalid Request, as JSON-RPC says (the SDK
+    answers -32602 with a pydantic dump there; the 2026-07-28 path already answers -32600)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not self._legacy(scope):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        body = b""
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        reason = _invalid_request(body)
+        if reason is not None:
+            log.warning("invalid JSON-RPC message refused: %s", reason)
+            error = {"code": INVALID_REQUEST, "message": f"Invalid Request: {reason}"}
+            payload = JSONRPCError.model_validate({"jsonrpc": "2.0", "id": None, "error": error})
+            await send(
+                {"type": "http.response.start", "status": 400, "headers": [(b"content-type", b"application/json")]}
+            )
+            await send({"type": "http.response.body", "body": payload.model_dump_json(by_alias=True).encode()})
+            return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    def _legacy(scope: Scope) -> bool:
+        version = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"mcp-protocol-version"), None)
+        return version is None or version in HANDSHAKE_PROTOCOL_VERSIONS
+
+
+def _invalid_request(body: bytes) -> str | None:
+    """Why `body` is not a single JSON-RPC 2.0 message, or None (also for unparseable JSON, which the
+    SDK answers -32700 itself)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(data, list):
+        return "batches are not supported; send one JSON-RPC message per request"
+    if not isinstance(data, dict):
+        return "the body must be a JSON-RPC message object"
+    if data.get("jsonrpc") != "2.0":
+        return 'the "jsonrpc" member must be exactly "2.0"'
+    try:
+        jsonrpc_message_adapter.validate_python(data, by_name=False)
+    except ValidationError:
+        return "not a JSON-RPC request, notification or response (check method, id and params)"
+    return None
