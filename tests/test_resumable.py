@@ -3,6 +3,7 @@ with GET + Last-Event-ID and gets the rest of the progress and the result."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -10,7 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -25,6 +26,9 @@ from easel_mcp.http import build_http_app
 from easel_mcp.resume import MemoryEventStore
 from easel_mcp.settings import Settings
 from tests.fakes.openai_images import FakeOpenAIImages
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 VERSION = "2025-11-25"
 WAIT_S = 60  # a generous bound on events that take well under a second: the suite runs on 2 busy cores
@@ -100,13 +104,9 @@ def held() -> Iterator[HeldOpenAI]:
         fake.stop()
 
 
-@pytest.fixture
-def served(workspace_dir: Path, held: HeldOpenAI) -> Iterator[tuple[str, SignallingStore]]:
-    settings = Settings(
-        workspace=workspace_dir, openai_api_key="sk-test", openai_base_url=held.base_url, retry_base_delay_s=0.01
-    )
-    store = SignallingStore()
-    app = build_http_app(build_server(settings), "http", "127.0.0.1", None, event_store=store)
+@contextlib.contextmanager
+def serving(app: ASGIApp) -> Iterator[str]:
+    """`app` on a free loopback port (uvicorn in a thread): yields the URL of its /mcp endpoint."""
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -114,10 +114,23 @@ def served(workspace_dir: Path, held: HeldOpenAI) -> Iterator[tuple[str, Signall
     deadline = time.monotonic() + WAIT_S
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}/mcp", store
-    held.release.set()
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(workspace_dir: Path, held: HeldOpenAI) -> Iterator[tuple[str, SignallingStore]]:
+    settings = Settings(
+        workspace=workspace_dir, openai_api_key="sk-test", openai_base_url=held.base_url, retry_base_delay_s=0.01
+    )
+    store = SignallingStore()
+    app = build_http_app(build_server(settings), "http", "127.0.0.1", None, event_store=store)
+    with serving(app) as url:
+        yield url, store
+        held.release.set()
 
 
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}

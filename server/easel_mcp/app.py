@@ -66,6 +66,17 @@ class EaselServer(MCPServer[Studio]):
         self.ensure_tools()
         return await super().list_tools()
 
+    async def run_stdio_async(self) -> None:
+        """stdio, answering lines that are not one JSON-RPC message (`protocol.GuardedReadStream`)."""
+        from mcp.server.stdio import stdio_server
+
+        from easel_mcp.protocol import GuardedReadStream
+
+        lowlevel = self._lowlevel_server
+        async with stdio_server() as (read_stream, write_stream):
+            guarded = GuardedReadStream(read_stream, write_stream)
+            await lowlevel.run(guarded, write_stream, lowlevel.create_initialization_options())
+
     async def _handle_list_tools(
         self, ctx: ServerRequestContext[Studio], params: PaginatedRequestParams | None
     ) -> ListToolsResult:

@@ -71,9 +71,12 @@ def build_http_app(
         )
     # On loopback the SDK enables its Host/Origin checks (DNS-rebinding protection) by itself.
     app: ASGIApp
+    from easel_mcp.protocol import JsonRpcGuard
     from easel_mcp.resume import resumable_http_app
 
-    app = server.sse_app(host=host) if transport == "sse" else resumable_http_app(server, host, event_store)
+    app = (
+        server.sse_app(host=host) if transport == "sse" else JsonRpcGuard(resumable_http_app(server, host, event_store))
+    )
     return BearerTokenMiddleware(app, token) if token else app
 
 

@@ -10,14 +10,17 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import anyio
 from mcp.server.apps import EXTENSION_ID
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, INVALID_REQUEST, JSONRPCError, Tool, jsonrpc_message_adapter
+from mcp.shared.message import SessionMessage
+from mcp_types import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, JSONRPCError, Tool, jsonrpc_message_adapter
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 if TYPE_CHECKING:
+    from mcp.shared._stream_protocols import ReadStream, WriteStream
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("easel_mcp")
@@ -107,7 +110,12 @@ class JsonRpcGuard:
             await send(
                 {"type": "http.response.start", "status": 400, "headers": [(b"content-type", b"application/json")]}
             )
-            await send({"type": "http.response.body", "body": payload.model_dump_json(by_alias=True).encode()})
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": payload.model_dump_json(by_alias=True, exclude_none=True).encode(),
+                }
+            )
             return
 
         async def replay() -> Message:
@@ -139,3 +147,61 @@ def _invalid_request(body: bytes) -> str | None:
     except ValidationError:
         return "not a JSON-RPC request, notification or response (check method, id and params)"
     return None
+
+
+class GuardedReadStream:
+    """The stdio read stream, answering each line that is not one JSON-RPC message: -32700 when it is not
+    JSON, -32600 otherwise (a batch, `"jsonrpc": "1.0"`, ...). The SDK hands such lines on as exceptions
+    and drops them, which leaves the client waiting for an answer that never comes."""
+
+    def __init__(self, inner: ReadStream[SessionMessage | Exception], write: WriteStream[SessionMessage]) -> None:
+        self.inner = inner
+        self.write = write
+
+    @property
+    def last_context(self) -> Any:
+        return getattr(self.inner, "last_context", None)
+
+    async def receive(self) -> SessionMessage | Exception:
+        while True:
+            item = await self.inner.receive()
+            if not isinstance(item, Exception):
+                return item
+            await self.write.send(SessionMessage(_error_for(item)))
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def __aiter__(self) -> GuardedReadStream:
+        return self
+
+    async def __anext__(self) -> SessionMessage | Exception:
+        try:
+            return await self.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> GuardedReadStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _error_for(exc: Exception) -> JSONRPCError:
+    errors = exc.errors() if isinstance(exc, ValidationError) else []
+    if any(e.get("type") == "json_invalid" for e in errors):
+        code, message = PARSE_ERROR, "Parse error: the line is not JSON"
+    else:
+        code, message = INVALID_REQUEST, "Invalid Request: " + _reason_of(errors)
+    log.warning("invalid JSON-RPC message refused: %s", message)
+    return JSONRPCError.model_validate({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}})
+
+
+def _reason_of(errors: Sequence[Any]) -> str:
+    inputs = [e.get("input") for e in errors]
+    if any(isinstance(i, list) for i in inputs):
+        return "batches are not supported; send one JSON-RPC message per line"
+    if any(isinstance(i, dict) and i.get("jsonrpc") != "2.0" for i in inputs):
+        return 'the "jsonrpc" member must be exactly "2.0"'
+    return "not a JSON-RPC request, notification or response (check method, id and params)"
