@@ -67,6 +67,9 @@
       this.on('ui/notifications/host-context-changed', (params) => Object.assign(this.hostContext, params));
       this.listener = (/** @type {MessageEvent} */ event) => this.receive(event);
       window.addEventListener('message', this.listener);
+      // Uncaught errors reach the host's log (a sandboxed view's console is often out of sight).
+      window.addEventListener('error', (event) => this.log('error', `${event.message} (${event.lineno}:${event.colno})`));
+      window.addEventListener('unhandledrejection', (event) => this.log('error', String(event.reason)));
     }
 
     /**
