@@ -34,7 +34,7 @@ def refuse(what: str, reason: str, code: int = INVALID_PARAMS) -> NoReturn:
 
 def declares_apps(extensions: Mapping[str, Any] | None) -> bool:
     """Whether a client's `capabilities.extensions` declares MCP Apps."""
-    return bool(extensions) and EXTENSION_ID in extensions  # type: ignore[operator]
+    return extensions is not None and EXTENSION_ID in extensions
 
 
 def client_declares_apps(ctx: ServerRequestContext[Any, Any]) -> bool:
