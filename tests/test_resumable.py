@@ -196,6 +196,30 @@ def test_a_dropped_call_resumes_with_last_event_id(served: tuple[str, Signalling
     assert Path(result["structuredContent"]["images"][0]["path"]).is_file()
 
 
+def test_a_client_that_reconnects_while_the_call_runs_gets_the_result_live(
+    served: tuple[str, SignallingStore], held: HeldOpenAI
+) -> None:
+    url, store = served
+    with httpx2.Client(timeout=WAIT_S) as http:
+        headers = _open_session(http, url)
+        with http.stream("POST", url, content=json.dumps(CALL), headers=headers) as response:
+            priming = next(sse_events(response))  # the connection drops right after the priming event
+        assert held.arrived.wait(WAIT_S) and not store.answered["3"].is_set()
+        get = {"Accept": "text/event-stream", **{k: v for k, v in headers.items() if k != "Content-Type"}}
+        assert priming.id
+        resumed: list[Sse] = []
+        with http.stream("GET", url, headers={**get, "Last-Event-ID": priming.id}) as response:
+            for event in sse_events(response):
+                resumed.append(event)
+                if not event.data:  # the resumed stream's own priming event: it is live from here on
+                    held.release.set()
+                if event.message and event.message.get("id") == 3:
+                    break
+    assert resumed[-1].message and resumed[-1].message["result"]["structuredContent"]["images"]
+    stages = [e.message["params"].get("message", "") for e in resumed if e.message and "params" in e.message]
+    assert any(s == "queued" for s in stages) and any(s.startswith("writing") for s in stages), stages
+
+
 def test_another_session_cannot_resume_a_stream(served: tuple[str, SignallingStore], held: HeldOpenAI) -> None:
     url, store = served
     held.release.set()
