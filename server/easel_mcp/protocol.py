@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import anyio
 from mcp.server.apps import EXTENSION_ID
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
+from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from mcp_types import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, JSONRPCError, Tool, jsonrpc_message_adapter
@@ -94,7 +95,7 @@ class JsonRpcGuard:
             return
         messages: list[Message] = []
         body = b""
-        while True:
+        while len(body) <= DEFAULT_MAX_REQUEST_BODY_SIZE:  # past the SDK's limit: it refuses the body itself
             message = await receive()
             messages.append(message)
             if message["type"] != "http.request":
@@ -102,7 +103,7 @@ class JsonRpcGuard:
             body += message.get("body", b"")
             if not message.get("more_body", False):
                 break
-        reason = _invalid_request(body)
+        reason = _invalid_request(body) if len(body) <= DEFAULT_MAX_REQUEST_BODY_SIZE else None
         if reason is not None:
             log.warning("invalid JSON-RPC message refused: %s", reason)
             error = {"code": INVALID_REQUEST, "message": f"Invalid Request: {reason}"}
