@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from mcp.client.extension import advertise
 from PIL import Image
 
 from easel_mcp.app import build_server
@@ -19,20 +20,21 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_views_are_listed_and_linked(offline_settings: Settings) -> None:
-    async with Client(build_server(offline_settings)) as client:
+    ui = advertise("io.modelcontextprotocol/ui", {"mimeTypes": ["text/html;profile=mcp-app"]})
+    async with Client(build_server(offline_settings), extensions=[ui]) as client:
         resources = {str(r.uri): r for r in (await client.list_resources()).resources}
         tools = {t.name: t for t in (await client.list_tools()).tools}
         viewer = await client.read_resource("ui://easel/viewer.html")
         caps = client.server_capabilities
-    for uri in ("ui://easel/viewer.html", "ui://easel/painter.html"):
-        assert resources[uri].mime_type == "text/html;profile=mcp-app"
-        assert resources[uri].meta == {"ui": {"prefersBorder": True}}
+    assert [uri for uri in resources if uri.startswith("ui://")] == ["ui://easel/viewer.html"]  # no painter.html
+    assert resources["ui://easel/viewer.html"].mime_type == "text/html;profile=mcp-app"
+    assert resources["ui://easel/viewer.html"].meta == {"ui": {"prefersBorder": True}}
     html = viewer.contents[0].text
     assert html.startswith("<!doctype html>") or html.lower().startswith("<!doctype html>")
     assert len(html.encode()) < 150_000
     for name in ("generate_image", "edit_image", "inpaint", "outpaint", "get_job"):
         assert tools[name].meta == {"ui": {"resourceUri": "ui://easel/viewer.html"}}
-    assert tools["save_mask"].meta == {"ui": {"resourceUri": "ui://easel/painter.html", "visibility": ["app"]}}
+    assert tools["save_mask"].meta == {"ui": {"resourceUri": "ui://easel/viewer.html", "visibility": ["app"]}}
     assert "estimate_cost" in tools and tools["estimate_cost"].meta is None
     assert caps.extensions and "io.modelcontextprotocol/ui" in caps.extensions
 

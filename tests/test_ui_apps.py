@@ -1,4 +1,4 @@
-"""The MCP Apps views (ui://easel/viewer.html and painter.html).
+"""The MCP Apps view (ui://easel/viewer.html, with the mask painter inside it).
 
 The served HTML is checked as text; then the real views run in headless Chromium (Selenium), inside a
 stand-in host page (tests/ui_host) that speaks the MCP Apps bridge and forwards tools/call and
@@ -104,7 +104,7 @@ def test_without_a_host_the_view_says_so(browser: Chrome, host: HostServer) -> N
 
 
 def test_geometry_maps_views_and_rasterises_masks(browser: Chrome, host: HostServer) -> None:
-    open_view(browser, host, "painter", silent="1")
+    open_view(browser, host, "viewer", silent="1")
     out = browser.execute_script("""
         const G = EaselGeometry, v = {scale: 0.4, panX: 13, panY: -7};
         const p = G.viewToImage(v, 213, 93), q = G.imageToView(v, p.x, p.y);
@@ -139,6 +139,7 @@ def test_viewer_shows_the_result_and_edits_it_through_the_host(browser: Chrome, 
     result = on_host(browser, "window.host.toolResult.structuredContent")
     for img, expected in zip(shown, result["images"], strict=True):
         assert_read_through_host(host, img, expected)
+    shot(browser, "viewer.png")
     text = browser.find_element("tag name", "body").text
     for fact in ("A lighthouse at dusk", "1536×1024 · PNG", result["images"][1]["relative_path"], "gpt-image", "$0"):
         assert fact in text
@@ -189,12 +190,14 @@ def test_painter_mask_matches_the_strokes_at_full_resolution_and_inpaints(browse
     open_view(
         browser,
         host,
-        "painter",
+        "viewer",
         "generate_image",
         {"prompt": "A quiet harbour", "size": "1536x1024"},
         theme="dark",
         echo="1",
     )
+    shown_images(browser, 1, "generate")
+    browser.find_element("css selector", "button[data-action='paint']").click()  # the painter opens in the viewer
     p = wait(
         browser,
         """const p = window.EaselPainter && EaselPainter.current;
@@ -274,4 +277,5 @@ def test_painter_mask_matches_the_strokes_at_full_resolution_and_inpaints(browse
     estimates = host.tool_calls("estimate_cost")
     assert estimates[-1]["arguments"] == {"operation": "inpaint", "images": [image_id], "quality": "low"}
     assert (new["w"], new["h"]) == SIZE and new["id"] != image_id
-    assert any(c["params"].get("uri", "").endswith(new["id"]) for c in host.calls if c["method"] == "resources/read")
+    reads = [c["params"].get("uri", "") for c in host.calls if c["method"] == "resources/read"]
+    assert any(uri.endswith(new["id"] + "/display") for uri in reads)

@@ -13,7 +13,15 @@ from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, CallToolResult, InputRequiredResult, ListResourcesResult, PaginatedRequestParams
+from mcp_types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    GetPromptResult,
+    InputRequiredResult,
+    ListResourcesResult,
+    ListToolsResult,
+    PaginatedRequestParams,
+)
 from mcp_types import Resource as MCPResource
 from mcp_types import Tool as MCPTool
 from pydantic.networks import AnyUrl
@@ -24,6 +32,8 @@ from easel_mcp.settings import Settings
 from easel_mcp.studio import Studio, open_studio
 
 IMAGE_URI_PREFIX = "easel://images/"
+DISPLAY_SUFFIX = "/display"
+"""`easel://images/<id>/display`: the image at a size a view can show (see `display_rendition`)."""
 MIME = {".png": "image/png", ".jpeg": "image/jpeg", ".jpg": "image/jpeg", ".webp": "image/webp"}
 RESOURCE_PAGE = 50
 
@@ -56,11 +66,47 @@ class EaselServer(MCPServer[Studio]):
         self.ensure_tools()
         return await super().list_tools()
 
+    async def run_stdio_async(self) -> None:
+        """stdio, answering lines that are not one JSON-RPC message (`protocol.GuardedReadStream`)."""
+        from mcp.server.stdio import stdio_server
+
+        from easel_mcp.protocol import GuardedReadStream
+
+        lowlevel = self._lowlevel_server
+        async with stdio_server() as (read_stream, write_stream):
+            guarded = GuardedReadStream(read_stream, write_stream)
+            await lowlevel.run(guarded, write_stream, lowlevel.create_initialization_options())
+
+    async def _handle_list_tools(
+        self, ctx: ServerRequestContext[Studio], params: PaginatedRequestParams | None
+    ) -> ListToolsResult:
+        from easel_mcp.protocol import visible_tools
+
+        return ListToolsResult(tools=visible_tools(await self.list_tools(), ctx))
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Studio, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        from easel_mcp.protocol import refuse
+
         self.ensure_tools()
-        return await super().call_tool(name, arguments, context)
+        if self._tool_manager.get_tool(name) is None:
+            refuse("tools/call", f"Unknown tool: {name!r}; tools/list names the tools")
+        result = await super().call_tool(name, arguments, context)
+        data = getattr(result, "structured_content", None) or {}
+        if context is not None and (data.get("images") or (data.get("result") or {}).get("images")):
+            await context.notify_resources_changed()  # 2026-07-28 subscribers: new easel://images/ entries
+        return result
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Studio, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        from easel_mcp.protocol import refuse
+
+        try:
+            return await super().get_prompt(name, arguments, context)
+        except ValueError as e:  # the SDK's unknown prompt, missing or invalid argument
+            refuse("prompts/get", str(e))
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         self.ensure_tools()
@@ -102,11 +148,18 @@ class EaselServer(MCPServer[Studio]):
         if not text.startswith(IMAGE_URI_PREFIX):
             return await super().read_resource(uri, context)
         image_id = text.removeprefix(IMAGE_URI_PREFIX)
+        display = image_id.endswith(DISPLAY_SUFFIX)
+        image_id = image_id.removesuffix(DISPLAY_SUFFIX)
         try:
             path = await anyio.to_thread.run_sync(self.studio.workspace.find_image, image_id)
             data = await anyio.to_thread.run_sync(path.read_bytes)
         except WorkspaceError as e:
             raise ResourceNotFoundError(str(e)) from e
+        if display:
+            from easel_mcp.imaging.preview import display_rendition
+
+            shown = await anyio.to_thread.run_sync(display_rendition, data)
+            return [ReadResourceContents(content=shown.data, mime_type=shown.mime_type)]
         return [ReadResourceContents(content=data, mime_type=MIME.get(path.suffix.lower(), "image/png"))]
 
 
@@ -144,14 +197,17 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
                 await studio.aclose()
 
     from easel_mcp.identity import JwtVerifier, OAuthConfig
+    from easel_mcp.protocol import AdvertiseExtensions
     from easel_mcp.tools.apps import build_apps
 
     oauth = OAuthConfig.from_settings(settings)
+    apps = build_apps(studio)
     server = EaselServer(
         studio,
         auth=oauth.auth_settings() if oauth else None,
         token_verifier=JwtVerifier(oauth) if oauth else None,
-        extensions=[build_apps(studio)],
+        extensions=[apps],
+        middleware=[AdvertiseExtensions({apps.identifier: apps.settings()})],
         name="easel",
         title="Easel image studio",
         version=__version__,
@@ -174,6 +230,15 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
         mime_type="image/png",
     )
     def workspace_image(image_id: str) -> bytes:  # pragma: no cover - EaselServer.read_resource serves reads
+        return server.studio.workspace.find_image(image_id).read_bytes()
+
+    @server.resource(
+        IMAGE_URI_PREFIX + "{image_id}" + DISPLAY_SUFFIX,
+        name="workspace image, display size",
+        description="The image at most 2048 px on its long side, JPEG (WebP with transparency), under 700 KB.",
+        mime_type="image/jpeg",
+    )
+    def workspace_image_display(image_id: str) -> bytes:  # pragma: no cover - EaselServer.read_resource serves reads
         return server.studio.workspace.find_image(image_id).read_bytes()
 
     @server.resource(

@@ -10,6 +10,7 @@ from easel_mcp.errors import ConfigurationError
 from easel_mcp.netguard import HostOriginGuard, is_loopback, transport_security, uvicorn_log_config, with_cors
 
 if TYPE_CHECKING:
+    from mcp.server.streamable_http import EventStore
     from starlette.types import ASGIApp, Receive, Scope, Send
 
     from easel_mcp.app import EaselServer
@@ -71,10 +72,12 @@ def build_http_app(
     *,
     port: int = 0,
     stateless: bool = False,
+    event_store: EventStore | None = None,
 ) -> ASGIApp:
     """The ASGI app for `transport`, refusing a non-loopback bind without a token (or OAuth). A loopback bind (the
     only kind that may run without one) answers only to its own Host/Origin (`port` 0: not known yet, any port)
-    and, behind a balancer, to the public URL's."""
+    and, behind a balancer, to the public URL's. Streamable HTTP is resumable (`easel_mcp.resume`), with
+    `event_store` or in memory, unless `stateless` (then any replica answers any request)."""
     oauth = server.settings.auth is not None
     if oauth and token:
         raise ConfigurationError(
@@ -92,10 +95,14 @@ def build_http_app(
     app: ASGIApp
     if stateless and transport != "http":
         raise ConfigurationError("--stateless is for --transport http (streamable HTTP)")
+    from easel_mcp.protocol import JsonRpcGuard
+    from easel_mcp.resume import resumable_http_app
+
     if transport == "sse":
         app = server.sse_app(host=host, transport_security=security)
     else:
-        app = server.streamable_http_app(host=host, stateless_http=stateless, transport_security=security)
+        stream = resumable_http_app(server, host, event_store, stateless=stateless, security=security)
+        app = JsonRpcGuard(stream, requires_credentials=oauth)
     app = with_cors(BearerTokenMiddleware(app, token) if token else app, cors)
     return HealthCheck(HostOriginGuard(app, security) if security else app)
 

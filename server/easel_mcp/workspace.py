@@ -77,14 +77,14 @@ class Workspace:
         return self.root / STATE_DIR
 
     # ----------------------------------------------------------------- inputs
-    def resolve_input(self, ref: str, *, what: str = "image") -> Path:
+    def resolve_input(self, ref: str, *, what: str = "the image") -> Path:
         """Turn what an agent passed (a path, an image id, an easel:// or file:// URI) into a real file
         inside the workspace or an allowed input folder, checked after resolving symlinks."""
         ref = ref.strip()
         if not ref:
-            raise PathNotAllowed(f"the {what} reference is empty; pass a workspace path or an image id")
+            raise PathNotAllowed(f"{what} reference is empty; pass a workspace path or an image id")
         if "\x00" in ref or len(ref) > MAX_PATH_CHARS:
-            raise PathNotAllowed(f"the {what} reference is not a usable path (NUL byte or over {MAX_PATH_CHARS} chars)")
+            raise PathNotAllowed(f"{what} reference is not a usable path (NUL byte or over {MAX_PATH_CHARS} chars)")
         if ref.startswith("easel://images/"):
             ref = ref.removeprefix("easel://images/")
         if ID_PATTERN.match(ref):
@@ -106,7 +106,7 @@ class Workspace:
             resolved = candidate.resolve(strict=True)
         except (FileNotFoundError, NotADirectoryError):
             raise ImageNotFound(
-                f"no file at {ref!r}: the {what} must be a file in the workspace {self.root} "
+                f"no file at {ref!r}: {what} must be a file in the workspace {self.root} "
                 "(a path relative to it, or an image id from an earlier result)"
             ) from None
         except (OSError, RuntimeError) as e:

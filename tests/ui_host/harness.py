@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 import uvicorn
 from mcp import Client
+from mcp.client.extension import advertise
 from mcp.shared.exceptions import MCPError
 from PIL import Image
 from starlette.applications import Starlette
@@ -48,6 +49,8 @@ class HostServer:
         """Every request the views made through the host: {"method", "params"} (mask bytes left out)."""
         self.masks: list[bytes] = []
         """The PNGs the painter sent to save_mask."""
+        self.replies: list[tuple[str, int]] = []
+        """(method, bytes) of every answer the host forwarded to the views."""
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
@@ -82,7 +85,8 @@ class HostServer:
 
     async def _main(self) -> None:
         settings = Settings(workspace=self.workspace, provider="offline")
-        async with Client(build_server(settings)) as client:
+        ui = advertise("io.modelcontextprotocol/ui", {"mimeTypes": ["text/html;profile=mcp-app"]})
+        async with Client(build_server(settings), extensions=[ui]) as client:  # a host with MCP Apps
             self._client = client
             self._tools = {t.name for t in (await client.list_tools()).tools}
             routes = [
@@ -117,7 +121,9 @@ class HostServer:
                 return JSONResponse({"error": {"code": -32601, "message": f"Method not found: {method}"}})
         except MCPError as e:
             return JSONResponse({"error": {"code": -32603, "message": str(e)}})
-        return JSONResponse({"result": result})
+        answer = JSONResponse({"result": result})
+        self.replies.append((method, len(answer.body)))
+        return answer
 
     async def _call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         assert self._client is not None

@@ -1,8 +1,10 @@
 /* A stand-in MCP Apps host for the browser tests. It loads an Easel view into a sandboxed iframe (with the
  * spec's restrictive default CSP), speaks the MCP Apps bridge to it, makes the tool call the view belongs
  * to, and forwards the view's tools/call and resources/read to a real Easel server (POST /rpc).
- * Query: ?app=viewer|painter&tool=<name>&args=<json>&theme=light|dark&silent=1 (never answer ui/initialize)
- * &echo=1 (also send the view's own tools/call results as tool-input/tool-result, as some hosts do). */
+ * Query: ?app=viewer&tool=<name>&args=<json>&theme=light|dark&silent=1 (never answer ui/initialize)
+ * &echo=1 (also send the view's own tools/call results as tool-input/tool-result, as some hosts do)
+ * &resources=0 (a host without serverResources: resources/read is refused)
+ * &height=<px> (a host that fixes the view's height: containerDimensions.height). */
 'use strict';
 (() => {
   const query = new URLSearchParams(window.location.search);
@@ -12,6 +14,8 @@
   const silent = query.get('silent') === '1';
   const echo = query.get('echo') === '1';
   const theme = query.get('theme') === 'dark' ? 'dark' : 'light';
+  const resources = query.get('resources') !== '0';
+  const fixedHeight = query.get('height') ? Number(query.get('height')) : null;
   const CSP = "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; " +
     "img-src 'self' data:; media-src 'self' data:; connect-src 'none'; frame-src 'none'; object-src 'none'; " +
     "base-uri 'self'";
@@ -38,10 +42,11 @@
     return {
       protocolVersion: params.protocolVersion === '2026-01-26' ? params.protocolVersion : '2026-01-26',
       hostInfo: {name: 'easel-test-host', version: '1.0.0'},
-      hostCapabilities: {serverTools: {}, serverResources: {}, logging: {}, updateModelContext: {text: {}}},
+      hostCapabilities: {serverTools: {}, ...(resources ? {serverResources: {}} : {}), logging: {},
+        updateModelContext: {text: {}}},
       hostContext: {
         theme, displayMode: 'inline', availableDisplayModes: ['inline'], platform: 'web', locale: 'en-US',
-        containerDimensions: {width: 860, maxHeight: 1400},
+        containerDimensions: fixedHeight ? {width: 860, height: fixedHeight} : {width: 860, maxHeight: 1400},
         toolInfo: {tool: {name: tool, inputSchema: {type: 'object'}}},
         styles: {variables: {'--border-radius-md': '10px'}},
       },
@@ -56,7 +61,7 @@
     if (method === 'ui/initialize') {
       if (silent) return;
       reply = {result: initializeResult(params || {})};
-    } else if (method === 'tools/call' || method === 'resources/read') {
+    } else if (method === 'tools/call' || (method === 'resources/read' && resources)) {
       reply = await forward(method, params);
     } else if (method === 'ui/update-model-context') {
       host.modelContext.push(params);
@@ -87,7 +92,8 @@
       else send({jsonrpc: '2.0', method: 'ui/notifications/tool-cancelled', params: {reason: reply.error.message}});
     } else if (message.method === 'ui/notifications/size-changed') {
       host.sizes.push(params);
-      if (typeof params.height === 'number') iframe.style.height = `${Math.min(1400, params.height)}px`;
+      if (fixedHeight) iframe.style.height = `${fixedHeight}px`;
+      else if (typeof params.height === 'number') iframe.style.height = `${Math.min(1400, params.height)}px`;
     } else if (message.method === 'notifications/message') {
       host.logs.push(params);
     }

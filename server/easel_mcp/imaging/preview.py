@@ -97,3 +97,14 @@ def make_preview(data: bytes, max_bytes: int, *, max_edge: int = 768, fmt: str =
         out = _encode(small, out_fmt, _SHRINK_QUALITY)
         if len(out) <= max_bytes:
             return Preview(out, imgio.mime_of(out_fmt), small.width, small.height)
+
+
+DISPLAY_MAX_EDGE: Final = 2048
+DISPLAY_MAX_BYTES: Final = 700_000
+"""A display rendition, base64 in a `resources/read` answer, stays well under 1 MiB."""
+
+
+def display_rendition(data: bytes) -> Preview:
+    """The image as a view shows it (`easel://images/<id>/display`): at most 2048 px on its long side
+    and 700 KB, JPEG (WebP when it has transparency), so that no answer nears the hosts' 1 MiB."""
+    return make_preview(data, DISPLAY_MAX_BYTES, max_edge=DISPLAY_MAX_EDGE, fmt="auto")

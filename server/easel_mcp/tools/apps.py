@@ -1,5 +1,6 @@
-"""MCP Apps: the result viewer and the mask painter (HTML in easel_mcp/ui), and the app-only tool the
-painter needs. Hosts without Apps never see any of it: the tools' results are the same either way."""
+"""MCP Apps: the result viewer, with the mask painter inside it (HTML in easel_mcp/ui), and the app-only
+tool the painter needs. Hosts without Apps never see any of it: the tools' results are the same either way,
+and `save_mask` is listed only to clients that declared Apps."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from easel_mcp.ui import PAINTER_URI, VIEWER_URI, load_app_html
+from easel_mcp.ui import VIEWER_URI, load_app_html
 
 if TYPE_CHECKING:
     from easel_mcp.studio import Studio
@@ -34,26 +35,19 @@ def build_apps(studio: Studio) -> Apps:
         VIEWER_URI,
         load_app_html("viewer"),
         name="Easel image viewer",
-        description="The images of a result, with edit, outpaint and mask painting.",
-        prefers_border=True,
-    )
-    apps.add_html_resource(
-        PAINTER_URI,
-        load_app_html("painter"),
-        name="Easel mask painter",
-        description="Paint the area to repaint on the image, then inpaint it.",
+        description="The images of a result, with edit, outpaint and a mask painter (inpaint).",
         prefers_border=True,
     )
 
     @apps.tool(
-        resource_uri=PAINTER_URI,
+        resource_uri=VIEWER_URI,
         visibility=["app"],
         name="save_mask",
         title="Save mask",
         annotations=ToolAnnotations(
             title="Save mask", read_only_hint=False, destructive_hint=False, open_world_hint=False
         ),
-        description="Save a mask painted in the mask painter into the workspace (app only).",
+        description="Save a mask painted in the viewer's mask painter into the workspace (app only).",
     )
     async def save_mask(
         image: Annotated[str, Field(description="The id of the image the mask belongs to.")],

@@ -1,6 +1,6 @@
 """The MCP Apps views (`ui://` resources): self-contained HTML documents built from the files in this folder.
 
-Each view is a template (`viewer.html`, `painter.html`) whose `<link rel="stylesheet" href="x.css">` and
+Each view is a template (`viewer.html`) whose `<link rel="stylesheet" href="x.css">` and
 `<script src="x.js"></script>` tags name files next to it. `load_app_html(name)` replaces each tag with the
 file's text (`<style>`/`<script>`), so the served document needs no network, no CDN and no build step: it
 runs under the hosts' restrictive default CSP (`script-src 'self' 'unsafe-inline'; img-src 'self' data:`).
@@ -13,12 +13,12 @@ import re
 from functools import cache
 from importlib import resources
 
-APP_NAMES = ("viewer", "painter")
-"""The views `load_app_html` builds."""
+APP_NAMES = ("viewer",)
+"""The views `load_app_html` builds. There is one: hosts render only the view a tool links to, so the mask
+painter opens inside the viewer rather than as a resource of its own."""
 
 VIEWER_URI = "ui://easel/viewer.html"
-PAINTER_URI = "ui://easel/painter.html"
-APP_URIS = {VIEWER_URI: "viewer", PAINTER_URI: "painter"}
+APP_URIS = {VIEWER_URI: "viewer"}
 """The `ui://` URI of each view (the resource to register, and the tools' `_meta.ui.resourceUri`)."""
 
 MAX_HTML_BYTES = 150_000
@@ -42,7 +42,7 @@ def _inline(tag: str, text: str) -> str:
 
 @cache
 def load_app_html(name: str) -> str:
-    """The served HTML of the view `name` ("viewer" or "painter"), with its CSS and JS inlined.
+    """The served HTML of the view `name` ("viewer"), with its CSS and JS inlined.
 
     Raises:
         ValueError: `name` is not a view.

@@ -67,6 +67,9 @@
       this.on('ui/notifications/host-context-changed', (params) => Object.assign(this.hostContext, params));
       this.listener = (/** @type {MessageEvent} */ event) => this.receive(event);
       window.addEventListener('message', this.listener);
+      // Uncaught errors reach the host's log (a sandboxed view's console is often out of sight).
+      window.addEventListener('error', (event) => this.log('error', `${event.message} (${event.lineno}:${event.colno})`));
+      window.addEventListener('unhandledrejection', (event) => this.log('error', String(event.reason)));
     }
 
     /**
@@ -217,11 +220,12 @@
         scheduled = true;
         window.requestAnimationFrame(() => {
           scheduled = false;
+          const fixed = fixedHeight(this.hostContext);
           const root = document.documentElement;
           const {height: savedHeight, overflow: savedOverflow} = root.style;
           root.style.height = 'max-content';
           root.style.overflow = 'hidden';  // measure at the full width, without a scrollbar
-          const h = Math.ceil(root.getBoundingClientRect().height);
+          const h = fixed === null ? Math.ceil(root.getBoundingClientRect().height) : fixed;
           root.style.height = savedHeight;
           root.style.overflow = savedOverflow;
           const w = Math.ceil(window.innerWidth);
@@ -251,11 +255,27 @@
   }
 
   /**
-   * Apply the host's theme, CSS variables and fonts (hostContext.theme / styles) to the document.
+   * The height the host fixed for the view (`containerDimensions.height`), or null when the view sizes itself.
+   * @param {Record<string, any>} context @returns {number | null}
+   */
+  function fixedHeight(context) {
+    const dims = (context && context.containerDimensions) || {};
+    return typeof dims.height === 'number' && dims.height > 0 ? Math.floor(dims.height) : null;
+  }
+
+  /**
+   * Apply the host's theme, CSS variables, fonts and a fixed container height (hostContext.theme / styles /
+   * containerDimensions) to the document. With a fixed height the view fits it and scrolls inside.
    * @param {Record<string, any>} context
    */
   function applyHostContext(context) {
     const root = document.documentElement;
+    if (context.containerDimensions) {
+      const fixed = fixedHeight(context);
+      root.classList.toggle('fixed-height', fixed !== null);
+      if (fixed === null) root.style.removeProperty('--fixed-height');
+      else root.style.setProperty('--fixed-height', `${fixed}px`);
+    }
     if (context.theme === 'light' || context.theme === 'dark') {
       root.dataset.theme = context.theme;
       root.style.colorScheme = context.theme;
@@ -273,5 +293,5 @@
     }
   }
 
-  /** @type {any} */ (globalThis).EaselBridge = {Bridge, BridgeError, PROTOCOL_VERSION, applyHostContext, isRpcMessage};
+  /** @type {any} */ (globalThis).EaselBridge = {Bridge, BridgeError, PROTOCOL_VERSION, applyHostContext, fixedHeight, isRpcMessage};
 })();

@@ -40,6 +40,7 @@
    */
   function unpack(callResult) {
     if (!callResult || typeof callResult !== 'object') return {error: 'The host sent no result.'};
+    rememberPreviews(callResult);
     if (callResult.isError) return {error: textOf(callResult) || 'The tool failed.'};
     const data = structuredOf(callResult);
     if (!data || typeof data !== 'object') return {error: 'This result has no images.'};
@@ -85,21 +86,50 @@
 
   /** @type {Map<string, Promise<string>>} */
   const sources = new Map();
+  /** @type {Map<string, string>} image uri -> the preview the tool result carried, as a data: URL */
+  const previews = new Map();
 
   /**
-   * The image's bytes, read through the host (`resources/read` of its easel:// uri), as a data: URL
-   * (the hosts' default CSP allows `img-src data:` but not `blob:`).
+   * Remember the previews of a CallToolResult: each image's ResourceLink is followed by its preview.
+   * @param {any} callResult
+   */
+  function rememberPreviews(callResult) {
+    const blocks = (callResult && Array.isArray(callResult.content)) ? callResult.content : [];
+    let uri = null;
+    for (const b of blocks) {
+      if (b && b.type === 'resource_link' && typeof b.uri === 'string') uri = b.uri;
+      else if (b && b.type === 'image' && uri && typeof b.data === 'string' && /^image\/(jpeg|webp|png)$/.test(b.mimeType)) {
+        previews.set(uri, `data:${b.mimeType};base64,${b.data}`);
+        uri = null;
+      }
+    }
+  }
+
+  /**
+   * The picture to show for an image, as a data: URL (the hosts' default CSP allows `img-src data:` but not
+   * `blob:`). With a host that reads resources: the display rendition (`<uri>/display`, at most 2048 px and
+   * 700 KB, never the multi-MB original). Without one, or when the read fails: the preview the tool
+   * result already carried.
    * @param {any} bridge @param {ImageOut} image @returns {Promise<string>}
    */
   function imageSource(bridge, image) {
     const cached = sources.get(image.uri);
     if (cached) return cached;
-    const loading = bridge.readResource(image.uri).then((/** @type {any} */ read) => {
+    const preview = () => {
+      const data = previews.get(image.uri);
+      if (data) return data;
+      throw new Error('This host does not let the view read images, and the result has no preview of this one.');
+    };
+    if (!bridge.can('serverResources')) return Promise.resolve().then(preview);
+    const loading = bridge.readResource(`${image.uri}/display`).then((/** @type {any} */ read) => {
       const contents = (read && Array.isArray(read.contents)) ? read.contents : [];
       const item = contents.find((c) => c && typeof c.blob === 'string');
       if (!item) throw new Error(`The host returned no image data for ${image.uri}.`);
       const mime = /^image\/(png|jpeg|webp|gif)$/.test(item.mimeType || '') ? item.mimeType : 'image/png';
       return `data:${mime};base64,${item.blob}`;
+    }).catch((/** @type {Error} */ error) => {
+      if (previews.has(image.uri)) return preview();
+      throw error;
     });
     loading.catch(() => sources.delete(image.uri));
     sources.set(image.uri, loading);

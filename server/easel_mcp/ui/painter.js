@@ -69,8 +69,9 @@
     async open() {
       this.img.src = this.o.source;
       await this.img.decode();
-      this.w = this.img.naturalWidth;
-      this.h = this.img.naturalHeight;
+      // The mask is at the image's real size; the picture may be a smaller rendition of it.
+      this.w = this.o.image.width || this.img.naturalWidth;
+      this.h = this.o.image.height || this.img.naturalHeight;
       this.mask = new Uint8Array(this.w * this.h);
       this.overlay.width = this.w;
       this.overlay.height = this.h;
@@ -261,7 +262,7 @@
       if (!this.ready) return;
       ctx.setTransform(dpr * scale, 0, 0, dpr * scale, dpr * panX, dpr * panY);
       ctx.imageSmoothingEnabled = scale < 1;
-      ctx.drawImage(this.img, 0, 0);
+      ctx.drawImage(this.img, 0, 0, this.w, this.h);
       ctx.drawImage(this.overlay, 0, 0);
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
       ctx.lineWidth = 1.5;

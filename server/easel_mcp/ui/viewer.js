@@ -1,5 +1,6 @@
-/* Easel result viewer: shows an image tool's result (images read through the host), and runs Edit,
- * Outpaint and the mask painter on it through the host's tools/call. Also boots painter.html. */
+/* Easel result viewer: shows an image tool's result (a display-size rendition read through the host, or
+ * the previews the result carried), and runs Edit, Outpaint and the mask painter on it through the host's
+ * tools/call. The painter opens inside this view (there is no separate painter resource). */
 (() => {
   'use strict';
   const {Bridge, applyHostContext} = /** @type {any} */ (globalThis).EaselBridge;
@@ -11,16 +12,16 @@
   const NO_HOST = 'This Easel view needs a host that supports MCP Apps. The tool result holds the same ' +
     'information as text: the image ids, paths and cost.';
   const OUTPAINT_PROMPT = 'Continue the scene naturally beyond its borders.';
+  const CONTEXT_ACTIONS = 5;  // how many of the view's recent actions the model is told about
 
   const state = {
     /** @type {any} */ bridge: null,
     /** @type {Record<string, any>} */ args: {},
     /** @type {any} */ result: null,
     /** @type {Array<{result: any, args: Record<string, any>}>} */ history: [],
+    /** @type {string[]} what the user did in the view, oldest first (the last CONTEXT_ACTIONS) */ actions: [],
     selected: 0,
     busy: false,
-    start: document.body.dataset.start === 'painter' ? 'painter' : 'viewer',
-    painterShown: false,
     received: false,
     /** @type {any} */ painter: null,
     /** @type {HTMLElement | null} */ statusEl: null,
@@ -73,11 +74,6 @@
     state.result = result;
     state.args = args || {};
     state.selected = 0;
-    if (state.start === 'painter' && !state.painterShown && result.images.length) {
-      state.painterShown = true;
-      openPainter();
-      return;
-    }
     render();
   }
 
@@ -161,9 +157,13 @@
   /** A result made from this view: keep the previous one, tell the model, show it. */
   function adopt(/** @type {any} */ result, /** @type {Record<string, any>} */ args, /** @type {string} */ tool) {
     state.history.push({result: state.result, args: state.args});
+    const made = result.images.map((/** @type {any} */ i) => `${i.id} (${i.relative_path}, ${i.width}x${i.height})`);
+    state.actions.push(`${tool} (${JSON.stringify(args)}) made ${made.join(', ') || 'no image'}; cost ${C.costLine(result)}`);
+    state.actions = state.actions.slice(-CONTEXT_ACTIONS);
     if (state.bridge.can('updateModelContext')) {
-      const made = result.images.map((/** @type {any} */ i) => `${i.id} (${i.relative_path}, ${i.width}x${i.height})`);
-      const text = `In the Easel view the user ran ${tool} (${JSON.stringify(args)}): ${made.join(', ')}; cost ${C.costLine(result)}.`;
+      // The model context is replaced by each update: describe the session's recent actions, not just this one.
+      const lines = state.actions.map((a, i) => `${i + 1}. ${a}`);
+      const text = `Recent actions in the Easel view, oldest first (the newest image is the one shown):\n${lines.join('\n')}`;
       state.bridge.request('ui/update-model-context', {content: [{type: 'text', text}]}).catch(() => undefined);
     }
     show(result, args);
@@ -200,7 +200,7 @@
   }
 
   async function boot() {
-    const bridge = new Bridge({appInfo: {name: `easel-${state.start}`, title: 'Easel', version: '0.1.0'},
+    const bridge = new Bridge({appInfo: {name: 'easel-viewer', title: 'Easel', version: '0.1.0'},
       appCapabilities: {availableDisplayModes: ['inline']}});
     state.bridge = bridge;
     bridge.on('ui/notifications/tool-input', (/** @type {any} */ p) => {
