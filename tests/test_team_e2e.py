@@ -58,6 +58,7 @@ class Team:
     logs: list[Path]
     processes: list[subprocess.Popen[bytes]]
     database_url: str
+    ports: list[int]
 
     def token(self, subject: str) -> str:
         return self.issuer.token(subject, audience=self.url)
@@ -90,7 +91,7 @@ def team(postgres_url: str, haproxy_available: None, oauth_issuer: OAuthIssuer, 
             for port, process, log in zip(ports, processes, logs, strict=True):
                 _wait_healthy(port, process, log)
             with balancer:
-                yield Team(public, oauth_issuer, fake, workspace, logs, processes, postgres_url)
+                yield Team(public, oauth_issuer, fake, workspace, logs, processes, postgres_url, ports)
         finally:
             for process in processes:
                 process.terminate()
@@ -143,20 +144,41 @@ def test_health_checks_stay_out_of_the_access_log() -> None:
     assert keep.filter(record("/mcp", 200)) and keep.filter(record("/healthz", 500))
 
 
-async def test_a_replica_killed_mid_call_is_settled_by_the_others(team: Team) -> None:
+async def _call_in_flight(team: Team, headers: dict[str, str]) -> tuple[str, int]:
+    """A call held at the upstream; its job id and the index of the replica running it."""
     import psycopg
 
-    headers = {"Authorization": f"Bearer {team.token('alice')}"}
     team.fake.hold()  # the upstream has the request and does not answer: the call is in flight
     async with httpx2.AsyncClient(headers=headers, timeout=120) as http:
         async with Client(streamable_http_client(team.url, http_client=http)) as client:
-            handle = structured(await client.call_tool("generate_image", {"prompt": "lost", "wait": False}))
+            handle = structured(await client.call_tool("generate_image", {"prompt": "held", "wait": False}))
     await team.fake.received(1)
     with psycopg.connect(team.database_url) as conn:
         row = conn.execute("SELECT replica, status FROM attempts WHERE job_id = %s", (handle["job_id"],)).fetchone()
     assert row is not None and row[1] == "sent"
     pid = int(row[0].rsplit(":", 1)[1])
-    [victim] = [p for p in team.processes if p.pid == pid]
+    [owner] = [i for i, p in enumerate(team.processes) if p.pid == pid]
+    return handle["job_id"], owner
+
+
+async def test_cancel_job_on_another_replica_reaches_the_one_running_the_call(team: Team) -> None:
+    headers = {"Authorization": f"Bearer {team.token('alice')}"}
+    job_id, owner = await _call_in_flight(team, headers)
+    other = team.ports[(owner + 1) % REPLICAS]  # straight to a replica that does not run it, not via the balancer
+    async with httpx2.AsyncClient(headers=headers, timeout=120) as http:
+        async with Client(streamable_http_client(f"http://127.0.0.1:{other}/mcp", http_client=http)) as client:
+            view = structured(await client.call_tool("cancel_job", {"job_id": job_id}))
+    team.fake.release()
+    assert view["status"] == "cancelled", view
+
+
+async def test_a_replica_killed_mid_call_is_settled_by_the_others(team: Team) -> None:
+    import psycopg
+
+    headers = {"Authorization": f"Bearer {team.token('alice')}"}
+    job_id, owner = await _call_in_flight(team, headers)
+    handle = {"job_id": job_id}
+    victim = team.processes[owner]
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=60)
 

@@ -124,7 +124,9 @@ class Studio:
             if self.settings.database_url is not None:
                 from easel_mcp.storage.postgres_ledger import keep_alive
 
-                tg.start_soon(keep_alive, self.ledger, self.settings.replica_heartbeat_s)
+                tg.start_soon(
+                    keep_alive, self.ledger, self.settings.replica_heartbeat_s, self._running_jobs, self._cancel_job
+                )
             try:
                 yield self
             finally:
@@ -132,6 +134,29 @@ class Studio:
                 if self._engine is not None:
                     await self._engine.shutdown()
                 tg.cancel_scope.cancel()
+
+    def _running_jobs(self) -> list[str]:
+        return [] if self._engine is None else [j.id for j in self._engine.jobs.values() if not j.done.is_set()]
+
+    def _cancel_job(self, job_id: str) -> None:
+        job = None if self._engine is None else self._engine.jobs.get(job_id)
+        if job is not None:
+            self.engine.cancel(job)
+
+    async def cancel_elsewhere(self, job_id: str, wait_s: float = 10.0) -> JobView | None:
+        """cancel_job for a job this process does not run: on a shared ledger, ask the replica that runs it and
+        wait (up to `wait_s`) for it to settle; None when no ledger records the job."""
+        from easel_mcp.storage.postgres_ledger import PostgresLedger
+
+        view = await anyio.to_thread.run_sync(self.find_job, job_id)
+        if view is None or view.status != "running" or not isinstance(self.ledger, PostgresLedger):
+            return view
+        await anyio.to_thread.run_sync(self.ledger.request_cancel, job_id)
+        with anyio.move_on_after(wait_s):
+            while view is not None and view.status == "running":
+                await anyio.sleep(0.1)
+                view = await anyio.to_thread.run_sync(self.find_job, job_id)
+        return view
 
     @property
     def index(self) -> ImageIndex:

@@ -17,7 +17,8 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("easel_mcp")
 
+CANCEL_POLL_S = 1.0  # how often a replica looks for cancel requests of the jobs it runs
 LOCK_MIGRATE = 0x45A5E1_01  # advisory lock keys (any two constants unique to Easel)
 LOCK_BUDGETS = 0x45A5E1_02
 _GROUP_KEYS = {
@@ -300,6 +302,20 @@ class PostgresLedger:
             )
         return sent + reserved
 
+    def request_cancel(self, job_id: str) -> None:
+        """Ask whichever replica runs `job_id` to cancel it (it looks at least once a second)."""
+        with self._conn() as conn:
+            conn.execute(
+                "INSERT INTO cancel_requests (job_id, requested_at) VALUES (%s, now()) ON CONFLICT DO NOTHING",
+                (job_id,),
+            )
+
+    def cancel_requested(self, job_ids: Sequence[str]) -> list[str]:
+        """Which of these jobs (this replica's running ones) another replica was asked to cancel."""
+        with self._conn() as conn:
+            rows = conn.execute("SELECT job_id FROM cancel_requests WHERE job_id = ANY(%s)", (list(job_ids),))
+            return [str(row["job_id"]) for row in rows]
+
     # ------------------------------------------------------------------ reads
 
     def find_open(self) -> list[dict[str, Any]]:
@@ -366,21 +382,34 @@ class PostgresLedger:
         }
 
 
-async def keep_alive(ledger: object, every_s: float) -> None:
-    """A replica's life on a shared ledger: say it is alive every `every_s`, and settle the open calls of replicas
-    silent for three times that (so a replica killed mid-call is settled within a minute at the default 10 s)."""
+async def keep_alive(
+    ledger: object,
+    every_s: float,
+    running: Callable[[], list[str]] = list,
+    cancel: Callable[[str], None] = lambda job_id: None,
+) -> None:
+    """A replica's life on a shared ledger: say it is alive every `every_s`, settle the open calls of replicas silent
+    for three times that (a replica killed mid-call is settled within a minute at the default 10 s), and cancel
+    the `running` jobs that a cancel_job on another replica asked for (checked every second while any runs)."""
     import anyio
     import anyio.to_thread
 
     if not isinstance(ledger, PostgresLedger):
         return
+    last_beat = float("-inf")
     while True:
         try:
-            await anyio.to_thread.run_sync(ledger.heartbeat)
-            await anyio.to_thread.run_sync(ledger.sweep, 3 * every_s)
+            if time.monotonic() - last_beat >= every_s:
+                last_beat = time.monotonic()
+                await anyio.to_thread.run_sync(ledger.heartbeat)
+                await anyio.to_thread.run_sync(ledger.sweep, 3 * every_s)
+            if ids := running():
+                for job_id in await anyio.to_thread.run_sync(ledger.cancel_requested, ids):
+                    log.info("job %s: cancelled from another replica", job_id)
+                    cancel(job_id)
         except (DatabaseUnavailable, ConfigurationError) as e:
             log.warning("replica heartbeat: %s", e)
-        await anyio.sleep(every_s)
+        await anyio.sleep(min(every_s, CANCEL_POLL_S))
 
 
 def replica_name() -> str:

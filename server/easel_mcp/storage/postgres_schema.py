@@ -54,8 +54,13 @@ _M003 = """
 CREATE TABLE replicas (name TEXT PRIMARY KEY, seen_at TIMESTAMPTZ NOT NULL);
 """
 
+_M004 = """
+CREATE TABLE cancel_requests (job_id TEXT PRIMARY KEY, requested_at TIMESTAMPTZ NOT NULL);
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_attempts", _M001),
     ("002_user_id", _M002),
     ("003_replicas", _M003),
+    ("004_cancel_requests", _M004),
 ]

@@ -63,7 +63,10 @@ def register(server: MCPServer, studio: Studio) -> None:
     async def cancel_job(job_id: JobId) -> JobView:
         job = studio.engine.jobs.get(job_id)
         if job is None:
-            raise ToolError(f"no running job {job_id!r}")
+            view = await studio.cancel_elsewhere(job_id)
+            if view is None:
+                raise ToolError(f"no running job {job_id!r}")
+            return view
         if not job.done.is_set():
             studio.engine.cancel(job)
             with anyio.move_on_after(10):
