@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 import anyio.abc
@@ -23,12 +23,13 @@ from easel_mcp.errors import BudgetExceeded, EaselError, ProviderError
 from easel_mcp.progress import Progress
 from easel_mcp.providers.base import EditRequest, GenerateRequest, ProviderResult
 from easel_mcp.retry import RetryPolicy, billed, next_delay
+from easel_mcp.settling import Settler
 
 if TYPE_CHECKING:
     from easel_mcp.budgets import Budgets
     from easel_mcp.catalog.estimate import Estimate
     from easel_mcp.ledger import Attempt, Ledger
-    from easel_mcp.schemas.results import ImageResult
+    from easel_mcp.schemas.results import ImageOut, ImageResult
     from easel_mcp.studio import CallRecord, Studio
 
 log = logging.getLogger("easel_mcp")
@@ -104,6 +105,7 @@ class Engine:
         self.jobs: dict[str, Job] = {}
         self._limiter = anyio.CapacityLimiter(max_concurrency)
         self._closing = False
+        self.settler = Settler(ledger)
 
     @property
     def _tg(self) -> anyio.abc.TaskGroup | None:
@@ -124,6 +126,7 @@ class Engine:
             for job in pending:  # their ledger rows are settled in shielded scopes as they unwind
                 with anyio.move_on_after(5):
                     await job.done.wait()
+            await self.settler.flush()  # outcomes the ledger could not take earlier
 
     # ----------------------------------------------------------------- entry
     async def execute(
@@ -305,17 +308,8 @@ class Engine:
                 else:
                     record.extra["job_id"] = job.id
                     with anyio.CancelScope(shield=True):
-                        outcome = await self.studio.write_outputs(
-                            record,
-                            result,
-                            time.monotonic() - started,
-                            estimate.total_usd,
-                            provider.name,
-                            finish,
-                            progress,
-                        )
-                        await self._settle(
-                            attempt, "ok", billed=result.ai_generated, outcome=outcome, elapsed=outcome.elapsed_s
+                        outcome = await self._save(
+                            record, result, started, estimate, provider.name, finish, progress, attempt
                         )
                     outcome.attempts = number
                     outcome.job_id = job.id
@@ -329,6 +323,50 @@ class Engine:
             number += 1
             attempt = await self._begin(job, record, estimate, input_sizes)
 
+    async def _save(
+        self,
+        record: CallRecord,
+        result: ProviderResult,
+        started: float,
+        estimate: Estimate,
+        provider_name: str,
+        finish: Finish | None,
+        progress: Progress,
+        attempt: Attempt,
+    ) -> ImageResult:
+        """Write the answer and settle its row. An answer that cannot be saved (undecodable, a full disk)
+        still settles with its usage, cost and request id, and the error says so (and what was saved)."""
+        from easel_mcp.catalog.prices import cost_from_usage
+        from easel_mcp.imaging.errors import ImagingError
+        from easel_mcp.settling import not_recorded_warning, not_saved_error
+
+        saved: list[ImageOut] = []
+        try:
+            outcome = await self.studio.write_outputs(
+                record, result, time.monotonic() - started, estimate.total_usd, provider_name, finish, progress, saved
+            )
+        except Exception as e:  # settled either way; the error says what it cost and what was kept
+            if not isinstance(e, EaselError | ImagingError | OSError):
+                log.exception("could not save the answer of ledger row %d", attempt.id)
+            cost = cost_from_usage(record.options.model, result.usage)[0] if result.ai_generated else 0.0
+            error = not_saved_error(self.studio.workspace, e, result, cost, estimate.total_usd, saved)
+            await self._settle(
+                attempt,
+                "error",
+                billed=result.ai_generated,
+                elapsed=time.monotonic() - started,
+                error=error,
+                answer=result,
+                cost_usd=cost,
+                outputs=[i.relative_path for i in saved],
+            )
+            raise error from e
+        if not await self._settle(
+            attempt, "ok", billed=result.ai_generated, outcome=outcome, elapsed=outcome.elapsed_s
+        ):
+            outcome.warnings.append(not_recorded_warning(attempt))
+        return outcome
+
     async def _settle(
         self,
         attempt: Attempt,
@@ -336,23 +374,21 @@ class Engine:
         *,
         billed: bool | None,
         elapsed: float,
-        error: ProviderError | None = None,
+        error: EaselError | None = None,
         outcome: ImageResult | None = None,
-    ) -> None:
-        kwargs: dict[str, Any] = {"status": status, "billed": billed, "elapsed_s": round(elapsed, 3)}
-        if outcome is not None:
-            cost = None if outcome.cost_is_estimate else outcome.cost_usd
-            kwargs.update(
-                cost_usd=cost,
-                usage=outcome.usage,
-                request_id=outcome.request_id,
-                outputs=[i.relative_path for i in outcome.images],
-            )
-        else:
-            kwargs.update(cost_usd=None, usage=None, request_id=error.request_id if error else None)
-        if error is not None:
-            kwargs.update(error_code=error.code or type(error).__name__, error_message=error.message[:500])
-        try:
-            await anyio.to_thread.run_sync(lambda: self.ledger.settle(attempt, **kwargs))
-        except Exception:  # the ledger must never lose the image: log and go on
-            log.exception("could not settle ledger row %d", attempt.id)
+        answer: ProviderResult | None = None,
+        cost_usd: float | None = None,
+        outputs: list[str] | None = None,
+    ) -> bool:
+        """Record the attempt's outcome (see settling.Settler: never dropped); False if not written yet."""
+        return await self.settler.settle(
+            attempt,
+            status,
+            billed=billed,
+            elapsed=elapsed,
+            error=error,
+            outcome=outcome,
+            answer=answer,
+            cost_usd=cost_usd,
+            outputs=outputs,
+        )

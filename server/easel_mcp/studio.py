@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from easel_mcp.ledger import Ledger
     from easel_mcp.providers.base import EditRequest, GenerateRequest, ImageProvider, ProviderResult
     from easel_mcp.schemas.jobs import JobView
-    from easel_mcp.schemas.results import ImageResult
+    from easel_mcp.schemas.results import ImageOut, ImageResult
 
 log = logging.getLogger("easel_mcp")
 
@@ -273,16 +273,19 @@ class Studio:
         provider_name: str,
         finish: Callable[[list[bytes]], list[bytes]] | None,
         progress: Progress,
+        saved: list[ImageOut] | None = None,
     ) -> ImageResult:
-        """Post-process the answer and write every image and its sidecar (in a worker thread)."""
+        """Decode the answer in full, post-process it and write every image and its sidecar (in worker
+        threads); images that do not decode are left out with a warning (all of them: ImagingError)."""
+        from easel_mcp.outputs import usable_images, write_outputs
+
         await progress.report("writing")
-        images = result.images
+        images, notes = await anyio.to_thread.run_sync(usable_images, result.images)
+        result.notes.extend(notes)
         if finish is not None:
             images = await anyio.to_thread.run_sync(finish, images)
-        from easel_mcp.outputs import write_outputs
-
         outcome = await anyio.to_thread.run_sync(
-            write_outputs, self.workspace, record, result, images, elapsed, estimate_usd, provider_name
+            write_outputs, self.workspace, record, result, images, elapsed, estimate_usd, provider_name, saved
         )
         await anyio.to_thread.run_sync(self._note_written, outcome)
         return outcome

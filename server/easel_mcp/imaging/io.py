@@ -205,6 +205,16 @@ def probe(data: bytes, *, what: str = "image") -> ImageInfo:
     return info
 
 
+def decode_check(data: bytes, *, what: str = "image") -> ImageInfo:
+    """Like `probe`, but decode every pixel (within the pixel cap): PNG chunk checksums say nothing
+    about the pixel data, so what is sent upstream or saved as an answer is decoded in full once."""
+    img, fmt = open_header(data, what=what)
+    info = ImageInfo(fmt, img.width, img.height, img.mode, has_alpha(img), len(data))
+    load(img, what=what)
+    img.close()
+    return info
+
+
 def open_image(data: bytes, *, what: str = "image") -> Image.Image:
     """The fully decoded image (mode as stored; EXIF orientation not applied)."""
     img, _ = open_header(data, what=what)
@@ -302,8 +312,8 @@ def _convert_other(data: bytes, what: str) -> tuple[bytes, ImageInfo, bool]:
 def ensure_model_input(data: bytes, *, what: str) -> tuple[bytes, ImageInfo, bool]:
     """(bytes to send, their info, converted?). PNG, JPEG and WebP within the limits are returned
     unchanged (only probed, never re-encoded); a still GIF, BMP or TIFF is converted to PNG
-    (converted=True); anything else is refused."""
+    (converted=True); anything else is refused. Every pixel is decoded once (call it off the event loop)."""
     _check_bytes(data, what)
     if sniff(data) is not None:
-        return data, probe(data, what=what), False
+        return data, decode_check(data, what=what), False
     return _convert_other(data, what)

@@ -1,0 +1,229 @@
+"""Issue 13, hostile workspaces and broken upstream answers: what was checked is what is sent, every
+answered call settles its ledger row, a full disk is a clear error, start-up never crash-loops."""
+
+from __future__ import annotations
+
+import base64
+import errno
+import io
+import sqlite3
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+from PIL import Image
+
+from easel_mcp.app import build_server
+from easel_mcp.settings import Settings
+from tests.fakes.openai_images import FakeOpenAIImages, Scripted
+from tests.helpers import error_text, png, structured
+
+pytestmark = pytest.mark.anyio
+
+USAGE = {
+    "input_tokens": 10,
+    "input_tokens_details": {"image_tokens": 0, "text_tokens": 10},
+    "output_tokens": 272,
+    "total_tokens": 282,
+}
+
+
+def _settings(workspace: Path, fake: FakeOpenAIImages, **kw: object) -> Settings:
+    return Settings(
+        workspace=workspace, openai_api_key="sk-test", openai_base_url=fake.base_url, retry_base_delay_s=0.01, **kw
+    )  # type: ignore[arg-type]
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def broken_png(width: int = 64, height: int = 64) -> bytes:
+    """A PNG whose every chunk checksum is right but whose pixel data is far too short to decode."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(b"\x00" * 10))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def gif() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(buf, "GIF")
+    return buf.getvalue()
+
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
+
+
+def answer(*images: bytes, usage: dict[str, Any] | None = None) -> Scripted:
+    """A 200 answer of the fake carrying these bytes as its images (and a usage block)."""
+    return Scripted(
+        json={
+            "created": 1700000000,
+            "data": [{"b64_json": base64.b64encode(i).decode()} for i in images],
+            "output_format": "png",
+            "size": "1024x1024",
+            "quality": "low",
+            "usage": usage or USAGE,
+        }
+    )
+
+
+def _images(workspace: Path) -> list[Path]:
+    return [p for p in workspace.rglob("*.png") if ".easel" not in p.parts]
+
+
+async def _generate(server: Any) -> Any:
+    async with Client(server) as client:
+        return await client.call_tool("generate_image", {"prompt": "x", "quality": "low", "size": "square"})
+
+
+# ---------------------------------------------------------------- 9: broken answers settle their row
+
+
+@pytest.mark.parametrize(
+    ("kind", "data"),
+    [("undecodable png", broken_png()), ("gif", gif()), ("svg", SVG), ("over the pixel cap", broken_png(9000, 9000))],
+    ids=["undecodable-png", "gif", "svg", "over-pixel-cap"],
+)
+async def test_a_billed_answer_that_cannot_be_saved_settles_its_row_and_says_what_it_cost(
+    workspace_dir: Path, fake_openai: FakeOpenAIImages, kind: str, data: bytes
+) -> None:
+    fake_openai.script.append(answer(data))
+    server = build_server(_settings(workspace_dir, fake_openai))
+    text = error_text(await _generate(server))
+    [row] = server.studio.ledger.rows()
+    assert row["status"] == "error" and row["billed"] == 1, kind
+    assert row["usage"] == USAGE and row["request_id"] and row["cost_usd"] > 0
+    assert "billed $" in text and row["request_id"] in text and "billed again" in text
+    assert _images(workspace_dir) == []
+    assert len(fake_openai.requests) == 1  # not retried: it would be billed twice
+
+
+async def test_one_broken_image_of_two_keeps_the_good_one(workspace_dir: Path, fake_openai: FakeOpenAIImages) -> None:
+    fake_openai.script.append(answer(png((1024, 1024)), broken_png()))
+    server = build_server(_settings(workspace_dir, fake_openai))
+    data = structured(await _generate(server))
+    [image] = data["images"]
+    assert Path(image["path"]).is_file()
+    assert any("image 2 of the model's answer" in w.lower() and "not saved" in w for w in data["warnings"])
+    [row] = server.studio.ledger.rows()
+    assert row["status"] == "ok" and row["outputs"] == [image["relative_path"]] and row["usage"] == USAGE
+
+
+# ---------------------------------------------------------------- 10: a full disk
+
+
+async def test_a_full_disk_while_saving_is_a_clear_error_and_the_row_is_settled(
+    workspace_dir: Path, fake_openai: FakeOpenAIImages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from easel_mcp.workspace import Workspace
+
+    def full(self: Workspace, data: bytes) -> Path:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Workspace, "write_temp", full)
+    server = build_server(_settings(workspace_dir, fake_openai))
+    text = error_text(await _generate(server))
+    assert "is full" in text and "free some space" in text and "billed $" in text
+    [row] = server.studio.ledger.rows()
+    assert row["status"] == "error" and row["billed"] == 1 and row["usage"] is not None
+    assert row["cost_usd"] == pytest.approx(fake_openai.charged_usd)
+
+
+async def test_a_full_disk_after_the_first_image_names_the_saved_one(
+    workspace_dir: Path, fake_openai: FakeOpenAIImages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from easel_mcp.workspace import Workspace
+
+    real = Workspace.write_temp
+    writes: list[int] = []
+
+    def second_fails(self: Workspace, data: bytes) -> Path:
+        writes.append(len(data))
+        if len(writes) == 2:  # image 1, then image 2 (sidecars come after all images)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Workspace, "write_temp", second_fails)
+    server = build_server(_settings(workspace_dir, fake_openai))
+    async with Client(server) as client:
+        result = await client.call_tool("generate_image", {"prompt": "x", "quality": "low", "size": "square", "n": 2})
+    text = error_text(result)
+    [image] = _images(workspace_dir)
+    image_id = image.stem.rsplit("-", 1)[1]
+    assert f"Saved before the failure: {image_id}" in text and "billed $" in text
+    [row] = server.studio.ledger.rows()
+    assert row["status"] == "error" and row["outputs"] == [image.relative_to(workspace_dir.resolve()).as_posix()]
+
+
+async def test_a_settle_that_fails_is_retried_and_never_left_sent(
+    workspace_dir: Path, fake_openai: FakeOpenAIImages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from easel_mcp import settling
+    from easel_mcp.ledger import Ledger
+
+    monkeypatch.setattr(settling, "RETRY_DELAYS_S", (0.0,))
+    real = Ledger.settle
+    disk_full = [True]
+
+    def settle(self: Ledger, *args: Any, **kwargs: Any) -> None:
+        if disk_full[0]:
+            raise sqlite3.OperationalError("database or disk is full")
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Ledger, "settle", settle)
+    server = build_server(_settings(workspace_dir, fake_openai))
+    async with Client(server) as client:
+        data = structured(await client.call_tool("generate_image", {"prompt": "x", "quality": "low", "size": "square"}))
+        assert any("could not record this call yet" in w for w in data["warnings"])
+        assert [r["status"] for r in server.studio.ledger.rows()] == ["sent"]
+        disk_full[0] = False  # space again: the shut-down writes what is pending
+    [row] = server.studio.ledger.rows()
+    assert row["status"] == "ok" and row["cost_usd"] == pytest.approx(fake_openai.charged_usd)
+
+
+async def test_a_settle_that_fails_once_is_written_before_the_answer(
+    workspace_dir: Path, fake_openai: FakeOpenAIImages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from easel_mcp import settling
+    from easel_mcp.ledger import Ledger
+
+    monkeypatch.setattr(settling, "RETRY_DELAYS_S", (0.0,))
+    real = Ledger.settle
+    calls: list[int] = []
+
+    def settle(self: Ledger, *args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database or disk is full")
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Ledger, "settle", settle)
+    server = build_server(_settings(workspace_dir, fake_openai))
+    async with Client(server) as client:
+        data = structured(await client.call_tool("generate_image", {"prompt": "x", "quality": "low", "size": "square"}))
+        [row] = server.studio.ledger.rows()
+        assert row["status"] == "ok" and not any("could not record" in w for w in data["warnings"])
+
+
+# ---------------------------------------------------------------- 18: inputs are decoded before sending
+
+
+async def test_an_input_whose_pixels_do_not_decode_is_never_sent(
+    workspace_dir: Path, fake_openai: FakeOpenAIImages
+) -> None:
+    (workspace_dir / "broken.png").write_bytes(broken_png(1024, 1024))
+    server = build_server(_settings(workspace_dir, fake_openai))
+    async with Client(server) as client:
+        result = await client.call_tool("edit_image", {"prompt": "x", "images": ["broken.png"], "quality": "low"})
+    text = error_text(result)
+    assert "broken.png" in text and "damaged" in text and "re-export" in text
+    assert fake_openai.requests == []
+    assert not server.studio.ledger.path.exists() or server.studio.ledger.rows() == []
