@@ -227,3 +227,103 @@ async def test_an_input_whose_pixels_do_not_decode_is_never_sent(
     assert "broken.png" in text and "damaged" in text and "re-export" in text
     assert fake_openai.requests == []
     assert not server.studio.ledger.path.exists() or server.studio.ledger.rows() == []
+
+
+async def test_a_full_disk_before_sending_is_a_clear_error_and_nothing_is_sent(
+    workspace_dir: Path, fake_openai: FakeOpenAIImages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from easel_mcp.ledger import Ledger
+
+    def full(self: Ledger, **kwargs: Any) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Ledger, "begin", full)
+    text = error_text(await _generate(build_server(_settings(workspace_dir, fake_openai))))
+    assert "database or disk is full" in text and "nothing was sent" in text and "free some disk space" in text
+    assert fake_openai.requests == []
+
+
+# ---------------------------------------------------------------- 7: start-up
+
+
+def _crashed_call(workspace: Path) -> str:
+    """A ledger row left 'sent' by a process that no longer exists; returns its day folder's name."""
+    from easel_mcp.budgets import Budgets
+    from easel_mcp.ledger import Ledger
+
+    ledger = Ledger.open(workspace / ".easel" / "ledger.sqlite3")
+    attempt = ledger.begin(
+        tool="generate",
+        provider="openai",
+        model="gpt-image-1.5",
+        params={},
+        estimated_usd=0.01,
+        reserve_usd=0.02,
+        budgets=Budgets(None, None, None),
+        job_id="0123456789ab",
+    )
+    ledger.mark_sent(attempt)
+    conn = sqlite3.connect(ledger.path)
+    conn.execute("UPDATE attempts SET pid = 999999999 WHERE id = ?", (attempt.id,))  # a dead process
+    conn.commit()
+    conn.close()
+    ledger.close()
+    return attempt.started_at.date().isoformat()
+
+
+async def test_a_deeply_nested_sidecar_does_not_stop_start_up(
+    workspace_dir: Path, offline_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    day = workspace_dir / _crashed_call(workspace_dir)
+    day.mkdir()
+    (day / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (day / "link.json").symlink_to("/etc/passwd")
+    server = build_server(offline_settings)
+    async with Client(server) as client:
+        structured(await client.call_tool("generate_image", {"prompt": "still works"}))
+    skipped = [r.getMessage() for r in caplog.records if "recovery: skipped" in r.getMessage()]
+    assert any("deep.json" in m for m in skipped) and all("\n" not in m for m in skipped)
+    assert server.studio.ledger.rows()[0]["status"] == "sent"  # left for abandon_stale
+
+
+def _corrupt_ledger(workspace: Path) -> Path:
+    path = workspace / ".easel" / "ledger.sqlite3"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"this is not a database " * 200)
+    return path
+
+
+def _env(workspace: Path) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EASEL_", "OPENAI_"))}
+    env.update(EASEL_WORKSPACE=str(workspace), EASEL_PROVIDER="offline")
+    return env
+
+
+def test_a_corrupt_ledger_stops_start_up_with_one_paragraph_before_ready(workspace_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    path = _corrupt_ledger(workspace_dir)
+    proc = subprocess.run(
+        [sys.executable, "-m", "easel_mcp"], input=b"", capture_output=True, env=_env(workspace_dir), timeout=60
+    )
+    err = proc.stderr.decode()
+    assert proc.returncode == 4, err
+    assert "Easel ready" not in err and "Traceback" not in err and "ExceptionGroup" not in err
+    assert str(path.resolve()) in err and "move it aside" in err and len(err.strip().splitlines()) == 1
+    assert proc.stdout == b""
+
+
+def test_usage_on_a_corrupt_ledger_prints_the_same_paragraph(workspace_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    path = _corrupt_ledger(workspace_dir)
+    proc = subprocess.run(
+        [sys.executable, "-m", "easel_mcp", "usage"], capture_output=True, env=_env(workspace_dir), timeout=60
+    )
+    err = proc.stderr.decode()
+    assert proc.returncode == 4 and "Traceback" not in err
+    assert str(path.resolve()) in err and "move it aside" in err

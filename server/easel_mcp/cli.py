@@ -66,8 +66,11 @@ def serve_stdio_or_http(transport: str, host: str, port: int) -> None:
             token = settings.auth_token.get_secret_value() if settings.auth_token else None
             serve_http(server, "sse" if transport == "sse" else "http", host, port, token, settings.log_level)
     except ConfigurationError as e:
+        from easel_mcp.cli_tools import EXIT_CONFIG
+        from easel_mcp.errors import LedgerUnreadable
+
         log.error("%s", e)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIG if isinstance(e, LedgerUnreadable) else 2)
     except KeyboardInterrupt:
         pass
 

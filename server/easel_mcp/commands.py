@@ -86,8 +86,15 @@ def usage(since: str | None, by: str | None, as_json: bool) -> None:
             "groups": [],
         }
     else:
+        from easel_mcp.cli_tools import EXIT_CONFIG
+        from easel_mcp.errors import LedgerUnreadable
+
         group = cast(Literal["model", "day", "tool", "provider"] | None, by)
-        report = Ledger(path).report(since=start, by=group)
+        try:
+            report = Ledger(path).report(since=start, by=group)
+        except LedgerUnreadable as e:
+            click.echo(f"easel-mcp: {e}", err=True)
+            sys.exit(EXIT_CONFIG)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 

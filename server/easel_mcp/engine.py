@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,7 @@ import anyio.abc
 import anyio.to_thread
 
 from easel_mcp.errors import BudgetExceeded, EaselError, ProviderError
+from easel_mcp.ledger import ledger_failure
 from easel_mcp.progress import Progress
 from easel_mcp.providers.base import EditRequest, GenerateRequest, ProviderResult
 from easel_mcp.retry import RetryPolicy, billed, next_delay
@@ -204,6 +206,8 @@ class Engine:
         except BudgetExceeded as e:
             e.message = f"{e.message} {self.studio.cheaper_options(record, input_sizes, e.left_usd)}".strip()
             raise
+        except sqlite3.Error as e:  # a full disk, a damaged file: say so (nothing was sent)
+            raise ledger_failure(self.ledger.path, e) from e
 
     async def _run(
         self,
@@ -266,7 +270,11 @@ class Engine:
                     await self._settle(attempt, "cancelled", billed=False, elapsed=0.0)
                     raise EaselError("the server is shutting down; the call was not sent (nothing was billed)")
                 job.status = "running"
-                await anyio.to_thread.run_sync(self.ledger.mark_sent, attempt)
+                try:
+                    await anyio.to_thread.run_sync(self.ledger.mark_sent, attempt)
+                except sqlite3.Error as e:
+                    await self._settle(attempt, "cancelled", billed=False, elapsed=0.0)
+                    raise ledger_failure(self.ledger.path, e) from e
                 job.sent = True
                 await progress.report(f"sent to {provider.name} ({record.options.model})")
                 started = time.monotonic()

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from easel_mcp.budgets import Budgets, budget_left, check_budgets, format_report, parse_since, usd, utc
-from easel_mcp.errors import BudgetExceeded
+from easel_mcp.errors import BudgetExceeded, EaselError, LedgerUnreadable
 from easel_mcp.sqlite import connect
 
 __all__ = ["MIGRATIONS", "Attempt", "BudgetExceeded", "Budgets", "Ledger", "format_report", "migrate", "parse_since"]
@@ -129,6 +129,30 @@ def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def is_unreadable(exc: sqlite3.DatabaseError) -> bool:
+    """A damaged or unopenable database file (not a busy lock or a full disk, which pass)."""
+    return not isinstance(exc, sqlite3.OperationalError) or "unable to open" in str(exc)
+
+
+def unreadable(path: Path, exc: BaseException) -> LedgerUnreadable:
+    """The one paragraph for a ledger that cannot be read: which file, and what to do."""
+    return LedgerUnreadable(
+        f"Easel cannot read its ledger {path} ({exc}). The ledger is Easel's record of what every image call "
+        "cost, and Easel does not run without it. If the file is damaged, move it aside with its -wal and -shm "
+        f"files, if any (for example: mv '{path}' '{path}.broken'), and start Easel again: it creates a new, empty ledger, and the budgets "
+        "then count only the calls made from then on (keep the old file for your records). If it is only "
+        "unreadable (permissions, a missing folder), fix that and start again."
+    )
+
+
+def ledger_failure(path: Path, exc: sqlite3.Error) -> EaselError:
+    """A ledger write that failed before a request was sent, as an error the agent can act on."""
+    if isinstance(exc, sqlite3.DatabaseError) and is_unreadable(exc):
+        return unreadable(path, exc)
+    hint = "free some disk space and call again" if "full" in str(exc) else "call again in a moment"
+    return EaselError(f"the ledger {path} cannot record this call ({exc}); nothing was sent: {hint}")
+
+
 @dataclass(frozen=True)
 class Attempt:
     """A row begin() reserved: pass it to mark_sent() and settle()."""
@@ -165,12 +189,28 @@ class Ledger:
         for conn in mine:
             conn.close()
 
+    def check(self) -> None:
+        """Open the ledger and read it through once (start-up calls this before it says it is ready):
+        LedgerUnreadable, naming the file and what to do, when it cannot."""
+        with self._readable():
+            self._conn().execute("SELECT COUNT(*), COALESCE(SUM(counted_usd), 0) FROM attempts").fetchone()
+
+    @contextmanager
+    def _readable(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as e:
+            if is_unreadable(e):
+                raise unreadable(self.path, e) from e
+            raise
+
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             return conn
-        conn = connect(self.path)
-        with self._lock:
+        with self._readable():
+            conn = connect(self.path)
+        with self._lock, self._readable():
             try:
                 if not self._ready:
                     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -359,6 +399,10 @@ class Ledger:
         self, *, since: datetime | None, by: Literal["model", "day", "tool", "provider"] | None
     ) -> dict[str, Any]:
         """Totals since `since` (all time when None), plus per-group sums when `by` is given; aggregated in SQL."""
+        with self._readable():
+            return self._report(since, by)
+
+    def _report(self, since: datetime | None, by: Literal["model", "day", "tool", "provider"] | None) -> dict[str, Any]:
         where, args = ("WHERE started_at >= ?", [iso(since)]) if since is not None else ("", [])
         conn = self._conn()
         total = conn.execute(

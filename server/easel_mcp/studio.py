@@ -112,7 +112,12 @@ class Studio:
     async def running(self) -> AsyncIterator[Studio]:
         """The server's lifetime: crash recovery, a task group for background jobs, and on exit the
         engine's shut-down (calls already sent finish and are written, up to the grace period)."""
-        await anyio.to_thread.run_sync(self.recover)  # before any call, so get_job finds recovered jobs
+        try:  # before any call, so get_job finds recovered jobs; never a reason not to start
+            await anyio.to_thread.run_sync(self.recover)
+        except Exception as e:
+            log.error(
+                "start-up recovery stopped (%s: %s); calls a crashed run left open stay counted", type(e).__name__, e
+            )
         async with anyio.create_task_group() as tg:
             self.task_group = tg
             try:
@@ -379,4 +384,6 @@ def open_studio(settings: Settings) -> Studio:
     workspace = Workspace.open(settings.workspace_path(), settings.input_dirs)
     studio = Studio(settings, workspace)
     studio.provider()
+    if (workspace.state_dir / "ledger.sqlite3").exists():
+        studio.ledger.check()  # a damaged ledger stops start-up here, with what to do (LedgerUnreadable)
     return studio
