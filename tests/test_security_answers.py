@@ -327,3 +327,130 @@ def test_usage_on_a_corrupt_ledger_prints_the_same_paragraph(workspace_dir: Path
     err = proc.stderr.decode()
     assert proc.returncode == 4 and "Traceback" not in err
     assert str(path.resolve()) in err and "move it aside" in err
+
+
+# ---------------------------------------------------------------- 2: what was checked is what is sent
+
+
+def _swap_for_symlink(folder: Path, target: Path) -> None:
+    folder.rename(folder.with_name(folder.name + "-old"))
+    folder.symlink_to(target, target_is_directory=True)
+
+
+def _planted(workspace: Path, tmp_path: Path) -> tuple[bytes, bytes, Path, Path]:
+    """workspace/sub/photo.png (checked) and, outside the workspace, outside/sub/photo.png (a secret)."""
+    checked, secret = png((256, 256), (10, 200, 10)), png((256, 256), (250, 0, 0))
+    (workspace / "sub").mkdir()
+    (workspace / "sub" / "photo.png").write_bytes(checked)
+    outside = tmp_path / "outside" / "sub"
+    outside.mkdir(parents=True)
+    (outside / "photo.png").write_bytes(secret)
+    return checked, secret, workspace / "sub", outside
+
+
+def _after_first_edit(monkeypatch: pytest.MonkeyPatch, action: Any) -> None:
+    """Run `action` once, right after the provider's first edit attempt came back."""
+    from easel_mcp.providers.openai import OpenAIProvider
+
+    real = OpenAIProvider.edit
+    done: list[bool] = []
+
+    async def edit(self: OpenAIProvider, request: Any) -> Any:
+        try:
+            return await real(self, request)
+        finally:
+            if not done:
+                done.append(True)
+                action()
+
+    monkeypatch.setattr(OpenAIProvider, "edit", edit)
+
+
+EDIT = {"prompt": "x", "images": ["sub/photo.png"], "quality": "low", "size": "1024x1024"}
+
+
+async def test_a_folder_swapped_for_a_symlink_between_attempts_changes_nothing_sent(
+    workspace_dir: Path, fake_openai: FakeOpenAIImages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked, secret, sub, outside = _planted(workspace_dir, tmp_path)
+    _after_first_edit(monkeypatch, lambda: _swap_for_symlink(sub, outside))
+    fake_openai.script.append(Scripted.server_error(500))
+    async with Client(build_server(_settings(workspace_dir, fake_openai))) as client:
+        structured(await client.call_tool("edit_image", EDIT))
+    assert len(fake_openai.requests) == 2
+    assert [r.files["image[]"][0].data for r in fake_openai.requests] == [checked, checked]
+    assert all(secret not in r.files["image[]"][0].data for r in fake_openai.requests)
+
+
+async def test_a_folder_swapped_while_queued_behind_the_limit_changes_nothing_sent(
+    workspace_dir: Path, fake_openai: FakeOpenAIImages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anyio
+
+    from easel_mcp.providers.openai import OpenAIProvider
+
+    checked, _, sub, outside = _planted(workspace_dir, tmp_path)
+    gate = anyio.Event()
+    real = OpenAIProvider.generate
+
+    async def held_generate(self: OpenAIProvider, request: Any) -> Any:
+        await gate.wait()  # the first call holds the only slot until the test has swapped the folder
+        return await real(self, request)
+
+    monkeypatch.setattr(OpenAIProvider, "generate", held_generate)
+    server = build_server(_settings(workspace_dir, fake_openai, max_concurrency=1))
+    async with Client(server) as client:
+        first = structured(await client.call_tool("generate_image", {"prompt": "a", "quality": "low", "wait": False}))
+        second = structured(await client.call_tool("edit_image", {**EDIT, "wait": False}))
+        _swap_for_symlink(sub, outside)
+        gate.set()
+        for job in (first, second):
+            done = structured(await client.call_tool("get_job", {"job_id": job["job_id"], "wait_s": 50}))
+            assert done["status"] == "done", done
+    [edit] = [r for r in fake_openai.requests if r.files]
+    assert edit.files["image[]"][0].data == checked
+
+
+async def test_an_input_rewritten_in_place_before_a_retry_is_not_sent(
+    workspace_dir: Path, fake_openai: FakeOpenAIImages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, secret, sub, _ = _planted(workspace_dir, tmp_path)
+
+    def rewrite() -> None:
+        with (sub / "photo.png").open("r+b") as f:  # same file, new bytes
+            f.write(secret)
+
+    _after_first_edit(monkeypatch, rewrite)
+    fake_openai.script.append(Scripted.server_error(500))
+    server = build_server(_settings(workspace_dir, fake_openai))
+    async with Client(server) as client:
+        text = error_text(await client.call_tool("edit_image", EDIT))
+    assert "sub/photo.png changed on disk after it was checked" in text
+    assert len(fake_openai.requests) == 1
+    assert [r["status"] for r in server.studio.ledger.rows()] == ["error", "cancelled"]
+
+
+@pytest.mark.parametrize("which", ["images", "mask"])
+async def test_a_folder_swapped_right_after_the_check_is_caught_at_open(
+    workspace_dir: Path, fake_openai: FakeOpenAIImages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: str
+) -> None:
+    from easel_mcp.workspace import Workspace
+
+    _, _, sub, outside = _planted(workspace_dir, tmp_path)
+    (workspace_dir / "photo.png").write_bytes(png((256, 256)))
+    real = Workspace.resolve_input
+    swapped: list[bool] = []
+
+    def racing(self: Workspace, ref: str, *, what: str = "image") -> Path:
+        path = real(self, ref, what=what)
+        if ref == "sub/photo.png" and not swapped:  # the race: swapped between the check and the open
+            swapped.append(True)
+            _swap_for_symlink(sub, outside)
+        return path
+
+    monkeypatch.setattr(Workspace, "resolve_input", racing)
+    args = {**EDIT, "images": ["photo.png"], "mask": "sub/photo.png"} if which == "mask" else EDIT
+    async with Client(build_server(_settings(workspace_dir, fake_openai))) as client:
+        text = error_text(await client.call_tool("edit_image", args))
+    assert swapped and "outside the workspace" in text
+    assert fake_openai.requests == []

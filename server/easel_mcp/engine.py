@@ -20,6 +20,7 @@ import anyio
 import anyio.abc
 import anyio.to_thread
 
+from easel_mcp.checked import close_held, verify_held
 from easel_mcp.errors import BudgetExceeded, EaselError, ProviderError
 from easel_mcp.ledger import ledger_failure
 from easel_mcp.progress import Progress
@@ -146,7 +147,11 @@ class Engine:
         """Reserve the budget, start the job, and follow it (or hand back the running job)."""
         provider = self.studio.provider(record.provider)
         job = Job(secrets.token_hex(6), record.operation, record.options.model, provider.name, estimate.total_usd)
-        first = await self._begin(job, record, estimate, input_sizes)
+        try:
+            first = await self._begin(job, record, estimate, input_sizes)
+        except BaseException:
+            _close_inputs(record, request)
+            raise
         self._remember(job)
         if self._tg is None:  # no background task group (library use): run in the caller's scope
             await self._run(job, record, request, estimate, input_sizes, finish, first)
@@ -239,6 +244,7 @@ class Engine:
             job.status = "failed"
             job.error = EaselError("Easel failed unexpectedly while running this call; the server log has details")
         finally:
+            _close_inputs(record, request)
             job.done.set()
             await job.report_progress(0, None, job.status)
 
@@ -269,6 +275,12 @@ class Engine:
                 if self._closing:
                     await self._settle(attempt, "cancelled", billed=False, elapsed=0.0)
                     raise EaselError("the server is shutting down; the call was not sent (nothing was billed)")
+                if isinstance(request, EditRequest):  # the held inputs are still what was checked
+                    try:
+                        await anyio.to_thread.run_sync(verify_held, request.images)
+                    except EaselError:
+                        await self._settle(attempt, "cancelled", billed=False, elapsed=0.0)
+                        raise
                 job.status = "running"
                 try:
                     await anyio.to_thread.run_sync(self.ledger.mark_sent, attempt)
@@ -400,3 +412,10 @@ class Engine:
             cost_usd=cost_usd,
             outputs=outputs,
         )
+
+
+def _close_inputs(record: CallRecord, request: GenerateRequest | EditRequest) -> None:
+    """The call is over: let go of the input files it held open since they were checked."""
+    close_held(i.image for i in record.inputs)
+    if isinstance(request, EditRequest):
+        close_held(request.images)

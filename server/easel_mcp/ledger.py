@@ -139,9 +139,9 @@ def unreadable(path: Path, exc: BaseException) -> LedgerUnreadable:
     return LedgerUnreadable(
         f"Easel cannot read its ledger {path} ({exc}). The ledger is Easel's record of what every image call "
         "cost, and Easel does not run without it. If the file is damaged, move it aside with its -wal and -shm "
-        f"files, if any (for example: mv '{path}' '{path}.broken'), and start Easel again: it creates a new, empty ledger, and the budgets "
-        "then count only the calls made from then on (keep the old file for your records). If it is only "
-        "unreadable (permissions, a missing folder), fix that and start again."
+        f"files, if any (for example: mv '{path}' '{path}.broken'), and start Easel again: it creates a new, "
+        "empty ledger, and the budgets then count only the calls made from then on (keep the old file for your "
+        "records). If it is only unreadable (permissions, a missing folder), fix that and start again."
     )
 
 

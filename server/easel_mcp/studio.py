@@ -230,6 +230,9 @@ class Studio:
 
         estimate = self.estimate(record, input_sizes=input_sizes)
         if dry_run:
+            from easel_mcp.checked import close_held
+
+            close_held(i.image for i in record.inputs)
             result = self.dry_run_result(record, estimate)
             left = await self.budget_left()
             upper = estimate.upper_usd
