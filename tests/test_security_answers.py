@@ -454,3 +454,23 @@ async def test_a_folder_swapped_right_after_the_check_is_caught_at_open(
         text = error_text(await client.call_tool("edit_image", args))
     assert swapped and "outside the workspace" in text
     assert fake_openai.requests == []
+
+
+@pytest.mark.parametrize("partial", [gif(), broken_png()], ids=["gif", "undecodable-png"])
+async def test_a_partial_image_that_cannot_be_saved_does_not_lose_the_final_one(
+    workspace_dir: Path, fake_openai: FakeOpenAIImages, partial: bytes
+) -> None:
+    from tests.fakes.openai_wire import sse
+
+    common = {"created_at": 1700000000, "output_format": "png", "size": "1024x1024", "quality": "low"}
+    broken = {"type": "image_generation.partial_image", "b64_json": base64.b64encode(partial).decode()}
+    final = {"type": "image_generation.completed", "b64_json": base64.b64encode(png((1024, 1024))).decode()}
+    body = sse({**broken, **common, "partial_image_index": 0}) + sse({**final, **common, "usage": USAGE})
+    fake_openai.script.append(Scripted(raw=body, headers={"content-type": "text/event-stream"}))
+    server = build_server(_settings(workspace_dir, fake_openai))
+    async with Client(server) as client:
+        args = {"prompt": "x", "quality": "low", "size": "square", "partial_images": 1}
+        data = structured(await client.call_tool("generate_image", args))
+    assert len(data["images"]) == 1 and data["partials"] == []
+    [row] = server.studio.ledger.rows()
+    assert row["status"] == "ok" and row["usage"] == USAGE

@@ -22,6 +22,7 @@ import anyio.to_thread
 
 from easel_mcp.checked import close_held, verify_held
 from easel_mcp.errors import BudgetExceeded, EaselError, ProviderError
+from easel_mcp.imaging.errors import ImagingError
 from easel_mcp.ledger import ledger_failure
 from easel_mcp.progress import Progress
 from easel_mcp.providers.base import EditRequest, GenerateRequest, ProviderResult
@@ -294,7 +295,12 @@ class Engine:
                 partials: list[str] = []
 
                 async def on_partial(index: int, data: bytes, partials: list[str] = partials) -> None:
-                    path = await anyio.to_thread.run_sync(self.studio.write_partial, record, index, data)
+                    try:  # a draft that cannot be saved must not cost the paid final image
+                        path = await anyio.to_thread.run_sync(self.studio.write_partial, record, index, data)
+                    except (ImagingError, OSError) as e:
+                        log.warning("partial image %d of job %s not saved: %s", index + 1, job.id, e)
+                        await progress.report(f"partial image {index + 1} not saved: {str(e)[:120]}")
+                        return
                     partials.append(path)
                     await progress.report(f"partial image {index + 1} saved: {path}")
 
@@ -357,7 +363,6 @@ class Engine:
         """Write the answer and settle its row. An answer that cannot be saved (undecodable, a full disk)
         still settles with its usage, cost and request id, and the error says so (and what was saved)."""
         from easel_mcp.catalog.prices import cost_from_usage
-        from easel_mcp.imaging.errors import ImagingError
         from easel_mcp.settling import not_recorded_warning, not_saved_error
 
         saved: list[ImageOut] = []

@@ -306,9 +306,9 @@ class Studio:
 
     def write_partial(self, record: CallRecord, index: int, data: bytes) -> str:
         """Save one streamed partial image (in the day's partials/ folder); its workspace-relative path."""
-        from easel_mcp.imaging.io import probe
+        from easel_mcp.imaging.io import decode_check
 
-        info = probe(data, what="a partial image")
+        info = decode_check(data, what="a partial image")
         written = self.workspace.write_image(
             data, ext=info.format, label=f"{record.label}-partial{index + 1}", subfolder="partials"
         )
