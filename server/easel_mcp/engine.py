@@ -27,13 +27,13 @@ from easel_mcp.ledger import ledger_failure
 from easel_mcp.progress import Progress
 from easel_mcp.providers.base import EditRequest, GenerateRequest, ProviderResult
 from easel_mcp.retry import RetryPolicy, billed, next_delay
-from easel_mcp.settling import Settler
+from easel_mcp.settling import Settler, save_answer
 
 if TYPE_CHECKING:
     from easel_mcp.budgets import Budgets
     from easel_mcp.catalog.estimate import Estimate
     from easel_mcp.ledger import Attempt, Ledger
-    from easel_mcp.schemas.results import ImageOut, ImageResult
+    from easel_mcp.schemas.results import ImageResult
     from easel_mcp.studio import CallRecord, Studio
 
 log = logging.getLogger("easel_mcp")
@@ -269,24 +269,24 @@ class Engine:
                 await self._limiter.acquire()
             except BaseException:  # cancelled while queued: never sent, never billed
                 with anyio.CancelScope(shield=True):
-                    await self._settle(attempt, "cancelled", billed=False, elapsed=0.0)
+                    await self.settler.settle(attempt, "cancelled", billed=False, elapsed=0.0)
                 raise
             released = False  # the limit bounds calls to the upstream: released as soon as it answered
             try:
                 if self._closing:
-                    await self._settle(attempt, "cancelled", billed=False, elapsed=0.0)
+                    await self.settler.settle(attempt, "cancelled", billed=False, elapsed=0.0)
                     raise EaselError("the server is shutting down; the call was not sent (nothing was billed)")
                 if isinstance(request, EditRequest):  # the held inputs are still what was checked
                     try:
                         await anyio.to_thread.run_sync(verify_held, request.images)
                     except EaselError:
-                        await self._settle(attempt, "cancelled", billed=False, elapsed=0.0)
+                        await self.settler.settle(attempt, "cancelled", billed=False, elapsed=0.0)
                         raise
                 job.status = "running"
                 try:
                     await anyio.to_thread.run_sync(self.ledger.mark_sent, attempt)
                 except sqlite3.Error as e:
-                    await self._settle(attempt, "cancelled", billed=False, elapsed=0.0)
+                    await self.settler.settle(attempt, "cancelled", billed=False, elapsed=0.0)
                     raise ledger_failure(self.ledger.path, e) from e
                 job.sent = True
                 await progress.report(f"sent to {provider.name} ({record.options.model})")
@@ -320,7 +320,7 @@ class Engine:
                         released = True
                 except ProviderError as e:
                     with anyio.CancelScope(shield=True):
-                        await self._settle(
+                        await self.settler.settle(
                             attempt, "error", billed=billed(e), error=e, elapsed=time.monotonic() - started
                         )
                     delay = next_delay(self.policy, e, number)
@@ -329,13 +329,13 @@ class Engine:
                     failure = e.message
                 except BaseException:
                     with anyio.CancelScope(shield=True):
-                        await self._settle(attempt, "cancelled", billed=None, elapsed=time.monotonic() - started)
+                        await self.settler.settle(attempt, "cancelled", billed=None, elapsed=time.monotonic() - started)
                     raise
                 else:
                     record.extra["job_id"] = job.id
                     with anyio.CancelScope(shield=True):
-                        outcome = await self._save(
-                            record, result, started, estimate, provider.name, finish, progress, attempt
+                        outcome = await save_answer(
+                            self.studio, self.settler, attempt, record, result, started, estimate, finish, progress
                         )
                     outcome.attempts = number
                     outcome.job_id = job.id
@@ -348,75 +348,6 @@ class Engine:
             await anyio.sleep(delay)
             number += 1
             attempt = await self._begin(job, record, estimate, input_sizes)
-
-    async def _save(
-        self,
-        record: CallRecord,
-        result: ProviderResult,
-        started: float,
-        estimate: Estimate,
-        provider_name: str,
-        finish: Finish | None,
-        progress: Progress,
-        attempt: Attempt,
-    ) -> ImageResult:
-        """Write the answer and settle its row. An answer that cannot be saved (undecodable, a full disk)
-        still settles with its usage, cost and request id, and the error says so (and what was saved)."""
-        from easel_mcp.catalog.prices import cost_from_usage
-        from easel_mcp.settling import not_recorded_warning, not_saved_error
-
-        saved: list[ImageOut] = []
-        try:
-            outcome = await self.studio.write_outputs(
-                record, result, time.monotonic() - started, estimate.total_usd, provider_name, finish, progress, saved
-            )
-        except Exception as e:  # settled either way; the error says what it cost and what was kept
-            if not isinstance(e, EaselError | ImagingError | OSError):
-                log.exception("could not save the answer of ledger row %d", attempt.id)
-            cost = cost_from_usage(record.options.model, result.usage)[0] if result.ai_generated else 0.0
-            error = not_saved_error(self.studio.workspace, e, result, cost, estimate.total_usd, saved)
-            await self._settle(
-                attempt,
-                "error",
-                billed=result.ai_generated,
-                elapsed=time.monotonic() - started,
-                error=error,
-                answer=result,
-                cost_usd=cost,
-                outputs=[i.relative_path for i in saved],
-            )
-            raise error from e
-        if not await self._settle(
-            attempt, "ok", billed=result.ai_generated, outcome=outcome, elapsed=outcome.elapsed_s
-        ):
-            outcome.warnings.append(not_recorded_warning(attempt))
-        return outcome
-
-    async def _settle(
-        self,
-        attempt: Attempt,
-        status: Literal["ok", "error", "cancelled"],
-        *,
-        billed: bool | None,
-        elapsed: float,
-        error: EaselError | None = None,
-        outcome: ImageResult | None = None,
-        answer: ProviderResult | None = None,
-        cost_usd: float | None = None,
-        outputs: list[str] | None = None,
-    ) -> bool:
-        """Record the attempt's outcome (see settling.Settler: never dropped); False if not written yet."""
-        return await self.settler.settle(
-            attempt,
-            status,
-            billed=billed,
-            elapsed=elapsed,
-            error=error,
-            outcome=outcome,
-            answer=answer,
-            cost_usd=cost_usd,
-            outputs=outputs,
-        )
 
 
 def _close_inputs(record: CallRecord, request: GenerateRequest | EditRequest) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import errno
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,9 +24,12 @@ from easel_mcp.budgets import utc
 from easel_mcp.errors import AnswerNotSaved, EaselError, ProviderError
 
 if TYPE_CHECKING:
+    from easel_mcp.catalog.estimate import Estimate
     from easel_mcp.ledger import Attempt, Ledger
+    from easel_mcp.progress import Progress
     from easel_mcp.providers.base import ProviderResult
     from easel_mcp.schemas.results import ImageOut, ImageResult
+    from easel_mcp.studio import CallRecord, Studio
     from easel_mcp.workspace import Workspace
 
 log = logging.getLogger("easel_mcp")
@@ -155,3 +160,46 @@ def not_saved_error(
         cost_usd=cost_usd,
         saved=[i.id for i in saved],
     )
+
+
+async def save_answer(
+    studio: Studio,
+    settler: Settler,
+    attempt: Attempt,
+    record: CallRecord,
+    result: ProviderResult,
+    started: float,
+    estimate: Estimate,
+    finish: Callable[[list[bytes]], list[bytes]] | None,
+    progress: Progress,
+) -> ImageResult:
+    """Write the answer and settle its row. An answer that cannot be saved (undecodable, a full disk)
+    still settles with its usage, cost and request id, and the error says so (and what was saved)."""
+    from easel_mcp.catalog.prices import cost_from_usage
+    from easel_mcp.imaging.errors import ImagingError
+
+    saved: list[ImageOut] = []
+    provider = studio.provider(record.provider).name
+    try:
+        outcome = await studio.write_outputs(
+            record, result, time.monotonic() - started, estimate.total_usd, provider, finish, progress, saved
+        )
+    except Exception as e:  # settled either way; the error says what it cost and what was kept
+        if not isinstance(e, EaselError | ImagingError | OSError):
+            log.exception("could not save the answer of ledger row %d", attempt.id)
+        cost = cost_from_usage(record.options.model, result.usage)[0] if result.ai_generated else 0.0
+        error = not_saved_error(studio.workspace, e, result, cost, estimate.total_usd, saved)
+        await settler.settle(
+            attempt,
+            "error",
+            billed=result.ai_generated,
+            elapsed=time.monotonic() - started,
+            error=error,
+            answer=result,
+            cost_usd=cost,
+            outputs=[i.relative_path for i in saved],
+        )
+        raise error from e
+    if not await settler.settle(attempt, "ok", billed=result.ai_generated, outcome=outcome, elapsed=outcome.elapsed_s):
+        outcome.warnings.append(not_recorded_warning(attempt))
+    return outcome
