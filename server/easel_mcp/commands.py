@@ -62,6 +62,7 @@ def demo(workspace: str | None) -> None:
 def usage(since: str | None, by: str | None, as_json: bool) -> None:
     """What the image calls cost, from the ledger."""
     import json
+    import sqlite3
 
     from easel_mcp.ledger import Ledger, format_report, parse_since
     from easel_mcp.settings import Settings
@@ -95,6 +96,9 @@ def usage(since: str | None, by: str | None, as_json: bool) -> None:
         except LedgerUnreadable as e:
             click.echo(f"easel-mcp: {e}", err=True)
             sys.exit(EXIT_CONFIG)
+        except sqlite3.OperationalError as e:  # busy (another process writes), or a full disk
+            click.echo(f"easel-mcp: cannot read the ledger {path} now ({e}); try again in a moment", err=True)
+            sys.exit(1)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 

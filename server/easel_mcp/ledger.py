@@ -192,8 +192,11 @@ class Ledger:
     def check(self) -> None:
         """Open the ledger and read it through once (start-up calls this before it says it is ready):
         LedgerUnreadable, naming the file and what to do, when it cannot."""
-        with self._readable():
-            self._conn().execute("SELECT COUNT(*), COALESCE(SUM(counted_usd), 0) FROM attempts").fetchone()
+        try:
+            with self._readable():
+                self._conn().execute("SELECT COUNT(*), COALESCE(SUM(counted_usd), 0) FROM attempts").fetchone()
+        except sqlite3.OperationalError as e:  # busy or a full disk: not a reason to refuse to start
+            log.warning("the ledger %s could not be checked at start-up (%s); going on", self.path, e)
 
     @contextmanager
     def _readable(self) -> Iterator[None]:
