@@ -92,7 +92,8 @@ class Settler:
     async def flush(self) -> None:
         """Try the outcomes that could not be written earlier again (each once)."""
         for item in list(self.pending):
-            if await self._write(item, retries=()):
+            # another job's flush may have written it meanwhile: check before and after
+            if item in self.pending and await self._write(item, retries=()) and item in self.pending:
                 self.pending.remove(item)
 
     async def _write(self, item: _Pending, *, retries: tuple[float, ...]) -> bool:
@@ -155,7 +156,7 @@ def not_saved_error(
     if saved:
         kept = " Saved before the failure: " + ", ".join(f"{i.id} ({i.relative_path})" for i in saved) + "."
     return AnswerNotSaved(
-        f"{what}. {cost[:1].upper()}{cost[1:]}{rid}{again}.{kept}",
+        f"{what.rstrip('.')}. {cost[:1].upper()}{cost[1:]}{rid}{again}.{kept}",
         request_id=answer.request_id,
         cost_usd=cost_usd,
         saved=[i.id for i in saved],

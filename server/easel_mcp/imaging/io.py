@@ -167,7 +167,9 @@ def _open_header(data: bytes, kind: str, what: str) -> ImageFile.ImageFile:
 
 
 def _damaged(what: str, label: str, exc: BaseException) -> ImagingError:
-    return ImagingError(f"{_cap(what)} is a damaged or truncated {label} file ({exc}): re-export or re-download it.")
+    upstream = "answer" in what or "partial" in what  # not the agent's file: nothing for it to re-export
+    advice = "the upstream sent a broken image" if upstream else "re-export or re-download it"
+    return ImagingError(f"{_cap(what)} is a damaged or truncated {label} file ({exc}): {advice}.")
 
 
 def open_header(data: bytes, *, what: str = "image") -> tuple[ImageFile.ImageFile, str]:
