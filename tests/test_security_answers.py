@@ -474,3 +474,36 @@ async def test_a_partial_image_that_cannot_be_saved_does_not_lose_the_final_one(
     assert len(data["images"]) == 1 and data["partials"] == []
     [row] = server.studio.ledger.rows()
     assert row["status"] == "ok" and row["usage"] == USAGE
+
+
+async def test_inputs_stream_from_the_held_file_and_are_let_go_when_the_call_ends(
+    workspace_dir: Path, fake_openai: FakeOpenAIImages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from easel_mcp.checked import CheckedFile
+    from easel_mcp.providers.base import EditRequest
+    from easel_mcp.providers.openai import OpenAIProvider
+
+    (workspace_dir / "photo.png").write_bytes(png((512, 512)))
+    opened: list[CheckedFile] = []
+    real_open = CheckedFile.open.__func__  # type: ignore[attr-defined]
+
+    def recording(cls: type[CheckedFile], *args: Any, **kwargs: Any) -> Any:
+        held = real_open(cls, *args, **kwargs)
+        opened.append(held[0])
+        return held
+
+    monkeypatch.setattr(CheckedFile, "open", classmethod(recording))
+    sent: list[EditRequest] = []
+    real_edit = OpenAIProvider.edit
+
+    async def edit(self: OpenAIProvider, request: EditRequest) -> Any:
+        sent.append(request)
+        return await real_edit(self, request)
+
+    monkeypatch.setattr(OpenAIProvider, "edit", edit)
+    async with Client(build_server(_settings(workspace_dir, fake_openai))) as client:
+        structured(await client.call_tool("edit_image", {**EDIT, "images": ["photo.png"]}))
+    [image] = sent[0].images
+    assert image.data == b"" and image.file is opened[0]  # no copy in memory: streamed from the open file
+    assert fake_openai.requests[0].files["image[]"][0].data == (workspace_dir / "photo.png").read_bytes()
+    assert opened and all(f.closed for f in opened)
