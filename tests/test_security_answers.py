@@ -117,6 +117,20 @@ async def test_one_broken_image_of_two_keeps_the_good_one(workspace_dir: Path, f
     assert row["status"] == "ok" and row["outputs"] == [image["relative_path"]] and row["usage"] == USAGE
 
 
+@pytest.mark.parametrize("data", [[{"b64_json": "not base64!"}], []], ids=["bad-base64", "no-images"])
+async def test_an_answer_without_usable_image_data_keeps_its_usage_in_the_ledger(
+    workspace_dir: Path, fake_openai: FakeOpenAIImages, data: list[dict[str, str]]
+) -> None:
+    body = {"created": 1700000000, "data": data, "usage": USAGE}
+    fake_openai.script.extend([Scripted(json=body), Scripted(json=body)])  # a broken answer is retried once
+    server = build_server(_settings(workspace_dir, fake_openai))
+    text = error_text(await _generate(server))
+    rows = server.studio.ledger.rows()
+    assert [r["status"] for r in rows] == ["error", "error"] and all(r["billed"] == 1 for r in rows)
+    assert all(r["usage"] == USAGE and r["cost_usd"] > 0 and r["cost_estimated"] == 0 for r in rows)
+    assert "billed $" in text and rows[-1]["request_id"] in text
+
+
 # ---------------------------------------------------------------- 10: a full disk
 
 

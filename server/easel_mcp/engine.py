@@ -319,9 +319,15 @@ class Engine:
                         self._limiter.release()
                         released = True
                 except ProviderError as e:
+                    cost = _billed_cost(record, e)
                     with anyio.CancelScope(shield=True):
                         await self.settler.settle(
-                            attempt, "error", billed=billed(e), error=e, elapsed=time.monotonic() - started
+                            attempt,
+                            "error",
+                            billed=billed(e),
+                            error=e,
+                            elapsed=time.monotonic() - started,
+                            cost_usd=cost,
                         )
                     delay = next_delay(self.policy, e, number)
                     if delay is None:
@@ -355,3 +361,15 @@ def _close_inputs(record: CallRecord, request: GenerateRequest | EditRequest) ->
     close_held(i.image for i in record.inputs)
     if isinstance(request, EditRequest):
         close_held(request.images)
+
+
+def _billed_cost(record: CallRecord, error: ProviderError) -> float | None:
+    """What a billed answer that could not be used cost, from its usage; the error says it too."""
+    from easel_mcp.catalog.prices import cost_from_usage
+
+    if not error.billed or error.usage is None:
+        return None
+    cost = cost_from_usage(record.options.model, error.usage)[0]
+    if cost is not None:
+        error.message = f"{error.message}; the call was billed ${cost:.4f}, and calling again is billed again"
+    return cost

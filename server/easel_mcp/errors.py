@@ -25,6 +25,8 @@ Errors carry fields; the message is built from them. The conversion to the MCP
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class EaselError(Exception):
     """Base of every error Easel raises on purpose."""
@@ -99,6 +101,7 @@ class ProviderError(EaselError):
         request_id: str | None = None,
         param: str | None = None,
         billed: bool = False,
+        usage: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.provider = provider
@@ -107,6 +110,7 @@ class ProviderError(EaselError):
         self.request_id = request_id
         self.param = param
         self.billed = billed
+        self.usage = usage  # the usage block of an answer that came back but could not be used
 
     def __str__(self) -> str:
         return self.message + (f" (request id {self.request_id})" if self.request_id else "")

@@ -77,8 +77,9 @@ class Settler:
         elif answer is not None:
             fields.update(cost_usd=cost_usd, usage=answer.usage, request_id=answer.request_id, outputs=outputs or [])
         else:
-            request_id = error.request_id if isinstance(error, ProviderError) else None
-            fields.update(cost_usd=None, usage=None, request_id=request_id)
+            known = error if isinstance(error, ProviderError) else None
+            usage = known.usage if known is not None else None
+            fields.update(cost_usd=cost_usd, usage=usage, request_id=known.request_id if known else None)
         if error is not None:
             code = (error.code if isinstance(error, ProviderError) else None) or type(error).__name__
             fields.update(error_code=code, error_message=error.message[:500])

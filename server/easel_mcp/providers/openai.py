@@ -192,26 +192,30 @@ class OpenAIProvider:
                 provider=provider,
             )
         request_id: str | None = getattr(response, "_request_id", None)
+        usage = response.usage.model_dump(exclude_none=True) if response.usage is not None else None
         images: list[bytes] = []
         revised: list[str | None] = []
-        for item in response.data or []:
-            if item.b64_json:
-                images.append(_decode(item.b64_json, provider, request_id))
-            elif item.url:
-                images.append(await self._image_from_url(item.url, request_id))
-            else:
+        try:
+            for item in response.data or []:
+                if item.b64_json:
+                    images.append(_decode(item.b64_json, provider, request_id))
+                elif item.url:
+                    images.append(await self._image_from_url(item.url, request_id))
+                else:
+                    raise UpstreamUnavailable(
+                        "the upstream answered without image data (neither b64_json nor url)",
+                        provider=provider,
+                        request_id=request_id,
+                        billed=True,
+                    )
+                revised.append(item.revised_prompt)
+            if not images:
                 raise UpstreamUnavailable(
-                    "the upstream answered without image data (neither b64_json nor url)",
-                    provider=provider,
-                    request_id=request_id,
-                    billed=True,
+                    "the upstream answered with no images", provider=provider, request_id=request_id, billed=True
                 )
-            revised.append(item.revised_prompt)
-        if not images:
-            raise UpstreamUnavailable(
-                "the upstream answered with no images", provider=provider, request_id=request_id, billed=True
-            )
-        usage = response.usage.model_dump(exclude_none=True) if response.usage is not None else None
+        except ProviderError as e:  # answered and billed: the ledger keeps what it cost
+            e.usage = e.usage or usage
+            raise
         return ProviderResult(
             images=images,
             output_format=response.output_format or requested_format,
