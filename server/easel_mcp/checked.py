@@ -44,9 +44,11 @@ class CheckedFile:
         self._closer = weakref.finalize(self, os.close, fd)
 
     @classmethod
-    def open(cls, workspace: Workspace, ref: str, *, what: str, max_bytes: int) -> tuple[CheckedFile, Path, bytes]:
+    def open(
+        cls, workspace: Workspace, ref: str, *, what: str, max_bytes: int, field: str = "images"
+    ) -> tuple[CheckedFile, Path, bytes]:
         """Resolve `ref` through the workspace's sandbox, open it, check the open file, and read it
-        once: (the held file, its path, its bytes)."""
+        once: (the held file, its path, its bytes). `field` is the argument named in errors."""
         path = workspace.resolve_input(ref, what=what)
         try:
             fd = os.open(path, _FLAGS)
@@ -62,11 +64,11 @@ class CheckedFile:
             if info.st_size > max_bytes:
                 raise InvalidRequest(
                     f"{what} ({ref}) is {info.st_size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB",
-                    field="images",
+                    field=field,
                 )
             data = _pread_all(fd, max_bytes + 1)
             if len(data) > max_bytes:
-                raise InvalidRequest(f"{what} ({ref}) grew past the {max_bytes / 2**20:.0f} MB limit", field="images")
+                raise InvalidRequest(f"{what} ({ref}) grew past the {max_bytes / 2**20:.0f} MB limit", field=field)
         except BaseException:
             os.close(fd)
             raise

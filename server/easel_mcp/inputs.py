@@ -105,7 +105,7 @@ class InputLoader:
                 held.close()
             raise
         name = f"image-{i}.{info.format}"
-        digest = hashlib.sha256(sent).hexdigest()
+        digest = held.sha256 if held is not None and not converted else hashlib.sha256(sent).hexdigest()
         if held is not None and not converted:
             # Valid as it is: streamed from the held file when the request is sent, no copy kept in memory.
             image = InputImage(data=b"", filename=name, mime_type=mime_of(info.format), file=held, size=len(sent))
@@ -129,7 +129,9 @@ class InputLoader:
         from easel_mcp.imaging.io import MAX_INPUT_BYTES
 
         def read() -> tuple[Path, bytes]:
-            held, path, data = CheckedFile.open(self.workspace, ref, what=what, max_bytes=MAX_INPUT_BYTES)
+            held, path, data = CheckedFile.open(
+                self.workspace, ref, what=what, max_bytes=MAX_INPUT_BYTES, field="mask" if "mask" in what else "images"
+            )
             held.close()
             return path, data
 
