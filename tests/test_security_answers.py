@@ -521,3 +521,22 @@ async def test_inputs_stream_from_the_held_file_and_are_let_go_when_the_call_end
     assert image.data == b"" and image.file is opened[0]  # no copy in memory: streamed from the open file
     assert fake_openai.requests[0].files["image[]"][0].data == (workspace_dir / "photo.png").read_bytes()
     assert opened and all(f.closed for f in opened)
+
+
+async def test_gemini_n_calls_that_all_fail_count_every_billed_one() -> None:
+    from easel_mcp.providers.base import GenerateRequest
+    from easel_mcp.providers.gemini import GeminiProvider
+    from tests.fakes.gemini import FakeGemini, GeminiScripted
+
+    with FakeGemini() as fake:
+        gemini = GeminiProvider(api_key="gemini-test-key", base_url=fake.base_url)
+        fake.script.extend([GeminiScripted.invalid_argument(), GeminiScripted.finish("STOP")])
+        request = GenerateRequest(model="gemini-3.1-flash-image", prompt="x", size="auto", quality="low", n=2)
+        try:
+            with pytest.raises(Exception) as caught:
+                await gemini.generate(request)
+        finally:
+            await gemini.aclose()
+    error = caught.value
+    assert getattr(error, "billed", False) is True  # the call that answered without an image was billed
+    assert getattr(error, "usage", None) == {"promptTokenCount": 9, "candidatesTokenCount": 3, "totalTokenCount": 12}
