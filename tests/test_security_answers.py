@@ -540,3 +540,40 @@ async def test_gemini_n_calls_that_all_fail_count_every_billed_one() -> None:
     error = caught.value
     assert getattr(error, "billed", False) is True  # the call that answered without an image was billed
     assert getattr(error, "usage", None) == {"promptTokenCount": 9, "candidatesTokenCount": 3, "totalTokenCount": 12}
+
+
+def _stream(partial_b64: str, final_b64: str) -> Scripted:
+    from tests.fakes.openai_wire import sse
+
+    common = {"created_at": 1700000000, "output_format": "png", "size": "1024x1024", "quality": "low"}
+    partial = {"type": "image_generation.partial_image", "b64_json": partial_b64, "partial_image_index": 0}
+    final = {"type": "image_generation.completed", "b64_json": final_b64, "usage": USAGE}
+    body = sse({**partial, **common}) + sse({**final, **common})
+    return Scripted(raw=body, headers={"content-type": "text/event-stream"})
+
+
+STREAMED = {"prompt": "x", "quality": "low", "size": "square", "partial_images": 1}
+
+
+async def test_a_partial_with_broken_base64_does_not_lose_the_final_image(
+    workspace_dir: Path, fake_openai: FakeOpenAIImages
+) -> None:
+    fake_openai.script.append(_stream("not base64!", base64.b64encode(png((1024, 1024))).decode()))
+    server = build_server(_settings(workspace_dir, fake_openai))
+    async with Client(server) as client:
+        data = structured(await client.call_tool("generate_image", STREAMED))
+    assert len(data["images"]) == 1 and data["partials"] == []
+    assert server.studio.ledger.rows()[0]["usage"] == USAGE
+
+
+async def test_a_streamed_final_with_broken_base64_keeps_its_usage(
+    workspace_dir: Path, fake_openai: FakeOpenAIImages
+) -> None:
+    good = base64.b64encode(png((1024, 1024))).decode()
+    fake_openai.script.extend([_stream(good, "not base64!"), _stream(good, "not base64!")])
+    server = build_server(_settings(workspace_dir, fake_openai))
+    async with Client(server) as client:
+        text = error_text(await client.call_tool("generate_image", STREAMED))
+    rows = server.studio.ledger.rows()
+    assert rows and all(r["status"] == "error" and r["usage"] == USAGE and r["cost_usd"] > 0 for r in rows)
+    assert "billed $" in text
