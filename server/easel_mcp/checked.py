@@ -16,6 +16,7 @@ import hashlib
 import io
 import os
 import stat
+import threading
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -95,7 +96,7 @@ class CheckedFile:
             raise InvalidRequest(f"{self.label} was closed before the call was sent; call again", field="images")
         digest = hashlib.sha256()
         size = 0
-        while chunk := os.pread(self._fd, CHUNK, size):
+        while chunk := _pread(self._fd, CHUNK, size):
             digest.update(chunk)
             size += len(chunk)
             if size > self.size:
@@ -121,10 +122,22 @@ def _check_contained(workspace: Workspace, fd: int, path: Path, info: os.stat_re
         raise PathNotAllowed(f"{ref!r} changed while it was being opened; pass a plain file in the workspace")
 
 
+_SEEK_LOCK = threading.Lock()
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    """Read at an offset without moving a shared position (emulated where os.pread is missing)."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    with _SEEK_LOCK:  # pragma: no cover - Windows
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, size)
+
+
 def _pread_all(fd: int, limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
-    while size < limit and (chunk := os.pread(fd, min(CHUNK, limit - size), size)):
+    while size < limit and (chunk := _pread(fd, min(CHUNK, limit - size), size)):
         parts.append(chunk)
         size += len(chunk)
     return b"".join(parts)
@@ -149,7 +162,7 @@ class _HeldRaw(io.RawIOBase):
         want = min(len(buffer), self._size - self._pos)
         if want <= 0:
             return 0
-        chunk = os.pread(self._fd, want, self._pos)
+        chunk = _pread(self._fd, want, self._pos)
         buffer[: len(chunk)] = chunk
         self._pos += len(chunk)
         return len(chunk)
