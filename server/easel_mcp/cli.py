@@ -70,8 +70,11 @@ def serve_stdio_or_http(transport: str, host: str, port: int, *, stateless: bool
             kind: HttpTransport = "sse" if transport == "sse" else "http"
             serve_http(server, kind, host, port, token, settings.log_level, stateless=stateless)
     except ConfigurationError as e:
+        from easel_mcp.cli_tools import EXIT_CONFIG
+        from easel_mcp.errors import LedgerUnreadable
+
         log.error("%s", e)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIG if isinstance(e, LedgerUnreadable) else 2)
     except KeyboardInterrupt:
         pass
 

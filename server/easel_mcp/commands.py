@@ -67,6 +67,7 @@ def demo(workspace: str | None) -> None:
 def usage(since: str | None, by: str | None, as_json: bool) -> None:
     """What the image calls cost, from the ledger."""
     import json
+    import sqlite3
 
     from easel_mcp.budgets import GroupBy
     from easel_mcp.ledger import format_report, parse_since
@@ -94,8 +95,19 @@ def usage(since: str | None, by: str | None, as_json: bool) -> None:
             "groups": [],
         }
     else:
+        from easel_mcp.cli_tools import EXIT_CONFIG
+        from easel_mcp.errors import LedgerUnreadable
+        from easel_mcp.storage.postgres_ledger import DatabaseUnavailable
+
         group = cast(GroupBy | None, by)
-        report = ledger.report(since=start, by=group)
+        try:
+            report = ledger.report(since=start, by=group)
+        except LedgerUnreadable as e:
+            click.echo(f"easel-mcp: {e}", err=True)
+            sys.exit(EXIT_CONFIG)
+        except (sqlite3.OperationalError, DatabaseUnavailable) as e:  # busy, a full disk, or a database away
+            click.echo(f"easel-mcp: cannot read the ledger now ({e}); try again in a moment", err=True)
+            sys.exit(1)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 

@@ -13,17 +13,20 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 import anyio.abc
 import anyio.to_thread
 
+from easel_mcp.checked import close_held, verify_held
 from easel_mcp.errors import BudgetExceeded, EaselError, ProviderError
 from easel_mcp.identity import current_user
+from easel_mcp.imaging.errors import ImagingError
 from easel_mcp.progress import Progress
 from easel_mcp.providers.base import EditRequest, GenerateRequest, ProviderResult
 from easel_mcp.retry import RetryPolicy, billed, next_delay
+from easel_mcp.settling import Settler, save_answer
 
 if TYPE_CHECKING:
     from easel_mcp.budgets import Budgets
@@ -107,6 +110,7 @@ class Engine:
         self.jobs: dict[str, Job] = {}
         self._limiter = anyio.CapacityLimiter(max_concurrency)
         self._closing = False
+        self.settler = Settler(ledger)
 
     @property
     def _tg(self) -> anyio.abc.TaskGroup | None:
@@ -127,6 +131,7 @@ class Engine:
             for job in pending:  # their ledger rows are settled in shielded scopes as they unwind
                 with anyio.move_on_after(5):
                     await job.done.wait()
+            await self.settler.flush()  # outcomes the ledger could not take earlier
 
     # ----------------------------------------------------------------- entry
     async def execute(
@@ -151,7 +156,11 @@ class Engine:
             estimate.total_usd,
             user=current_user(),
         )
-        first = await self._begin(job, record, estimate, input_sizes)
+        try:
+            first = await self._begin(job, record, estimate, input_sizes)
+        except BaseException:
+            _close_inputs(record, request)
+            raise
         self._remember(job)
         if self._tg is None:  # no background task group (library use): run in the caller's scope
             await self._run(job, record, request, estimate, input_sizes, finish, first)
@@ -243,6 +252,7 @@ class Engine:
             job.status = "failed"
             job.error = EaselError("Easel failed unexpectedly while running this call; the server log has details")
         finally:
+            _close_inputs(record, request)
             job.done.set()
             await job.report_progress(0, None, job.status)
 
@@ -266,15 +276,25 @@ class Engine:
                 await self._limiter.acquire()
             except BaseException:  # cancelled while queued: never sent, never billed
                 with anyio.CancelScope(shield=True):
-                    await self._settle(attempt, "cancelled", billed=False, elapsed=0.0)
+                    await self.settler.settle(attempt, "cancelled", billed=False, elapsed=0.0)
                 raise
             released = False  # the limit bounds calls to the upstream: released as soon as it answered
             try:
                 if self._closing:
-                    await self._settle(attempt, "cancelled", billed=False, elapsed=0.0)
+                    await self.settler.settle(attempt, "cancelled", billed=False, elapsed=0.0)
                     raise EaselError("the server is shutting down; the call was not sent (nothing was billed)")
+                if isinstance(request, EditRequest):  # the held inputs are still what was checked
+                    try:
+                        await anyio.to_thread.run_sync(verify_held, request.images)
+                    except EaselError:
+                        await self.settler.settle(attempt, "cancelled", billed=False, elapsed=0.0)
+                        raise
                 job.status = "running"
-                await anyio.to_thread.run_sync(self.ledger.mark_sent, attempt)
+                try:
+                    await anyio.to_thread.run_sync(self.ledger.mark_sent, attempt)
+                except EaselError:  # the ledger cannot record it (a full disk, a database away): nothing is sent
+                    await self.settler.settle(attempt, "cancelled", billed=False, elapsed=0.0)
+                    raise
                 job.sent = True
                 await progress.report(f"sent to {provider.name} ({record.options.model})")
                 started = time.monotonic()
@@ -282,7 +302,12 @@ class Engine:
                 partials: list[str] = []
 
                 async def on_partial(index: int, data: bytes, partials: list[str] = partials) -> None:
-                    path = await anyio.to_thread.run_sync(self.studio.write_partial, record, index, data)
+                    try:  # a draft that cannot be saved must not cost the paid final image
+                        path = await anyio.to_thread.run_sync(self.studio.write_partial, record, index, data)
+                    except (ImagingError, OSError) as e:
+                        log.warning("partial image %d of job %s not saved: %s", index + 1, job.id, e)
+                        await progress.report(f"partial image {index + 1} not saved: {str(e)[:120]}")
+                        return
                     partials.append(path)
                     await progress.report(f"partial image {index + 1} saved: {path}")
 
@@ -301,9 +326,15 @@ class Engine:
                         self._limiter.release()
                         released = True
                 except ProviderError as e:
+                    cost = _billed_cost(record, e)
                     with anyio.CancelScope(shield=True):
-                        await self._settle(
-                            attempt, "error", billed=billed(e), error=e, elapsed=time.monotonic() - started
+                        await self.settler.settle(
+                            attempt,
+                            "error",
+                            billed=billed(e),
+                            error=e,
+                            elapsed=time.monotonic() - started,
+                            cost_usd=cost,
                         )
                     delay = next_delay(self.policy, e, number)
                     if delay is None:
@@ -311,22 +342,13 @@ class Engine:
                     failure = e.message
                 except BaseException:
                     with anyio.CancelScope(shield=True):
-                        await self._settle(attempt, "cancelled", billed=None, elapsed=time.monotonic() - started)
+                        await self.settler.settle(attempt, "cancelled", billed=None, elapsed=time.monotonic() - started)
                     raise
                 else:
                     record.extra["job_id"] = job.id
                     with anyio.CancelScope(shield=True):
-                        outcome = await self.studio.write_outputs(
-                            record,
-                            result,
-                            time.monotonic() - started,
-                            estimate.total_usd,
-                            provider.name,
-                            finish,
-                            progress,
-                        )
-                        await self._settle(
-                            attempt, "ok", billed=result.ai_generated, outcome=outcome, elapsed=outcome.elapsed_s
+                        outcome = await save_answer(
+                            self.studio, self.settler, attempt, record, result, started, estimate, finish, progress
                         )
                     outcome.attempts = number
                     outcome.job_id = job.id
@@ -340,30 +362,21 @@ class Engine:
             number += 1
             attempt = await self._begin(job, record, estimate, input_sizes)
 
-    async def _settle(
-        self,
-        attempt: Attempt,
-        status: Literal["ok", "error", "cancelled"],
-        *,
-        billed: bool | None,
-        elapsed: float,
-        error: ProviderError | None = None,
-        outcome: ImageResult | None = None,
-    ) -> None:
-        kwargs: dict[str, Any] = {"status": status, "billed": billed, "elapsed_s": round(elapsed, 3)}
-        if outcome is not None:
-            cost = None if outcome.cost_is_estimate else outcome.cost_usd
-            kwargs.update(
-                cost_usd=cost,
-                usage=outcome.usage,
-                request_id=outcome.request_id,
-                outputs=[i.relative_path for i in outcome.images],
-            )
-        else:
-            kwargs.update(cost_usd=None, usage=None, request_id=error.request_id if error else None)
-        if error is not None:
-            kwargs.update(error_code=error.code or type(error).__name__, error_message=error.message[:500])
-        try:
-            await anyio.to_thread.run_sync(lambda: self.ledger.settle(attempt, **kwargs))
-        except Exception:  # the ledger must never lose the image: log and go on
-            log.exception("could not settle ledger row %d", attempt.id)
+
+def _close_inputs(record: CallRecord, request: GenerateRequest | EditRequest) -> None:
+    """The call is over: let go of the input files it held open since they were checked."""
+    close_held(i.image for i in record.inputs)
+    if isinstance(request, EditRequest):
+        close_held(request.images)
+
+
+def _billed_cost(record: CallRecord, error: ProviderError) -> float | None:
+    """What a billed answer that could not be used cost, from its usage; the error says it too."""
+    from easel_mcp.catalog.prices import cost_from_usage
+
+    if not error.billed or error.usage is None:
+        return None
+    cost = cost_from_usage(record.options.model, error.usage)[0]
+    if cost is not None:
+        error.message = f"{error.message}; the call was billed ${cost:.4f}, and calling again is billed again"
+    return cost

@@ -2,8 +2,10 @@
 
     EaselError                      base: `str(err)` is written for the agent (what to change)
     ├── ConfigurationError          the server is set up wrongly (missing key, bad setting)
+    │   └── LedgerUnreadable        the ledger file cannot be opened or read (names the file, what to do)
     ├── InvalidRequest              caught before any request leaves the machine
     │   └── BudgetExceeded          the call would break a configured spending limit
+    ├── AnswerNotSaved              the upstream answered (and billed) but the images could not all be saved
     ├── WorkspaceError              files: a path outside the sandbox, a missing image
     │   ├── PathNotAllowed
     │   └── ImageNotFound
@@ -23,6 +25,8 @@ Errors carry fields; the message is built from them. The conversion to the MCP
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class EaselError(Exception):
     """Base of every error Easel raises on purpose."""
@@ -37,6 +41,21 @@ class EaselError(Exception):
 
 class ConfigurationError(EaselError):
     """The server's configuration does not allow this call."""
+
+
+class LedgerUnreadable(ConfigurationError):
+    """The ledger database cannot be opened or read; the message names the file and what to do."""
+
+
+class AnswerNotSaved(EaselError):
+    """The upstream answered, and billed, but its images could not all be saved (a full disk, an
+    undecodable answer). The message states the cost, the request id and the images saved."""
+
+    def __init__(self, message: str, *, request_id: str | None, cost_usd: float | None, saved: list[str]) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+        self.cost_usd = cost_usd
+        self.saved = saved
 
 
 class InvalidRequest(EaselError):
@@ -82,6 +101,7 @@ class ProviderError(EaselError):
         request_id: str | None = None,
         param: str | None = None,
         billed: bool = False,
+        usage: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.provider = provider
@@ -90,6 +110,7 @@ class ProviderError(EaselError):
         self.request_id = request_id
         self.param = param
         self.billed = billed
+        self.usage = usage  # the usage block of an answer that came back but could not be used
 
     def __str__(self) -> str:
         return self.message + (f" (request id {self.request_id})" if self.request_id else "")

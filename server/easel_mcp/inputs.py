@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
+from easel_mcp.checked import CheckedFile
 from easel_mcp.errors import InvalidRequest
 from easel_mcp.providers.base import InputImage
 from easel_mcp.settings import Settings
@@ -71,50 +72,68 @@ class InputLoader:
             raise InvalidRequest(e.message, field="images") from e
 
     def _load_inputs_sync(self, refs: list[str], fetched: dict[int, bytes]) -> list[LoadedInput]:
-        from easel_mcp.imaging.errors import ImagingError
-        from easel_mcp.imaging.io import ensure_model_input, mime_of
-
         loaded: list[LoadedInput] = []
-        for i, ref in enumerate(refs, start=1):
-            what = f"image {i}" if len(refs) > 1 else "the image"
-            path: Path | None = None
-            if i in fetched:
-                data = fetched[i]
-            else:
-                path = self.workspace.resolve_input(ref, what=what)
-                size = path.stat().st_size
-                if size > 50 * 1024 * 1024:
-                    raise InvalidRequest(f"{what} ({ref}) is {size / 2**20:.1f} MB; the limit is 50 MB", field="images")
-                data = path.read_bytes()
+        try:
+            for i, ref in enumerate(refs, start=1):
+                loaded.append(self._load_one(ref, i, len(refs), fetched.get(i)))
+        except BaseException:
+            for done in loaded:
+                if done.image.file is not None:
+                    done.image.file.close()
+            raise
+        return loaded
+
+    def _load_one(self, ref: str, i: int, count: int, fetched: bytes | None) -> LoadedInput:
+        """One input, checked (every pixel decoded, within the caps) before anything can be sent."""
+        from easel_mcp.imaging.errors import ImagingError
+        from easel_mcp.imaging.io import MAX_INPUT_BYTES, ensure_model_input, mime_of
+
+        what = f"image {i}" if count > 1 else "the image"
+        path: Path | None = None
+        held: CheckedFile | None = None
+        if fetched is not None:
+            data = fetched
+        else:
+            held, path, data = CheckedFile.open(self.workspace, ref, what=what, max_bytes=MAX_INPUT_BYTES)
+        try:
             try:
                 sent, info, converted = ensure_model_input(data, what=what)
             except ImagingError as e:
-                raise InvalidRequest(f"{ref}: {e}", field="images") from e
-            name = f"image-{i}.{info.format}"
-            digest = hashlib.sha256(sent).hexdigest()
-            if path is not None and not converted:
-                # Valid as it is: stream it from disk when the request is sent, keep no copy in memory.
-                image = InputImage(data=b"", filename=name, mime_type=mime_of(info.format), path=path, size=len(sent))
-            else:
-                image = InputImage(data=sent, filename=name, mime_type=mime_of(info.format), size=len(sent))
-            del data, sent
-            loaded.append(
-                LoadedInput(
-                    ref=ref,
-                    path=path,
-                    image=image,
-                    width=info.width,
-                    height=info.height,
-                    sha256=digest,
-                    id=self.workspace.id_of(path) if path else None,
-                )
-            )
-        return loaded
+                raise InvalidRequest(f"{ref}: {e} Nothing was sent.", field="images") from e
+        except BaseException:
+            if held is not None:
+                held.close()
+            raise
+        name = f"image-{i}.{info.format}"
+        digest = held.sha256 if held is not None and not converted else hashlib.sha256(sent).hexdigest()
+        if held is not None and not converted:
+            # Valid as it is: streamed from the held file when the request is sent, no copy kept in memory.
+            image = InputImage(data=b"", filename=name, mime_type=mime_of(info.format), file=held, size=len(sent))
+        else:
+            if held is not None:
+                held.close()
+            image = InputImage(data=sent, filename=name, mime_type=mime_of(info.format), size=len(sent))
+        del data, sent
+        return LoadedInput(
+            ref=ref,
+            path=path,
+            image=image,
+            width=info.width,
+            height=info.height,
+            sha256=digest,
+            id=self.workspace.id_of(path) if path else None,
+        )
 
     async def read_ref(self, ref: str, *, what: str) -> tuple[Path, bytes]:
+        """A workspace file's path and bytes, read through one checked open (regular, contained, capped)."""
+        from easel_mcp.imaging.io import MAX_INPUT_BYTES
+
         def read() -> tuple[Path, bytes]:
-            path = self.workspace.resolve_input(ref, what=what)
-            return path, path.read_bytes()
+            held, path, data = CheckedFile.open(
+                self.workspace, ref, what=what, max_bytes=MAX_INPUT_BYTES, field="mask" if "mask" in what else "images"
+            )
+            held.close()
+            return path, data
 
         return await anyio.to_thread.run_sync(read)
 

@@ -36,7 +36,7 @@ from easel_mcp.budgets import (
     usd,
     utc,
 )
-from easel_mcp.errors import BudgetExceeded, ConfigurationError
+from easel_mcp.errors import BudgetExceeded, ConfigurationError, EaselError, LedgerUnreadable
 from easel_mcp.sqlite import connect
 
 __all__ = ["MIGRATIONS", "Attempt", "BudgetExceeded", "Budgets", "Ledger", "format_report", "migrate", "parse_since"]
@@ -176,6 +176,30 @@ def settled_amounts(
     return None, 0, attempt.reserved_usd, billed
 
 
+def is_unreadable(exc: sqlite3.DatabaseError) -> bool:
+    """A damaged or unopenable database file (not a busy lock or a full disk, which pass)."""
+    return not isinstance(exc, sqlite3.OperationalError) or "unable to open" in str(exc)
+
+
+def unreadable(path: Path, exc: BaseException) -> LedgerUnreadable:
+    """The one paragraph for a ledger that cannot be read: which file, and what to do."""
+    return LedgerUnreadable(
+        f"Easel cannot read its ledger {path} ({exc}). The ledger is Easel's record of what every image call "
+        "cost, and Easel does not run without it. If the file is damaged, move it aside with its -wal and -shm "
+        f"files, if any (for example: mv '{path}' '{path}.broken'), and start Easel again: it creates a new, "
+        "empty ledger, and the budgets then count only the calls made from then on (keep the old file for your "
+        "records). If it is only unreadable (permissions, a missing folder), fix that and start again."
+    )
+
+
+def ledger_failure(path: Path, exc: sqlite3.Error) -> EaselError:
+    """A ledger write that failed before a request was sent, as an error the agent can act on."""
+    if isinstance(exc, sqlite3.DatabaseError) and is_unreadable(exc):
+        return unreadable(path, exc)
+    hint = "free some disk space and call again" if "full" in str(exc) else "call again in a moment"
+    return EaselError(f"the ledger {path} cannot record this call ({exc}); nothing was sent: {hint}")
+
+
 @dataclass(frozen=True)
 class Attempt:
     """A row begin() reserved: pass it to mark_sent() and settle()."""
@@ -216,12 +240,39 @@ class Ledger:
         for conn in mine:
             conn.close()
 
+    def check(self) -> None:
+        """Open the ledger and read it through once (start-up calls this before it says it is ready):
+        LedgerUnreadable, naming the file and what to do, when it cannot."""
+        try:
+            with self._readable():
+                self._conn().execute("SELECT COUNT(*), COALESCE(SUM(counted_usd), 0) FROM attempts").fetchone()
+        except sqlite3.OperationalError as e:  # busy or a full disk: not a reason to refuse to start
+            log.warning("the ledger %s could not be checked at start-up (%s); going on", self.path, e)
+
+    @contextmanager
+    def _readable(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as e:
+            if is_unreadable(e):
+                raise unreadable(self.path, e) from e
+            raise
+
+    @contextmanager
+    def _recording(self) -> Iterator[None]:
+        """A write before the request is sent: a failure is an error the agent can act on (nothing was sent)."""
+        try:
+            yield
+        except sqlite3.Error as e:
+            raise ledger_failure(self.path, e) from e
+
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             return conn
-        conn = connect(self.path)
-        with self._lock:
+        with self._readable():
+            conn = connect(self.path)
+        with self._lock, self._readable():
             try:
                 if not self._ready:
                     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -286,7 +337,7 @@ class Ledger:
         params_json = canonical_json(params)
         digest = hashlib.sha256(params_json.encode()).hexdigest()
         reserved = reserve_usd if reserve_usd is not None else (estimated_usd or 0.0)
-        with self._immediate() as conn:
+        with self._recording(), self._immediate() as conn:
             check_budgets(
                 budgets,
                 reserve_usd,
@@ -321,7 +372,10 @@ class Ledger:
 
     def mark_sent(self, attempt: Attempt) -> None:
         """The request has left the machine: it may be billed from now on."""
-        self._conn().execute("UPDATE attempts SET status = 'sent' WHERE id = ? AND status = 'reserved'", (attempt.id,))
+        with self._recording():
+            self._conn().execute(
+                "UPDATE attempts SET status = 'sent' WHERE id = ? AND status = 'reserved'", (attempt.id,)
+            )
 
     def settle(
         self,
@@ -420,6 +474,10 @@ class Ledger:
 
     def report(self, *, since: datetime | None, by: GroupBy | None) -> dict[str, Any]:
         """Totals since `since` (all time when None), plus per-group sums when `by` is given; aggregated in SQL."""
+        with self._readable():
+            return self._report(since, by)
+
+    def _report(self, since: datetime | None, by: GroupBy | None) -> dict[str, Any]:
         where, args = ("WHERE started_at >= ?", [iso(since)]) if since is not None else ("", [])
         conn = self._conn()
         total = conn.execute(

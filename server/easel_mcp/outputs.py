@@ -29,7 +29,10 @@ def write_outputs(
     elapsed: float,
     estimate_usd: float | None,
     provider_name: str,
+    saved: list[ImageOut] | None = None,
 ) -> ImageResult:
+    """Write every image and its sidecar. `images` were decoded already (see `usable_images`);
+    each image is appended to `saved` as soon as it is on disk (so a caller knows what a failure kept)."""
     from easel_mcp.imaging.io import probe
 
     o = record.options
@@ -41,7 +44,7 @@ def write_outputs(
         cost, cost_is_estimate = estimate_usd, True
         cost_note = f"estimated: {cost_note}; the figure is Easel's estimate, not the billed amount"
     now = datetime.now(UTC)
-    written: list[ImageOut] = []
+    written: list[ImageOut] = [] if saved is None else saved
     warnings = [*o.warnings, *record.warnings, *result.notes]
     for data in images:
         info = probe(data, what="the model's answer")
@@ -81,6 +84,28 @@ def write_outputs(
     for index, image in enumerate(written):
         workspace.write_sidecar(Path(image.path), sidecar(workspace, record, outcome, image, index, now))
     return outcome
+
+
+def usable_images(images: list[bytes]) -> tuple[list[bytes], list[str]]:
+    """The answer's images whose every pixel decodes (an accepted format, within the limits), and a
+    note for each one that does not. Raises the first image's ImagingError when none does."""
+    from easel_mcp.imaging.errors import ImagingError
+    from easel_mcp.imaging.io import decode_check
+
+    good: list[bytes] = []
+    notes: list[str] = []
+    first: ImagingError | None = None
+    for number, data in enumerate(images, start=1):
+        try:
+            decode_check(data, what=f"image {number} of the model's answer")
+        except ImagingError as e:
+            first = first or e
+            notes.append(f"{e} It was not saved (the call was billed for it).")
+            continue
+        good.append(data)
+    if not good and first is not None:
+        raise first
+    return good, notes
 
 
 def sidecar(

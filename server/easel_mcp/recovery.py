@@ -11,7 +11,9 @@ import json
 import logging
 import os
 import socket
+import stat
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from easel_mcp.catalog.prices import cost_from_usage
@@ -43,19 +45,38 @@ def pid_alive(pid: int | None) -> bool:
     return True
 
 
+MAX_SIDECAR_BYTES = 1024 * 1024  # sidecars are a few KB; anything larger is not one of ours
+
+
+def _read_sidecar(path: Path) -> dict[str, Any] | None:
+    """A sidecar as a dict, or None (logged in one line) when it is not a small, regular, readable JSON
+    object: a crashed run's leftovers, or a hostile file, must never stop the server from starting."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError("not a regular file")
+            if info.st_size > MAX_SIDECAR_BYTES:
+                raise ValueError(f"{info.st_size} bytes, over the {MAX_SIDECAR_BYTES} limit")
+            side = json.loads(f.read(MAX_SIDECAR_BYTES + 1).decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as e:
+        log.warning("recovery: skipped %s (%s)", path, str(e)[:200] or type(e).__name__)
+        return None
+    return side if isinstance(side, dict) else None
+
+
 def _sidecars_of_job(workspace: Workspace, job_id: str, started: datetime) -> list[dict[str, Any]]:
     found = []
-    for day in {started.date(), (started + timedelta(days=1)).date()}:
+    for day in sorted({started.date(), (started + timedelta(days=1)).date()}):
         folder = workspace.root / day.isoformat()
-        if not folder.is_dir():
+        if folder.is_symlink() or not folder.is_dir():
             continue
         for path in folder.glob("*.json"):
-            try:
-                side = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(side, dict) and side.get("job_id") == job_id:
-                side["_relative_path"] = workspace.relative(path.with_name(side.get("file", "")))
+            side = _read_sidecar(path)
+            if side is not None and side.get("job_id") == job_id and isinstance(side.get("file"), str):
+                image = path.with_name(Path(side["file"]).name)
+                side["_relative_path"] = workspace.relative(image)
                 found.append(side)
     return found
 
@@ -68,25 +89,33 @@ def recover(workspace: Workspace, ledger: LedgerPort) -> int:
     for row in ledger.find_open():
         if not _ours(row) or pid_alive(row.get("pid")) or not row.get("job_id"):
             continue
-        started = datetime.fromisoformat(row["started_at"].replace("Z", "+00:00"))
-        attempt = Attempt(row["id"], started, row.get("estimated_usd"), row.get("reserved_usd") or 0.0)
-        sides = _sidecars_of_job(workspace, row["job_id"], started)
-        if not sides:
-            continue  # abandon_stale marks it later; it keeps counting its reservation
-        first = sides[0]
-        cost, _ = cost_from_usage(row["model"], first.get("usage"))
-        if first.get("provider") == "offline":
-            cost = 0.0
-        ledger.settle(
-            attempt,
-            status="ok",
-            cost_usd=cost,
-            usage=first.get("usage"),
-            request_id=first.get("request_id"),
-            outputs=[s["_relative_path"] for s in sides],
-            elapsed_s=first.get("elapsed_s"),
-            billed=first.get("provider") != "offline",
-        )
-        recovered += 1
-        log.warning("recovered call %s (job %s) from a previous run: %d image(s)", row["id"], row["job_id"], len(sides))
+        try:
+            recovered += _recover_row(workspace, ledger, row)
+        except Exception as e:  # one bad row must not stop the server from starting
+            log.warning("recovery: skipped ledger row %s (%s: %s)", row.get("id"), type(e).__name__, str(e)[:200])
     return recovered
+
+
+def _recover_row(workspace: Workspace, ledger: LedgerPort, row: dict[str, Any]) -> int:
+    started = datetime.fromisoformat(row["started_at"].replace("Z", "+00:00"))
+    attempt = Attempt(row["id"], started, row.get("estimated_usd"), row.get("reserved_usd") or 0.0)
+    sides = _sidecars_of_job(workspace, row["job_id"], started)
+    if not sides:
+        return 0  # abandon_stale marks it later; it keeps counting its reservation
+    first = sides[0]
+    usage = first.get("usage") if isinstance(first.get("usage"), dict) else None
+    cost, _ = cost_from_usage(row["model"], usage)
+    if first.get("provider") == "offline":
+        cost = 0.0
+    ledger.settle(
+        attempt,
+        status="ok",
+        cost_usd=cost,
+        usage=usage,
+        request_id=first.get("request_id"),
+        outputs=[s["_relative_path"] for s in sides],
+        elapsed_s=first.get("elapsed_s"),
+        billed=first.get("provider") != "offline",
+    )
+    log.warning("recovered call %s (job %s) from a previous run: %d image(s)", row["id"], row["job_id"], len(sides))
+    return 1

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from easel_mcp.inputs import LoadedInput
     from easel_mcp.providers.base import EditRequest, GenerateRequest, ImageProvider, ProviderResult
     from easel_mcp.schemas.jobs import JobView
-    from easel_mcp.schemas.results import ImageResult
+    from easel_mcp.schemas.results import ImageOut, ImageResult
     from easel_mcp.storage.ports import LedgerPort
 
 log = logging.getLogger("easel_mcp")
@@ -118,7 +118,12 @@ class Studio:
     async def running(self) -> AsyncIterator[Studio]:
         """The server's lifetime: crash recovery, a task group for background jobs, and on exit the
         engine's shut-down (calls already sent finish and are written, up to the grace period)."""
-        await anyio.to_thread.run_sync(self.recover)  # before any call, so get_job finds recovered jobs
+        try:  # before any call, so get_job finds recovered jobs; never a reason not to start
+            await anyio.to_thread.run_sync(self.recover)
+        except Exception as e:
+            log.error(
+                "start-up recovery stopped (%s: %s); calls a crashed run left open stay counted", type(e).__name__, e
+            )
         async with anyio.create_task_group() as tg:
             self.task_group = tg
             if self.settings.database_url is not None:
@@ -260,6 +265,9 @@ class Studio:
 
         estimate = self.estimate(record, input_sizes=input_sizes)
         if dry_run:
+            from easel_mcp.checked import close_held
+
+            close_held(i.image for i in record.inputs)
             result = self.dry_run_result(record, estimate)
             left = await self.budget_left()
             upper = estimate.upper_usd
@@ -308,16 +316,19 @@ class Studio:
         provider_name: str,
         finish: Callable[[list[bytes]], list[bytes]] | None,
         progress: Progress,
+        saved: list[ImageOut] | None = None,
     ) -> ImageResult:
-        """Post-process the answer and write every image and its sidecar (in a worker thread)."""
+        """Decode the answer in full, post-process it and write every image and its sidecar (in worker
+        threads); images that do not decode are left out with a warning (all of them: ImagingError)."""
+        from easel_mcp.outputs import usable_images, write_outputs
+
         await progress.report("writing")
-        images = result.images
+        images, notes = await anyio.to_thread.run_sync(usable_images, result.images)
+        result.notes.extend(notes)
         if finish is not None:
             images = await anyio.to_thread.run_sync(finish, images)
-        from easel_mcp.outputs import write_outputs
-
         outcome = await anyio.to_thread.run_sync(
-            write_outputs, self.workspace, record, result, images, elapsed, estimate_usd, provider_name
+            write_outputs, self.workspace, record, result, images, elapsed, estimate_usd, provider_name, saved
         )
         await anyio.to_thread.run_sync(self._note_written, outcome)
         return outcome
@@ -330,9 +341,9 @@ class Studio:
 
     def write_partial(self, record: CallRecord, index: int, data: bytes) -> str:
         """Save one streamed partial image (in the day's partials/ folder); its workspace-relative path."""
-        from easel_mcp.imaging.io import probe
+        from easel_mcp.imaging.io import decode_check
 
-        info = probe(data, what="a partial image")
+        info = decode_check(data, what="a partial image")
         written = self.workspace.write_image(
             data, ext=info.format, label=f"{record.label}-partial{index + 1}", subfolder="partials"
         )
@@ -414,4 +425,6 @@ def open_studio(settings: Settings) -> Studio:
     workspace = Workspace.open(settings.workspace_path(), settings.input_dirs)
     studio = Studio(settings, workspace)
     studio.provider()
+    if settings.database_url is not None or (workspace.state_dir / "ledger.sqlite3").exists():
+        studio.ledger.check()  # a damaged ledger stops start-up here, with what to do (LedgerUnreadable)
     return studio

@@ -167,7 +167,9 @@ def _open_header(data: bytes, kind: str, what: str) -> ImageFile.ImageFile:
 
 
 def _damaged(what: str, label: str, exc: BaseException) -> ImagingError:
-    return ImagingError(f"{_cap(what)} is a damaged or truncated {label} file ({exc}): re-export or re-download it.")
+    upstream = "answer" in what or "partial" in what  # not the agent's file: nothing for it to re-export
+    advice = "the upstream sent a broken image" if upstream else "re-export or re-download it"
+    return ImagingError(f"{_cap(what)} is a damaged or truncated {label} file ({exc}): {advice}.")
 
 
 def open_header(data: bytes, *, what: str = "image") -> tuple[ImageFile.ImageFile, str]:
@@ -202,6 +204,16 @@ def probe(data: bytes, *, what: str = "image") -> ImageInfo:
             img.load()
     except _DECODE_ERRORS as exc:
         raise _damaged(what, fmt.upper(), exc) from exc
+    return info
+
+
+def decode_check(data: bytes, *, what: str = "image") -> ImageInfo:
+    """Like `probe`, but decode every pixel (within the pixel cap): PNG chunk checksums say nothing
+    about the pixel data, so what is sent upstream or saved as an answer is decoded in full once."""
+    img, fmt = open_header(data, what=what)
+    info = ImageInfo(fmt, img.width, img.height, img.mode, has_alpha(img), len(data))
+    load(img, what=what)
+    img.close()
     return info
 
 
@@ -302,8 +314,8 @@ def _convert_other(data: bytes, what: str) -> tuple[bytes, ImageInfo, bool]:
 def ensure_model_input(data: bytes, *, what: str) -> tuple[bytes, ImageInfo, bool]:
     """(bytes to send, their info, converted?). PNG, JPEG and WebP within the limits are returned
     unchanged (only probed, never re-encoded); a still GIF, BMP or TIFF is converted to PNG
-    (converted=True); anything else is refused."""
+    (converted=True); anything else is refused. Every pixel is decoded once (call it off the event loop)."""
     _check_bytes(data, what)
     if sniff(data) is not None:
-        return data, probe(data, what=what), False
+        return data, decode_check(data, what=what), False
     return _convert_other(data, what)

@@ -8,13 +8,12 @@ server's lifetime), speaks its wire format, and translates its vendor's exceptio
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, Self, runtime_checkable
 
 if TYPE_CHECKING:
+    from easel_mcp.checked import CheckedFile
     from easel_mcp.settings import Settings
 
 PartialCallback = Callable[[int, bytes], Awaitable[None]]
@@ -25,29 +24,23 @@ PartialCallback = Callable[[int, bytes], Awaitable[None]]
 class InputImage:
     """An image sent upstream, as it is on disk (no decode and re-encode when valid).
 
-    Either `data` holds the bytes, or `path` names a checked workspace file that is streamed from
-    disk when the request is sent (so 16 large inputs are never all in memory at once)."""
+    Either `data` holds the bytes, or `file` is the checked workspace file, held open since it was
+    checked and streamed from it when the request is sent (so 16 large inputs are never all in memory
+    at once, and a path swapped since the check cannot change what is sent)."""
 
     data: bytes
     filename: str
     mime_type: str
-    path: Path | None = None
+    file: CheckedFile | None = None
     size: int = 0
 
     def read(self) -> bytes:
-        """The bytes (read from `path` when the image was not kept in memory)."""
-        if self.path is None:
-            return self.data
-        with self.open() as f:
-            return f.read()
+        """The bytes (read from the held file when the image was not kept in memory)."""
+        return self.data if self.file is None else self.file.read()
 
     def open(self) -> BinaryIO:
         """A binary file object positioned at the start (a new one each call: retries re-read it)."""
-        if self.path is None:
-            return io.BytesIO(self.data)
-        # O_NOFOLLOW: the path was checked after resolving symlinks; a symlink swapped in since is refused
-        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        return os.fdopen(fd, "rb")
+        return io.BytesIO(self.data) if self.file is None else self.file.reader()
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,7 +133,7 @@ class GeminiProvider:
         answers = [o for o in outcomes if isinstance(o, Answer)]
         errors = [o for o in outcomes if isinstance(o, ProviderError)]
         if not answers:
-            raise errors[0]
+            raise _failure(errors)
         if errors:
             notes.append(
                 f"{len(errors)} of {n} Gemini calls failed, so {len(answers)} image(s) came back; the "
@@ -145,7 +145,8 @@ class GeminiProvider:
         return ProviderResult(
             images=images,
             output_format=fmt,
-            usage=sum_usage([a.usage for a in answers if a.usage is not None]),
+            # the failed calls that were billed count too (one ledger row covers all n calls)
+            usage=sum_usage([a.usage for a in answers if a.usage] + [e.usage for e in errors if e.billed and e.usage]),
             request_id=answers[0].response_id,
             revised_prompts=[None] * len(images),
             size=size,
@@ -201,6 +202,19 @@ def _check_inline_size(images: tuple[InputImage, ...]) -> None:
             f"{MAX_INLINE_BYTES / 2**20:g} MB per request: use fewer or smaller images",
             field="images",
         )
+
+
+def _failure(errors: list[ProviderError]) -> ProviderError:
+    """The error for n calls that all failed, as the ledger must count them: a call that may have been
+    billed (unknown) keeps the whole reservation counted; else the billed ones with their usage summed."""
+    from easel_mcp.retry import billed
+
+    unknown = [e for e in errors if billed(e) is None]
+    paid = [e for e in errors if e.billed]
+    if unknown or not paid:
+        return (unknown or errors)[0]
+    paid[0].usage = sum_usage([e.usage for e in paid if e.usage])
+    return paid[0]
 
 
 def _finish(picked: list[tuple[bytes, str]], fmt: str) -> tuple[list[bytes], str | None]:

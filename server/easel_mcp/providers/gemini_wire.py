@@ -101,6 +101,7 @@ def parse_answer(payload: Any) -> Answer:
                 images.append((_b64(inline["data"], response_id), str(inline.get("mimeType") or "image/png")))
     if images:
         return Answer(images, usage, response_id, text)
+    fields["usage"] = usage  # answered and billed: the ledger keeps what it cost
     said = f' Gemini said: "{redact(" ".join(text), limit=300)}"' if text else ""
     if finish in SAFETY_FINISH:
         raise ModerationBlocked(

@@ -192,26 +192,22 @@ class OpenAIProvider:
                 provider=provider,
             )
         request_id: str | None = getattr(response, "_request_id", None)
+        usage = response.usage.model_dump(exclude_none=True) if response.usage is not None else None
         images: list[bytes] = []
         revised: list[str | None] = []
-        for item in response.data or []:
-            if item.b64_json:
-                images.append(_decode(item.b64_json, provider, request_id))
-            elif item.url:
-                images.append(await self._image_from_url(item.url, request_id))
-            else:
-                raise UpstreamUnavailable(
-                    "the upstream answered without image data (neither b64_json nor url)",
-                    provider=provider,
-                    request_id=request_id,
-                    billed=True,
-                )
-            revised.append(item.revised_prompt)
-        if not images:
-            raise UpstreamUnavailable(
-                "the upstream answered with no images", provider=provider, request_id=request_id, billed=True
-            )
-        usage = response.usage.model_dump(exclude_none=True) if response.usage is not None else None
+        try:
+            for item in response.data or []:
+                if item.b64_json:
+                    images.append(_decode(item.b64_json, provider, request_id))
+                elif item.url:
+                    images.append(await self._image_from_url(item.url, request_id))
+                revised.append(item.revised_prompt)
+            if not images or len(images) < len(response.data or []):
+                what = "no images" if not response.data else "an image without data (neither b64_json nor url)"
+                raise UpstreamUnavailable(f"the upstream answered with {what}", provider=provider, billed=True)
+        except ProviderError as e:  # answered and billed: the ledger keeps what it cost
+            e.usage, e.request_id = e.usage or usage, e.request_id or request_id
+            raise
         return ProviderResult(
             images=images,
             output_format=response.output_format or requested_format,
@@ -232,16 +228,24 @@ class OpenAIProvider:
         usage: dict[str, Any] | None = None
         size = quality = background = None
         fmt = requested_format
-        async for event in stream:
-            kind = getattr(event, "type", "")
-            if kind.endswith("partial_image"):
-                await on_partial(event.partial_image_index, _decode(event.b64_json, self.name, request_id))
-            elif kind.endswith("completed"):
-                images.append(_decode(event.b64_json, self.name, request_id))
-                if event.usage is not None:
-                    usage = add_usage(usage, event.usage.model_dump(exclude_none=True))
-                size, quality, background = event.size, event.quality, event.background
-                fmt = event.output_format or fmt
+        try:
+            async for event in stream:
+                kind = getattr(event, "type", "")
+                if kind.endswith("partial_image"):
+                    try:  # a broken draft must not cost the paid final image
+                        draft = _decode(event.b64_json, self.name, request_id)
+                    except ProviderError:
+                        continue
+                    await on_partial(event.partial_image_index, draft)
+                elif kind.endswith("completed"):
+                    if event.usage is not None:
+                        usage = add_usage(usage, event.usage.model_dump(exclude_none=True))
+                    images.append(_decode(event.b64_json, self.name, request_id))
+                    size, quality, background = event.size, event.quality, event.background
+                    fmt = event.output_format or fmt
+        except ProviderError as e:  # answered and billed: the ledger keeps what it cost so far
+            e.usage = e.usage or usage
+            raise
         if not images:
             raise UpstreamUnavailable(
                 "the upstream's stream ended without a completed image",

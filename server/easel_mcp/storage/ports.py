@@ -17,6 +17,10 @@ class LedgerPort(Protocol):
 
     def exists(self) -> bool: ...
 
+    def check(self) -> None:
+        """Open and read it once (start-up, before 'ready'): LedgerUnreadable, saying what to do, when it cannot."""
+        ...
+
     def close(self) -> None: ...
 
     def begin(

@@ -91,6 +91,18 @@ class PostgresLedger:
     def exists(self) -> bool:
         return True
 
+    def check(self) -> None:
+        """Connect and migrate (start-up, before 'ready'), or say what to check."""
+        from easel_mcp.errors import LedgerUnreadable
+
+        try:
+            self.spent(utc())
+        except DatabaseUnavailable as e:
+            raise LedgerUnreadable(
+                f"Easel cannot use its ledger database: {e}. Check EASEL_DATABASE_URL, that the server runs and "
+                "accepts connections from this machine, and that the user may create tables in that database."
+            ) from e
+
     # ------------------------------------------------------------------ connections
 
     def _connection_pool(self) -> ConnectionPool[psycopg.Connection[DictRow]]:

@@ -76,6 +76,7 @@ def _previews(
     import base64
     from pathlib import Path
 
+    from easel_mcp.imaging.errors import ImagingError
     from easel_mcp.imaging.preview import make_preview, preview_budget_split
 
     if mode == "none" or not result.images:
@@ -84,7 +85,11 @@ def _previews(
     per_image = min(per_image_cap, preview_budget_split(budget_bytes, len(result.images)))
     full_total = sum(i.bytes for i in result.images)
     for image in result.images:
-        data = Path(image.path).read_bytes()
+        try:
+            data = Path(image.path).read_bytes()
+        except OSError as e:  # saved and paid for: the result stands, without this preview
+            out.append((None, f"no preview of {image.relative_path}: {e.strerror or e}"))
+            continue
         note = None
         if mode == "full":
             if full_total * 4 // 3 <= FULL_PREVIEW_LIMIT:
@@ -94,6 +99,10 @@ def _previews(
                 f"preview=full: {image.relative_path} is too large to send inline within 1 MiB; a downscaled "
                 "preview was sent instead (open the file or read the resource for the original)"
             )
-        p = make_preview(data, per_image, fmt="auto")
+        try:
+            p = make_preview(data, per_image, fmt="auto")
+        except ImagingError as e:
+            out.append((None, f"no preview of {image.relative_path}: {e}"))
+            continue
         out.append((ImageContent(data=base64.b64encode(p.data).decode(), mime_type=p.mime_type), note))
     return out
