@@ -309,7 +309,7 @@ class Studio:
         variants: list[tuple[str, dict[str, Any]]] = []
         qualities = [q for q in ("low", "medium") if q != o.quality and (o.spec is None or q in o.spec.qualities)]
         variants += [(f"quality={q}", {"quality": q}) for q in qualities]
-        if o.size not in ("1024x1024", "auto") and o.spec is not None and o.spec.sizes.named_size("square"):
+        if o.size != "1024x1024" and o.spec is not None and o.spec.sizes.named_size("square"):
             variants.append(("size=square", {"size": "1024x1024"}))
         if o.n > 1:
             variants.append(("n=1", {"n": 1}))
