@@ -60,6 +60,10 @@ class EaselServer(MCPServer[Studio]):
         self, name: str, arguments: dict[str, Any], context: Context[Studio, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         self.ensure_tools()
+        if (tool := self._tool_manager.get_tool(name)) is not None:
+            from easel_mcp.tools.arguments import check_arguments
+
+            check_arguments(tool, arguments)  # unknown or invalid arguments, said in plain words
         return await super().call_tool(name, arguments, context)
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
@@ -113,12 +117,14 @@ class EaselServer(MCPServer[Studio]):
 def register_tools(server: MCPServer[Any], studio: Studio) -> None:
     """Every tool, bound to `studio` (which the tools use only when called)."""
     from easel_mcp.tools import gallery, images, jobs, money, retouch
+    from easel_mcp.tools.arguments import forbid_unknown_arguments
 
     images.register(server, studio)
     gallery.register(server, studio)
     retouch.register(server, studio)
     money.register(server, studio)
     jobs.register(server, studio)
+    forbid_unknown_arguments(server)  # every tool's schema: additionalProperties false
 
 
 def tool_schemas() -> dict[str, dict[str, Any]]:
