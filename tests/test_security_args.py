@@ -102,3 +102,94 @@ def test_the_cli_reports_a_bad_argument_as_exit_2(workspace_dir: Path, capsys: p
     err = capsys.readouterr().err
     assert code == EXIT_INVALID and "did you mean 'quality'?" in err
     assert "Traceback" not in err and not any(bit in err for bit in PYDANTIC_INTERNALS)
+
+
+# ------------------------------------------------------------------ 15: overflowing or NUL-bearing filters
+
+BAD_FILTERS = [
+    ({"since": "9999999999d"}, "out of range"),
+    ({"since": "99999999999999999999999.5w"}, "out of range"),
+    ({"since": "0001-01-01T00:00:00+14:00"}, "out of range"),
+    ({"query": "a\u0000b"}, "NUL character"),
+    ({"query": "kite\u0000 sea"}, "NUL character"),
+    ({"model": "\u0000"}, "NUL character"),
+    ({"query": "\ud800"}, "lone surrogate"),
+]
+
+
+@pytest.mark.parametrize(("arguments", "expected"), BAD_FILTERS)
+async def test_list_images_refuses_overflowing_or_nul_filters_clearly(
+    offline_settings: Settings, arguments: dict[str, Any], expected: str
+) -> None:
+    async with Client(build_server(offline_settings)) as client:
+        structured(await client.call_tool("generate_image", {"prompt": "a kite over the sea"}))
+        text = error_text(await client.call_tool("list_images", arguments))
+        assert structured(await client.call_tool("list_images", {"query": "kite", "since": "7d"}))["images"]
+    assert expected in text, text
+    assert "cursor" not in text and not text.rstrip().endswith("list_images")  # not a bare error
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("get_image", {"id": "\ud800"}),
+        ("get_job", {"job_id": "\ud800"}),
+        ("get_image", {"id": "abc\u0000"}),
+        ("generate_image", {"prompt": "a kite\u0000", "dry_run": True}),
+        ("inpaint", {"image": "a\u0000.png", "prompt": "x", "regions": [{"x": 0, "y": 0, "width": 1, "height": 1}]}),
+    ],
+)
+async def test_nul_or_surrogates_in_any_argument_are_clear_errors(
+    offline_settings: Settings, tool: str, arguments: dict[str, Any]
+) -> None:
+    async with Client(build_server(offline_settings)) as client:
+        text = error_text(await client.call_tool(tool, arguments))
+    assert "NUL character" in text or "lone surrogate" in text, text
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("q=%00", "NUL character"),
+        ("q=kite%00sea", "NUL character"),
+        ("model=%00", "NUL character"),
+        ("tool=%00", "NUL character"),
+        ("since=9999999999d", "out of range"),
+        ("since=0001-01-01T00:00:00%2B14:00", "out of range"),
+        ("limit=%00", "limit must be a whole number"),
+    ],
+)
+def test_the_gallery_api_answers_400_to_bad_filters(workspace_dir: Path, query: str, expected: str) -> None:
+    from starlette.testclient import TestClient
+
+    from easel_mcp.gallery.app import build_gallery_app
+    from easel_mcp.workspace import Workspace
+
+    ws = Workspace.open(workspace_dir)
+    app = build_gallery_app(ws, ws.state_dir / "ledger.sqlite3", None)
+    with TestClient(app, base_url="http://127.0.0.1:8123", raise_server_exceptions=False) as client:
+        for path in ("/api/images", "/api/spend") if query.startswith("since") else ("/api/images",):
+            answer = client.get(f"{path}?{query}")
+            assert answer.status_code == 400, (path, answer.text)
+            assert expected in answer.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["usage", "--since", "9999999999d"], "out of range"),
+        (["usage", "--since", "0001-01-01T00:00:00+14:00"], "out of range"),
+        (["images", "--query", "kite\udcff"], "lone surrogate"),  # argv bytes that are not UTF-8
+    ],
+)
+def test_the_cli_says_what_is_wrong_with_a_filter(
+    workspace_dir: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], expected: str
+) -> None:
+    from click.testing import CliRunner
+
+    from easel_mcp.commands import cli
+
+    monkeypatch.setenv("EASEL_WORKSPACE", str(workspace_dir))
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert expected in result.output and "Traceback" not in result.output

@@ -18,6 +18,7 @@ from pydantic import ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
 
 from easel_mcp.errors import InvalidRequest
+from easel_mcp.text_checks import bad_text_paths
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -40,6 +41,9 @@ def forbid_unknown_arguments(server: MCPServer[Any]) -> None:
 
 def check_arguments(tool: Tool, arguments: dict[str, Any]) -> None:
     """Raise a ToolError naming each wrong argument and what it accepts (nothing of pydantic's)."""
+    if bad := bad_text_paths(arguments):
+        message = f"invalid arguments for {tool.name}: " + "; ".join(f"{where!r} {problem}" for where, problem in bad)
+        raise ToolError(f"Error executing tool {tool.name}: {message}") from InvalidRequest(message)
     try:
         tool.fn_metadata.validate_arguments(arguments)
     except ValidationError as e:
