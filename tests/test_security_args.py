@@ -19,6 +19,7 @@ from mcp import Client
 from easel_mcp.app import build_server, tool_schemas
 from easel_mcp.settings import Settings
 from easel_mcp.tool_cache import cached_listing
+from tests.fakes import openai_validation as val
 from tests.fakes.openai_images import FakeOpenAIImages
 from tests.helpers import error_text, png, structured
 
@@ -193,3 +194,131 @@ def test_the_cli_says_what_is_wrong_with_a_filter(
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2, (result.output, result.exception)
     assert expected in result.output and "Traceback" not in result.output
+
+
+# ------------------------------------------------------------------ 17: unknown models
+
+
+@pytest.fixture
+def _no_custom_models() -> Any:
+    """Models files change process-wide catalog state: leave none behind for other tests."""
+    from easel_mcp.catalog.custom import load_models_file
+
+    yield
+    load_models_file(None)
+
+
+@pytest.mark.parametrize("provider", ["openai", "azure"])
+async def test_unknown_models_are_refused_locally_on_openai_and_azure(
+    workspace_dir: Path, provider: str, _no_custom_models: None
+) -> None:
+    from tests.fakes.azure_openai import FakeAzureOpenAI
+
+    with FakeOpenAIImages() as openai, FakeAzureOpenAI() as azure:
+        settings = Settings(
+            workspace=workspace_dir,
+            provider=provider,  # type: ignore[arg-type]
+            openai_api_key="sk-test",  # type: ignore[arg-type]
+            openai_base_url=openai.base_url,
+            azure_endpoint=azure.endpoint,
+            azure_api_key=azure.azure_key,  # type: ignore[arg-type]
+        )
+        async with Client(build_server(settings)) as client:
+            text = error_text(await client.call_tool("generate_image", {"prompt": "x", "model": "gpt-image-9"}))
+            estimate = error_text(
+                await client.call_tool("estimate_cost", {"operation": "generate", "model": "gpt-imge-2"})
+            )
+        assert openai.requests == [] and azure.requests == []
+    assert "'gpt-image-9' is not in Easel's catalog" in text and "gpt-image-1.5" in text and "gpt-image-2" in text
+    assert "EASEL_MODELS_FILE" in text and '"like"' in text
+    assert "did you mean 'gpt-image-2'?" in estimate
+
+
+async def test_gateways_pass_unknown_models_through_and_say_so(workspace_dir: Path) -> None:
+    from tests.fakes.gateway import FakeGateway
+
+    with FakeGateway(models={"house-model"}) as gateway:
+        settings = Settings(
+            workspace=workspace_dir,
+            provider="compatible",
+            base_url=gateway.base_url,
+            api_key="sk-test",  # type: ignore[arg-type]
+        )
+        async with Client(build_server(settings)) as client:
+            data = structured(
+                await client.call_tool("generate_image", {"prompt": "x", "model": "house-model", "size": "1024x1024"})
+            )
+    assert any("compatible provider passes it to the upstream as named" in w for w in data["warnings"])
+
+
+async def test_a_models_file_adds_a_model_without_a_release(
+    workspace_dir: Path, tmp_path: Path, _no_custom_models: None
+) -> None:
+    models = tmp_path / "models.json"
+    models.write_text(
+        json.dumps(
+            {
+                "gpt-image-2-2027-01-15": {"like": "gpt-image-2", "prices": {"image_out": 36}},
+                "house-image": {
+                    "family": "gpt-image-1",
+                    "sizes": {"fixed": ["1024x1024", "1536x1024"]},
+                    "qualities": ["low", "high", "auto"],
+                    "prices": {
+                        "text_in": 5,
+                        "image_in": 8,
+                        "image_out": 32,
+                        "output_tokens": "table",
+                        "table": {"low": {"1024x1024": 300, "1536x1024": 450}, "high": {"1024x1024": 4200}},
+                    },
+                },
+            }
+        )
+    )
+    with FakeOpenAIImages(models=[*val.DEFAULT_MODELS, "gpt-image-2-2027-01-15"]) as fake:
+        settings = _openai(workspace_dir, fake, models_file=models)
+        async with Client(build_server(settings)) as client:
+            data = structured(
+                await client.call_tool(
+                    "generate_image", {"prompt": "x", "model": "gpt-image-2-2027-01-15", "size": "2048x1152"}
+                )
+            )
+            estimate = structured(
+                await client.call_tool(
+                    "estimate_cost",
+                    {"operation": "generate", "model": "house-image", "size": "landscape", "quality": "low"},
+                )
+            )
+            refused = error_text(
+                await client.call_tool("generate_image", {"prompt": "x", "model": "house-image", "size": "1024x1536"})
+            )
+            listing = structured(await client.call_tool("list_models", {}))
+    assert data["images"][0]["width"] == 2048 and data["cost_usd"] == pytest.approx(
+        fake.charged_usd * 36 / 30, rel=0.01
+    )
+    assert estimate["total_usd"] == pytest.approx(450 * 32 / 1e6)  # no prompt: output only
+    assert "1024x1536 is not valid for house-image" in refused
+    names = {m["name"] for p in listing["providers"] for m in p["models"]}
+    assert {"gpt-image-2-2027-01-15", "house-image"} <= names
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"m": {"like": "gpt-image-2", "qualty": ["low"]}}', "m.qualty: Extra inputs are not permitted"),
+        ('{"m": {"family": "gpt-image-1"}}', "give sizes, qualities, or `like`"),
+        ('{"m": {"like": "gpt-image-7"}}', "'gpt-image-7' is not a catalog model"),
+        ('{"m": {"like": "gpt-image-2", "sizes": {"fixed": ["big"]}}}', "is not a size"),
+        ("[1, 2]", "cannot be read"),
+    ],
+)
+def test_a_bad_models_file_is_a_clear_configuration_error(
+    tmp_path: Path, content: str, expected: str, _no_custom_models: None
+) -> None:
+    from easel_mcp.catalog.custom import load_models_file
+    from easel_mcp.errors import ConfigurationError
+
+    path = tmp_path / "models.json"
+    path.write_text(content)
+    with pytest.raises(ConfigurationError) as info:
+        load_models_file(path)
+    assert expected in str(info.value) and "pydantic.dev" not in str(info.value)

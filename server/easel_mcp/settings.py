@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     prices_file: Path | None = Field(
         default=None, description="JSON file of price rows that override the built-in table (gateways)."
     )
+    models_file: Path | None = Field(
+        default=None,
+        description="JSON file describing models the catalog does not know yet (sizes, qualities, fields, prices).",
+    )
     max_cost_per_call_usd: float | None = Field(default=None, gt=0, description="Refuse calls that could cost more.")
     daily_budget_usd: float | None = Field(default=None, gt=0, description="Spending limit per UTC day.")
     monthly_budget_usd: float | None = Field(default=None, gt=0, description="Spending limit per UTC month.")

@@ -368,6 +368,10 @@ class Studio:
 
 def open_studio(settings: Settings) -> Studio:
     """Open the workspace and check that the default provider can be built (credentials present)."""
+    from easel_mcp.catalog.custom import load_models_file
+
+    if models := load_models_file(settings.models_file):  # before the prices file, which may override them
+        log.info("models from %s: %s", settings.models_file, ", ".join(models))
     if settings.prices_file is not None:
         from easel_mcp.catalog.prices import load_price_overrides
 
