@@ -52,7 +52,7 @@ def _arguments(operation: str, mode: str, model: str) -> dict[str, Any]:
     quality = {**OPENAI_MODELS, **GEMINI_MODELS}[model]
     args: dict[str, Any] = {"prompt": "a kite", "model": model, "quality": quality, "n": 2}
     if operation == "outpaint":
-        args |= {"aspect_ratio": "1:1"} if mode == "named" else {"right": 640, "bottom": 256}
+        args |= {"aspect_ratio": "1:1"} if mode == "named" else {"right": 256, "bottom": 256}
         return args | {"image": "src.png"}
     args["size"] = {"named": "landscape", "explicit": EXPLICIT[model], "auto": "auto"}[mode]
     if operation in ("generate", "edit") and model in OPENAI_MODELS:
@@ -175,3 +175,23 @@ def test_the_estimate_covers_the_worst_case_the_fake_can_bill(model: str, inputs
         )
         assert est.upper_usd is not None
         assert bill <= est.upper_usd + 1e-9, (model, size, quality, fidelity, partials, n, inputs, bill, est.upper_usd)
+
+
+@pytest.mark.parametrize("model", sorted(GEMINI_MODELS))
+def test_the_gemini_estimate_covers_the_tier_the_fake_renders(model: str) -> None:
+    """Gemini renders the tier Easel asks for (the fake: 1K when none is sent) and bills its listed price."""
+    from easel_mcp.catalog import get_model
+    from easel_mcp.catalog.aspect import image_config
+    from easel_mcp.catalog.models import format_size
+    from tests.fakes.gemini_rules import IMAGE_PRICES_USD
+
+    spec = get_model(model)
+    assert spec is not None
+    for quality, size, n in itertools.product(spec.qualities, ["auto", *map(format_size, spec.sizes.fixed)], (1, 4)):
+        _, tier = image_config(model, size, quality)
+        price = IMAGE_PRICES_USD[model].get(tier or "1K")
+        upper = estimate(model, size=size, quality=quality, n=n, prompt="p", input_sizes=[SOURCE]).upper_usd
+        if price is None:
+            assert upper is None, (model, size, quality)  # unpriced: refused under any budget
+        else:
+            assert upper is not None and price * n <= upper + 1e-9, (model, size, quality, n, price, upper)
