@@ -322,3 +322,13 @@ def test_a_bad_models_file_is_a_clear_configuration_error(
     with pytest.raises(ConfigurationError) as info:
         load_models_file(path)
     assert expected in str(info.value) and "pydantic.dev" not in str(info.value)
+
+
+def test_a_misspelt_setting_is_named_at_start_up(
+    offline_settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same bug class as `qualty`: EASEL_DAILY_BUDGT_USD was ignored in silence, and the budget with it."""
+    monkeypatch.setenv("EASEL_DAILY_BUDGT_USD", "0.30")
+    with caplog.at_level("WARNING", logger="easel_mcp"):
+        build_server(offline_settings)
+    assert "EASEL_DAILY_BUDGT_USD is not an Easel setting (did you mean EASEL_DAILY_BUDGET_USD?)" in caplog.text

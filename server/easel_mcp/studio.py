@@ -369,6 +369,10 @@ class Studio:
 def open_studio(settings: Settings) -> Studio:
     """Open the workspace and check that the default provider can be built (credentials present)."""
     from easel_mcp.catalog.custom import load_models_file
+    from easel_mcp.settings import unknown_variables
+
+    for warning in unknown_variables():
+        log.warning("%s", warning)
 
     if models := load_models_file(settings.models_file):  # before the prices file, which may override them
         log.info("models from %s: %s", settings.models_file, ", ".join(models))
