@@ -73,10 +73,13 @@ def test_models_of_another_upstream_are_refused_with_the_served_ones() -> None:
         resolve_options("generate", model="gpt-image-1.5", prompt="x", provider="gemini")
     with pytest.raises(InvalidRequest, match="gemini-3-pro-image is not served by the openai provider"):
         resolve_options("generate", model="gemini-3-pro-image", prompt="x", provider="openai")
-    # gateways and the offline renderer take anything; unknown models pass everywhere (with a warning)
+    # gateways and the offline renderer take anything (unknown models with a warning); the vendors'
+    # own providers refuse models outside the catalog before sending (tests/test_security_args.py)
     for provider in ("compatible", "offline"):
         resolve_options("generate", model="gemini-3-pro-image", prompt="x", provider=provider)
-    assert resolve_options("generate", model="flux-9", prompt="x", provider="gemini").warnings
+        assert resolve_options("generate", model="flux-9", prompt="x", provider=provider).warnings
+    with pytest.raises(InvalidRequest, match="not in Easel's catalog"):
+        resolve_options("generate", model="flux-9", prompt="x", provider="gemini")
 
 
 def test_model_for_provider() -> None:

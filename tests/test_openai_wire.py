@@ -166,9 +166,13 @@ async def test_unknown_model_and_bad_key(workspace_dir: Path, fake_openai: FakeO
         bad_key = error_text(await client.call_tool("generate_image", {"prompt": "x"}))
     assert "OPENAI_API_KEY" in bad_key and "sk-wrong-key-123456" not in bad_key
     good = Settings(workspace=workspace_dir, openai_api_key="sk-test", openai_base_url=fake_openai.base_url)
+    fake_openai.reset()
+    fake_openai.models = fake_openai.models - {"gpt-image-2"}  # a catalog model this upstream does not serve
     async with Client(build_server(good)) as client:
-        text = error_text(await client.call_tool("generate_image", {"prompt": "x", "model": "gpt-image-9"}))
-    assert "does not serve this model" in text
+        unknown = error_text(await client.call_tool("generate_image", {"prompt": "x", "model": "gpt-image-9"}))
+        assert fake_openai.requests == []  # refused before sending: not in the catalog
+        text = error_text(await client.call_tool("generate_image", {"prompt": "x", "model": "gpt-image-2"}))
+    assert "not in Easel's catalog" in unknown and "does not serve this model" in text
 
 
 async def test_nothing_is_sent_for_an_invalid_request(openai_settings: Settings, fake_openai: FakeOpenAIImages) -> None:

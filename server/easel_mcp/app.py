@@ -90,8 +90,12 @@ class EaselServer(MCPServer[Studio]):
         from easel_mcp.protocol import refuse
 
         self.ensure_tools()
-        if self._tool_manager.get_tool(name) is None:
+        tool = self._tool_manager.get_tool(name)
+        if tool is None:
             refuse("tools/call", f"Unknown tool: {name!r}; tools/list names the tools")
+        from easel_mcp.tools.arguments import check_arguments
+
+        check_arguments(tool, arguments)  # unknown or invalid arguments, said in plain words
         result = await super().call_tool(name, arguments, context)
         data = getattr(result, "structured_content", None) or {}
         if context is not None and (data.get("images") or (data.get("result") or {}).get("images")):
@@ -166,12 +170,14 @@ class EaselServer(MCPServer[Studio]):
 def register_tools(server: MCPServer[Any], studio: Studio) -> None:
     """Every tool, bound to `studio` (which the tools use only when called)."""
     from easel_mcp.tools import gallery, images, jobs, money, retouch
+    from easel_mcp.tools.arguments import forbid_unknown_arguments
 
     images.register(server, studio)
     gallery.register(server, studio)
     retouch.register(server, studio)
     money.register(server, studio)
     jobs.register(server, studio)
+    forbid_unknown_arguments(server)  # every tool's schema: additionalProperties false
 
 
 def tool_schemas() -> dict[str, dict[str, Any]]:

@@ -174,10 +174,15 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     if word == "month":
         return month_bounds(at)[0]
     span = _SPAN.match(word)
-    if span:
-        return at - timedelta(seconds=float(span.group(1)) * _UNIT_S[span.group(2)])
     try:
+        if span:
+            return at - timedelta(seconds=float(span.group(1)) * _UNIT_S[span.group(2)])
         return utc(datetime.fromisoformat(text.strip()))
+    except OverflowError as e:  # a span reaching before year 1, or a date that leaves it in UTC
+        raise ValueError(
+            f"the time {text[:40]!r} is out of range: use a shorter span (such as 30d or 52w), "
+            "an ISO date between 0001-01-02 and 9999-12-30, or leave it out for all time."
+        ) from e
     except ValueError:
         pass
     raise ValueError(

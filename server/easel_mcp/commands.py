@@ -137,7 +137,10 @@ def images(limit: int, query: str | None, as_json: bool) -> None:
 
     index = ImageIndex(Workspace.open(Settings().workspace_path()))
     index.refresh()
-    entries, _ = index.query(text=query, limit=limit)
+    try:
+        entries, _ = index.query(text=query, limit=limit)
+    except ValueError as err:  # a query that is not text (a NUL, or bytes that are not UTF-8)
+        raise click.BadParameter(str(err), param_hint="--query") from err
     if as_json:
         click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
         return

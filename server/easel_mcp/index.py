@@ -311,7 +311,12 @@ class ImageIndex:
         cursor: str | None = None,
     ) -> tuple[list[ImageEntry], str | None]:
         """Newest first; `text` terms all match (case-insensitive substrings of the prompt, name, model,
-        operation); keyset pagination: pass the returned cursor back for the next page (None at the end)."""
+        operation); keyset pagination: pass the returned cursor back for the next page (None at the end).
+        Raises ValueError for a cursor it did not return and for filters that are not text (NUL, surrogates)."""
+        from easel_mcp.text_checks import check_text
+
+        for name, value in (("the query", text), ("the model filter", model), ("the tool filter", tool)):
+            check_text(name, value)
         conn = self._conn()
         limit = max(1, min(int(limit), 500))
         where: list[str] = []

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     prices_file: Path | None = Field(
         default=None, description="JSON file of price rows that override the built-in table (gateways)."
     )
+    models_file: Path | None = Field(
+        default=None,
+        description="JSON file describing models the catalog does not know yet (sizes, qualities, fields, prices).",
+    )
     max_cost_per_call_usd: float | None = Field(default=None, gt=0, description="Refuse calls that could cost more.")
     daily_budget_usd: float | None = Field(default=None, gt=0, description="Spending limit per UTC day.")
     monthly_budget_usd: float | None = Field(default=None, gt=0, description="Spending limit per UTC month.")
@@ -206,3 +210,22 @@ class Settings(BaseSettings):
 
 def _secret(value: SecretStr | None) -> bool:
     return bool(value and value.get_secret_value().strip())
+
+
+def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
+    """One warning per EASEL_* variable that is no setting (a typo such as EASEL_DAILY_BUDGT_USD would
+    otherwise be ignored in silence, and a budget with it), with the closest setting's name."""
+    import difflib
+    import os
+
+    known = [f"EASEL_{name.upper()}" for name, f in Settings.model_fields.items() if f.validation_alias is None]
+    out = []
+    for name in sorted(os.environ if environ is None else environ):
+        if name.upper().startswith("EASEL_") and name.upper() not in known and name not in NOT_SETTINGS:
+            close = difflib.get_close_matches(name.upper()[6:], [k[6:] for k in known], n=1, cutoff=0.7)
+            hint = f" (did you mean EASEL_{close[0]}?)" if close else ""
+            out.append(f"{name} is not an Easel setting{hint}; it is ignored")
+    return out
+
+
+NOT_SETTINGS = frozenset({"EASEL_REFERENCE_DIR"})  # read by the test fakes, not by Easel

@@ -355,7 +355,7 @@ class Studio:
         variants: list[tuple[str, dict[str, Any]]] = []
         qualities = [q for q in ("low", "medium") if q != o.quality and (o.spec is None or q in o.spec.qualities)]
         variants += [(f"quality={q}", {"quality": q}) for q in qualities]
-        if o.size not in ("1024x1024", "auto") and o.spec is not None and o.spec.sizes.named_size("square"):
+        if o.size != "1024x1024" and o.spec is not None and o.spec.sizes.named_size("square"):
             variants.append(("size=square", {"size": "1024x1024"}))
         if o.n > 1:
             variants.append(("n=1", {"n": 1}))
@@ -417,6 +417,14 @@ class Studio:
 
 def open_studio(settings: Settings) -> Studio:
     """Open the workspace and check that the default provider can be built (credentials present)."""
+    from easel_mcp.catalog.custom import load_models_file
+    from easel_mcp.settings import unknown_variables
+
+    for warning in unknown_variables():
+        log.warning("%s", warning)
+
+    if models := load_models_file(settings.models_file):  # before the prices file, which may override them
+        log.info("models from %s: %s", settings.models_file, ", ".join(models))
     if settings.prices_file is not None:
         from easel_mcp.catalog.prices import load_price_overrides
 

@@ -63,6 +63,8 @@ class FakeGemini:
         self.requests: list[GeminiRequest] = []
         self.script: list[GeminiScripted] = []
         self.usage_log: list[dict[str, Any]] = []
+        self.charged_usd = 0.0  # the listed price of every image answered (rules.IMAGE_PRICES_USD)
+        self.unpriced_images = 0  # images of a tier without a listed price
         self.errors: list[str] = []
         self.max_in_flight = 0
         self._in_flight = 0
@@ -210,8 +212,11 @@ class FakeGemini:
             ]
         parts += [{"text": "Here is your image."}, {"inlineData": _inline(picture, self.answer_mime)}]
         usage = rules.usage(prompt, len(images), model_rules.image_tokens[tier], 5)
+        price = rules.IMAGE_PRICES_USD.get(model, {}).get(tier)
         with self._lock:
             self.usage_log.append(usage)
+            self.charged_usd += price or 0.0
+            self.unpriced_images += price is None
         return {
             "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
             "usageMetadata": usage,

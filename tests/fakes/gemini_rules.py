@@ -44,6 +44,14 @@ MODELS: dict[str, ModelRules] = {
 }
 
 
+# Listed price of one output image by tier (image-apis.md §5); a tier missing here has no published price.
+IMAGE_PRICES_USD: dict[str, dict[str, float]] = {
+    "gemini-2.5-flash-image": {"1K": 0.039},
+    "gemini-3-pro-image": {"1K": 0.134, "2K": 0.134, "4K": 0.24},
+    "gemini-3.1-flash-image": {"1K": 0.067},
+}
+
+
 def status_error(code: int, status: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message, "status": status}
     if details:

@@ -52,7 +52,10 @@ def _qualities(row: PriceRow, quality: str, model: str) -> list[str]:
     return options or ["medium"]
 
 
-def _sizes(size: str, model: str, quality: str) -> list[tuple[int, int]]:
+def _sizes(size: str, model: str, quality: str, first_input: tuple[int, int] | None) -> list[tuple[int, int]]:
+    """Every output size the request can produce. With size auto: the size the quality picks (Gemini
+    tiers), else the model's named sizes, and for an edit on a model that takes any size also the
+    size nearest the first input's (the upstream follows the input's size, up to the model's max)."""
     parsed = parse_size(size)
     if parsed is not None:
         return [parsed]
@@ -60,15 +63,33 @@ def _sizes(size: str, model: str, quality: str) -> list[tuple[int, int]]:
     if spec is None:
         return [TYPICAL_SIZE, (1536, 1024), (1024, 1536)]
     auto = dict(spec.auto_size).get(quality)  # models whose size tier follows the quality
-    return [auto] if auto else [s for _, s in spec.sizes.named]
+    if auto:
+        return [auto]
+    sizes = [s for _, s in spec.sizes.named]
+    if first_input is not None and spec.sizes.flexible:
+        sizes.append(spec.sizes.best_fit(*first_input))
+    return sizes
 
 
-def _typical_size(size: str, model: str, quality: str) -> tuple[int, int]:
+def _typical_size(size: str, model: str, quality: str, first_input: tuple[int, int] | None) -> tuple[int, int]:
     parsed = parse_size(size)
     if parsed is not None:
         return parsed
     spec = get_model(model)
+    if spec is not None and first_input is not None and spec.sizes.flexible:
+        return spec.sizes.best_fit(*first_input)  # auto on an edit follows the input's size
     return (dict(spec.auto_size).get(quality) if spec else None) or TYPICAL_SIZE
+
+
+def _image_usd(row: PriceRow, listed: float | None, tokens: int | None, partial_images: int) -> float | None:
+    """One image's price: the listed figure, else its output tokens at the image-out price; partial
+    images add their output tokens to either (the upstream bills them as tokens)."""
+    partial_usd = PARTIAL_IMAGE_TOKENS * partial_images * (row.image_out or 0) / 1e6
+    if listed is not None:
+        return listed + partial_usd
+    if tokens is not None and row.image_out is not None:
+        return tokens * row.image_out / 1e6 + partial_usd
+    return None
 
 
 def estimate(
@@ -113,25 +134,18 @@ def estimate(
     if prompt:
         notes.append("text tokens are estimated from the prompt length (under 1% of the cost)")
 
+    first_input = input_sizes[0] if input_sizes else None
     outcomes: list[tuple[float | None, int | None]] = []  # (usd per image, output tokens per image)
     for q in _qualities(row, quality, model):
-        for s in _sizes(size, model, q):
-            listed = row.listed_price(s, q)
+        for s in _sizes(size, model, q, first_input):
             tokens = row.output_tokens_for(s, q)
-            if listed is not None:
-                outcomes.append((listed, tokens))
-            elif tokens is not None and row.image_out is not None:
-                outcomes.append(((tokens + PARTIAL_IMAGE_TOKENS * partial_images) * row.image_out / 1e6, tokens))
-            else:
-                outcomes.append((None, tokens))
+            outcomes.append((_image_usd(row, row.listed_price(s, q), tokens, partial_images), tokens))
     if row.per_image:
         notes.append(f"{row.model}: {row.note or 'listed per-image prices'}")
     typical_q = quality if quality != "auto" else TYPICAL_QUALITY
-    typical_s = _typical_size(size, model, typical_q)
-    typical_usd = row.listed_price(typical_s, typical_q)
+    typical_s = _typical_size(size, model, typical_q, first_input)
     typical_tokens = row.output_tokens_for(typical_s, typical_q)
-    if typical_usd is None and typical_tokens is not None and row.image_out is not None:
-        typical_usd = (typical_tokens + PARTIAL_IMAGE_TOKENS * partial_images) * row.image_out / 1e6
+    typical_usd = _image_usd(row, row.listed_price(typical_s, typical_q), typical_tokens, partial_images)
     if quality == "auto" or size == "auto":
         notes.append(
             "quality or size is auto: the typical figure assumes "

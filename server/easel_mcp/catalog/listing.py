@@ -68,6 +68,8 @@ def list_models(providers: Sequence[str], default: str, configured_model: str) -
         notes: list[str] = []
         if provider in ("compatible",):
             notes.append("a gateway may serve other models too: any model name is passed through")
+        if limits and limits.unknown_models == "refuse":
+            notes.append("models not listed here are refused before sending; add one with EASEL_MODELS_FILE")
         if provider == "offline":
             notes.append("placeholders drawn locally: no AI model, nothing billed; every model's sizes work")
         if limits and limits.output_formats_excluded:

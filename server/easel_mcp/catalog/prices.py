@@ -208,6 +208,7 @@ PRICES: tuple[PriceRow, ...] = (
 
 _BY_MODEL = {row.model: row for row in PRICES}
 _OVERRIDES: dict[str, PriceRow] = {}
+CUSTOM_PRICES: dict[str, PriceRow] = {}  # rows of the models EASEL_MODELS_FILE adds (catalog/custom.py)
 
 
 def price_row(model: str) -> PriceRow | None:
@@ -217,7 +218,7 @@ def price_row(model: str) -> PriceRow | None:
         return _OVERRIDES[model]
     spec = get_model(model)
     name = spec.name if spec else model
-    return _OVERRIDES.get(name) or _BY_MODEL.get(name)
+    return _OVERRIDES.get(name) or CUSTOM_PRICES.get(name) or _BY_MODEL.get(name)
 
 
 def load_price_overrides(path: Path) -> list[str]:
@@ -243,7 +244,7 @@ def load_price_overrides(path: Path) -> list[str]:
         values = dict(fields_)
         values["as_of"] = date.fromisoformat(str(values.get("as_of", date.today().isoformat())))
         values.setdefault("source", f"EASEL_PRICES_FILE {path.name}")
-        base = _BY_MODEL.get(model)
+        base = CUSTOM_PRICES.get(model) or _BY_MODEL.get(model)
         try:
             rows[model] = replace(base, **values) if base else PriceRow(model=model, **values)
         except TypeError as e:

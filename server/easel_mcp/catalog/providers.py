@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal
 
 from easel_mcp.catalog.models import ModelSpec
 
@@ -27,6 +28,8 @@ class ProviderLimits:
     output_formats_excluded: tuple[str, ...] = ()
     default_quality: dict[str, str] = field(default_factory=dict)  # model|"*" -> quality used for auto
     input_fidelity_unsupported: tuple[str, ...] = ()
+    # a model outside the catalog: refused before any request, or passed through as named (gateways)
+    unknown_models: Literal["refuse", "pass"] = "pass"
 
     def serves(self, spec: ModelSpec | None) -> bool:
         """Models outside the catalog are the upstream's business: they pass."""
@@ -37,7 +40,7 @@ class ProviderLimits:
 
 
 PROVIDER_LIMITS: dict[str, ProviderLimits] = {
-    "openai": ProviderLimits("openai", "P: openai-python 3.57", families=OPENAI_FAMILIES),
+    "openai": ProviderLimits("openai", "P: openai-python 3.57", families=OPENAI_FAMILIES, unknown_models="refuse"),
     "azure": ProviderLimits(
         "azure",
         "S: Azure OpenAI image docs, via image-apis.md §4",
@@ -45,12 +48,14 @@ PROVIDER_LIMITS: dict[str, ProviderLimits] = {
         output_formats_excluded=("webp",),
         default_quality={"gpt-image-1-mini": "medium", "*": "high"},
         input_fidelity_unsupported=("gpt-image-1-mini",),
+        unknown_models="refuse",
     ),
     "gemini": ProviderLimits(
         "gemini",
         "S: image-apis.md §5",
         families=("gemini",),
         default_model="gemini-3.1-flash-image",
+        unknown_models="refuse",
     ),
     "compatible": ProviderLimits("compatible", "gateways serve what they serve"),
     "offline": ProviderLimits("offline", "the local placeholder renderer draws any model's sizes"),

@@ -11,7 +11,7 @@ from typing import Literal
 
 from easel_mcp.catalog import all_models, get_model
 from easel_mcp.catalog.models import ModelSpec, format_size, parse_size
-from easel_mcp.catalog.providers import provider_limits
+from easel_mcp.catalog.providers import ProviderLimits, provider_limits
 from easel_mcp.errors import InvalidRequest
 
 Operation = Literal["generate", "edit"]
@@ -64,6 +64,23 @@ def resolve_size(size: str | None, spec: ModelSpec | None, model: str) -> str:
     return format_size(parsed)
 
 
+def unknown_model(model: str, limits: ProviderLimits) -> str:
+    """Why an unknown model is refused on `limits.provider`: what it serves, and how to add a model."""
+    import difflib
+
+    served = [m.name for m in all_models() if m.usable and limits.serves(m)]
+    close = difflib.get_close_matches(model.lower(), served, n=1, cutoff=0.6)
+    like = close[0] if close else served[0]
+    return (
+        f"model {model!r} is not in Easel's catalog, so it was not sent to {limits.provider}"
+        + (f" (did you mean {close[0]!r}?)" if close else "")
+        + f"; the {limits.provider} provider serves {', '.join(served)}. To use a model Easel does not know "
+        f"yet, describe it in a JSON file named by EASEL_MODELS_FILE, e.g. "
+        f'{{"{model}": {{"like": "{like}", "prices": {{"image_out": 30}}}}}} (sizes, qualities, fields and prices '
+        "as in the README), and restart Easel"
+    )
+
+
 def resolve_options(
     operation: Operation,
     *,
@@ -88,9 +105,14 @@ def resolve_options(
     limits = provider_limits(provider)
     warnings: list[str] = []
     if spec is None:
+        if limits is not None and limits.unknown_models == "refuse":
+            raise InvalidRequest(unknown_model(model, limits), field="model")
+        gateway = (
+            f"the {limits.provider} provider passes it to the upstream as named" if limits else "it is sent as named"
+        )
         warnings.append(
-            f"model {model!r} is not in Easel's catalog: it was sent as named, sizes and qualities were not "
-            "checked, and the cost is unknown"
+            f"model {model!r} is not in Easel's catalog: {gateway}; sizes and qualities were not checked, and the "
+            "cost is unknown unless EASEL_MODELS_FILE or EASEL_PRICES_FILE prices it"
         )
     else:
         model = spec.name if model.lower() == spec.name else model

@@ -80,9 +80,12 @@ class _Gallery:
         q = request.query_params
         try:
             since = parse_since(q["since"]) if q.get("since") else None
-            limit = min(max(int(q.get("limit") or 50), 1), 200)
         except ValueError as e:
             return _error(400, str(e))
+        try:
+            limit = min(max(int(q.get("limit") or 50), 1), 200)
+        except ValueError:
+            return _error(400, "limit must be a whole number (1 to 200)")
 
         def run() -> tuple[list[ImageEntry], str | None, int]:
             self.index.refresh()

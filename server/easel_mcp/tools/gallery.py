@@ -67,8 +67,8 @@ def register(server: MCPServer, studio: Studio) -> None:
                     entries, next_cursor = index.query(
                         text=query, since=start, model=model, tool=tool, limit=limit, cursor=cursor
                     )
-                except ValueError as e:
-                    raise ToolError(f"the cursor is not valid ({e}); start again without it") from e
+                except ValueError as e:  # a cursor it did not return, or a filter that is not text
+                    raise ToolError(str(e)) from e
                 return ImageList(images=[summary(e) for e in entries], next_cursor=next_cursor, total=index.count())
 
             return await anyio.to_thread.run_sync(page)
