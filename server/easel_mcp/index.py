@@ -20,19 +20,21 @@ import logging
 import os
 import re
 import sqlite3
+import stat
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from easel_mcp.index_rows import FORMATS, iso, read_row, stamp_of
-from easel_mcp.sqlite import connect
+from easel_mcp.sqlite import connect, damaged
 from easel_mcp.workspace import STATE_DIR, Workspace
+from easel_mcp.workspace_files import real_dir
 
 log = logging.getLogger("easel_mcp")
 
@@ -72,6 +74,29 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS edges_parent ON edges (parent)",
     "CREATE INDEX IF NOT EXISTS edges_child ON edges (child_path)",
 )
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _rebuilt_when_damaged(method: Callable[Concatenate[ImageIndex, P], R]) -> Callable[Concatenate[ImageIndex, P], R]:
+    """The index is a cache: when its file is damaged (not a database, corrupt pages, a foreign schema),
+    discard it, rescan the workspace and run the call once more, instead of failing every call from now on."""
+
+    @wraps(method)
+    def run(self: ImageIndex, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as e:
+            if not damaged(e):
+                raise
+            self._discard(e)
+        if method.__name__ != "refresh":
+            self.refresh(full=True)
+        return method(self, *args, **kwargs)
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -141,6 +166,12 @@ class ImageIndex:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn
+        with real_dir(self.workspace.root, (STATE_DIR,), what="Easel's state folder"):
+            pass
+        for file in self._files():  # a link planted here would make SQLite write through it
+            with suppress(FileNotFoundError):
+                if not stat.S_ISREG(file.lstat().st_mode):
+                    file.unlink()
         conn = connect(self.path)
         with self._lock:
             try:
@@ -191,7 +222,21 @@ class ImageIndex:
         for conn in connections:
             conn.close()
 
+    def _files(self) -> list[Path]:
+        return [self.path.with_name(self.path.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+
+    def _discard(self, error: sqlite3.Error) -> None:
+        """Throw the damaged cache away; the next connection starts an empty one, filled by the next refresh."""
+        log.warning("the image index %s is damaged (%s): rebuilding it from the workspace", self.path, error)
+        self.close()
+        with self._lock:
+            self._fts = None
+        for file in self._files():
+            with suppress(FileNotFoundError):
+                file.unlink()
+
     # ------------------------------------------------------------------ scans
+    @_rebuilt_when_damaged
     def refresh(self, *, full: bool = False) -> int:
         """Bring the index up to date with the day folders; return how many entries changed."""
         with self._refresh_lock:
@@ -256,6 +301,7 @@ class ImageIndex:
             log.debug("index: %s: %d updated, %d removed", name, len(rows), len(gone))
         return len(rows) + len(gone)
 
+    @_rebuilt_when_damaged
     def note_written(self, image_paths: Sequence[Path]) -> None:
         """Index images the server has just written (their sidecars beside them) without waiting for a scan."""
         conn = self._conn()
@@ -265,13 +311,20 @@ class ImageIndex:
                 day, _, name = rel.partition("/")
                 if DAY_FOLDER.match(day) and "/" not in name and Path(name).suffix.lower() in FORMATS:
                     try:
-                        st = (self.workspace.root / rel).stat()
+                        st = (self.workspace.root / rel).lstat()
                     except FileNotFoundError:
+                        st = None
+                    if st is None or not stat.S_ISREG(st.st_mode):
                         with self._write(conn):
                             self._delete(conn, rel)
                         continue
                     side = (self.workspace.root / rel).with_suffix(".json")
-                    side_st = side.stat() if side.is_file() else None
+                    try:
+                        side_st: os.stat_result | None = side.lstat()
+                    except FileNotFoundError:
+                        side_st = None
+                    if side_st is not None and not stat.S_ISREG(side_st.st_mode):
+                        side_st = None
                     row = read_row(self.workspace, self.workspace.root / rel, rel, stamp_of(st, side_st))
                     with self._write(conn):
                         self._upsert(conn, row)
@@ -300,6 +353,7 @@ class ImageIndex:
         conn.execute("DELETE FROM edges WHERE child_path = ?", (rel,))
 
     # ---------------------------------------------------------------- queries
+    @_rebuilt_when_damaged
     def query(
         self,
         *,
@@ -343,10 +397,12 @@ class ImageIndex:
         last = entries[limit - 1]
         return entries[:limit], encode_cursor(last.created_at, last.id, last.relative_path)
 
+    @_rebuilt_when_damaged
     def get(self, image_id: str) -> ImageEntry | None:
         row = self._conn().execute(_SELECT + " WHERE id = ? ORDER BY created_at DESC LIMIT 1", (image_id,)).fetchone()
         return _entry(row) if row else None
 
+    @_rebuilt_when_damaged
     def children(self, image_id: str) -> list[ImageEntry]:
         sql = (
             _SELECT + " WHERE relative_path IN (SELECT child_path FROM edges WHERE parent = ?) ORDER BY created_at, id"
@@ -388,9 +444,11 @@ class ImageIndex:
             "edges": sorted([p, c] for p, c in edges if p in found and c in found),
         }
 
+    @_rebuilt_when_damaged
     def count(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM images").fetchone()[0])
 
+    @_rebuilt_when_damaged
     def facets(self) -> dict[str, list[str]]:
         """The models and operations present, for filter menus."""
         conn = self._conn()

@@ -31,11 +31,11 @@ def read_row(workspace: Workspace, path: Path, rel: str, stamp: str) -> dict[str
     image_id = name_id or side_id or hashlib.sha256(rel.encode()).hexdigest()[:12]
     try:
         created_at = iso(datetime.fromisoformat(side["created_at"]))
-    except (KeyError, TypeError, ValueError):
-        created_at = iso(datetime.fromtimestamp(mtime_ns / 1e9, UTC))
+    except (KeyError, TypeError, ValueError, OverflowError):  # overflow: year 1 or 9999 moved to UTC
+        created_at = _file_time(mtime_ns)
     width, height, fmt = _int(side.get("width")), _int(side.get("height")), _text(side.get("format"))
     if width is None or height is None:
-        width, height, header_format = _header(path)
+        width, height, header_format = _header(workspace, path)
         fmt = fmt or header_format
     params: dict[str, Any] = side["parameters"] if isinstance(side.get("parameters"), dict) else {}
     inputs: list[Any] = side["inputs"] if isinstance(side.get("inputs"), list) else []
@@ -92,12 +92,23 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _header(path: Path) -> tuple[int | None, int | None, str | None]:
-    """Size and format from the file's header only (Pillow opens lazily: no pixels are decoded)."""
+def _file_time(mtime_ns: int) -> str:
+    try:
+        return iso(datetime.fromtimestamp(mtime_ns / 1e9, UTC))
+    except (OverflowError, OSError, ValueError):  # a file time set far outside what datetime holds
+        return iso(datetime.fromtimestamp(0, UTC))
+
+
+def _header(workspace: Workspace, path: Path) -> tuple[int | None, int | None, str | None]:
+    """Size and format from the file's header only (Pillow opens lazily: no pixels are decoded); the file is
+    opened like every workspace read (regular, no links)."""
     from PIL import Image, UnidentifiedImageError
 
+    from easel_mcp.errors import WorkspaceError
+    from easel_mcp.imaging.io import MAX_INPUT_BYTES
+
     try:
-        with Image.open(path) as im:
+        with workspace.open_file(path, limit=MAX_INPUT_BYTES) as f, Image.open(f) as im:
             return im.width, im.height, (im.format or "").lower() or None
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError, WorkspaceError):
         return None, None, None

@@ -72,7 +72,7 @@ class InputLoader:
 
     def _load_inputs_sync(self, refs: list[str], fetched: dict[int, bytes]) -> list[LoadedInput]:
         from easel_mcp.imaging.errors import ImagingError
-        from easel_mcp.imaging.io import ensure_model_input, mime_of
+        from easel_mcp.imaging.io import MAX_INPUT_BYTES, ensure_model_input, mime_of
 
         loaded: list[LoadedInput] = []
         for i, ref in enumerate(refs, start=1):
@@ -85,7 +85,7 @@ class InputLoader:
                 size = path.stat().st_size
                 if size > 50 * 1024 * 1024:
                     raise InvalidRequest(f"{what} ({ref}) is {size / 2**20:.1f} MB; the limit is 50 MB", field="images")
-                data = path.read_bytes()
+                data = self.workspace.read_file(path, limit=MAX_INPUT_BYTES, what=what)
             try:
                 sent, info, converted = ensure_model_input(data, what=what)
             except ImagingError as e:
@@ -113,8 +113,10 @@ class InputLoader:
 
     async def read_ref(self, ref: str, *, what: str) -> tuple[Path, bytes]:
         def read() -> tuple[Path, bytes]:
+            from easel_mcp.imaging.io import MAX_INPUT_BYTES
+
             path = self.workspace.resolve_input(ref, what=what)
-            return path, path.read_bytes()
+            return path, self.workspace.read_file(path, limit=MAX_INPUT_BYTES, what=what)
 
         return await anyio.to_thread.run_sync(read)
 

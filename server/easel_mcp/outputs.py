@@ -146,9 +146,13 @@ def rebuild_job(workspace: Workspace, rows: list[dict[str, Any]], job_id: str) -
     last = rows[-1]
     images: list[ImageOut] = []
     for rel in last["outputs"]:
-        path = (workspace.root / rel).resolve()
-        side = workspace.read_sidecar(path) if path.is_file() else None
-        if side is None:
+        path = workspace.root / rel  # never resolved: a file replaced by a link is not followed
+        side = workspace.read_sidecar(path)
+        try:
+            size = path.lstat().st_size
+        except OSError:
+            continue
+        if side is None or not path.is_file() or path.is_symlink():
             continue
         images.append(
             ImageOut(
@@ -159,7 +163,7 @@ def rebuild_job(workspace: Workspace, rows: list[dict[str, Any]], job_id: str) -
                 width=side["width"],
                 height=side["height"],
                 format=side["format"],
-                bytes=path.stat().st_size,
+                bytes=size,
                 sha256=side["sha256"],
             )
         )

@@ -7,7 +7,6 @@ counting its reservation (the upstream may have billed it).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from datetime import datetime, timedelta
@@ -38,14 +37,11 @@ def _sidecars_of_job(workspace: Workspace, job_id: str, started: datetime) -> li
     found = []
     for day in {started.date(), (started + timedelta(days=1)).date()}:
         folder = workspace.root / day.isoformat()
-        if not folder.is_dir():
+        if folder.is_symlink() or not folder.is_dir():
             continue
         for path in folder.glob("*.json"):
-            try:
-                side = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(side, dict) and side.get("job_id") == job_id:
+            side = workspace.read_sidecar(path)  # regular files only, capped: a FIFO or link never blocks start-up
+            if side is not None and side.get("job_id") == job_id:
                 side["_relative_path"] = workspace.relative(path.with_name(side.get("file", "")))
                 found.append(side)
     return found

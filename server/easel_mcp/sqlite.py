@@ -17,3 +17,22 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+# Result codes that mean a file is not a usable database of ours: not a database, corrupt pages, or (the generic
+# error) a schema that does not match what the code asks for. Busy and locked are not among them.
+_DAMAGE_CODES = frozenset(
+    (
+        sqlite3.SQLITE_ERROR,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_NOTADB,
+        sqlite3.SQLITE_FORMAT,
+        sqlite3.SQLITE_MISMATCH,
+    )
+)
+
+
+def damaged(error: sqlite3.DatabaseError) -> bool:
+    """True when `error` says the database file itself is damaged or foreign (a cache may then be rebuilt)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _DAMAGE_CODES and not isinstance(error, sqlite3.IntegrityError)

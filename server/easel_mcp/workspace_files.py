@@ -149,7 +149,7 @@ def _check_no_links(base: Path, parts: Sequence[str], what: str, *, create: bool
             st = current.lstat()
         except FileNotFoundError:
             raise ImageNotFound(f"{what} ({'/'.join(parts)}) does not exist in {base}") from None
-        if stat.S_ISLNK(st.st_mode) or getattr(st, "st_reparse_tag", 0):
+        if stat.S_ISLNK(st.st_mode) or getattr(st, "st_reparse_tag", None):
             raise _refused(base, parts[: i + 1], what)
 
 
