@@ -251,6 +251,24 @@ async def test_one_bad_sidecar_breaks_only_its_own_image(ws: Workspace) -> None:
             json.loads(shown.text)  # strict JSON: no NaN, nothing a browser cannot parse
 
 
+@pytest.mark.anyio
+async def test_odd_files_in_a_day_folder_affect_only_themselves(ws: Workspace) -> None:
+    good_id, _ = make_image(ws.root, slug="good")
+    folder = os.fsencode(ws.root / DAY)
+    os.close(os.open(folder + b"/\xff\xfe-aaaaaaaaaaaa.png", os.O_CREAT | os.O_WRONLY))  # a name that is not UTF-8
+    (ws.root / DAY / "folder-bbbbbbbbbbbb.png").mkdir()  # a folder with an image's name
+    side_id, side = make_image(ws.root, slug="side", sidecar=False)
+    side.with_suffix(".json").mkdir()  # a folder where the sidecar should be
+    async with Client(build_server(settings_for(ws.root))) as client:
+        listed = structured(await client.call_tool("list_images", {}))
+        detail = structured(await client.call_tool("get_image", {"id": side_id}))
+        resources = await client.list_resources()
+    assert {i["id"] for i in listed["images"]} == {good_id, side_id} and detail["sidecar"] is None
+    assert len([r for r in resources.resources if r.uri.startswith("easel://images/")]) == 2
+    with gallery(ws) as c:
+        assert c.get("/api/images").json()["total"] == 2
+
+
 # ---------------------------------------------------------------- item 8: a damaged index is rebuilt
 def damage_pages(path: Path) -> None:
     data = bytearray(path.read_bytes())

@@ -274,7 +274,7 @@ class ImageIndex:
         present: set[str] = set()
         rows: list[dict[str, Any]] = []
         for file_name, entry in files.items():
-            if Path(file_name).suffix.lower() not in FORMATS or file_name.startswith("."):
+            if Path(file_name).suffix.lower() not in FORMATS or file_name.startswith(".") or not _utf8(file_name):
                 continue
             side = files.get(Path(file_name).stem + ".json")
             try:
@@ -455,6 +455,15 @@ class ImageIndex:
         models = [r[0] for r in conn.execute("SELECT DISTINCT model FROM images WHERE model IS NOT NULL ORDER BY 1")]
         tools = [r[0] for r in conn.execute("SELECT DISTINCT operation FROM images ORDER BY 1")]
         return {"models": models, "tools": tools}
+
+
+def _utf8(name: str) -> bool:
+    """False for a file name that is not valid UTF-8 (Python keeps its bytes as surrogates, SQLite refuses it)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _entry(row: sqlite3.Row) -> ImageEntry:
