@@ -30,6 +30,7 @@ from easel_mcp.gallery.app import build_gallery_app
 from easel_mcp.gallery.thumbs import ensure_thumbnail
 from easel_mcp.imaging.io import MAX_INPUT_BYTES, MAX_PIXELS
 from easel_mcp.index import INDEX_FILE, ImageIndex
+from easel_mcp.ledger import Ledger
 from easel_mcp.settings import Settings
 from easel_mcp.workspace import Workspace
 from easel_mcp.workspace_files import read_regular
@@ -349,6 +350,24 @@ def test_a_linked_temp_folder_never_redirects_writes(ws: Workspace, outside: Pat
     with pytest.raises(PathNotAllowed):
         ws.write_image(png((8, 8)), ext="png", label="x")
     assert {p.name for p in outside.iterdir()} == {"config.json", "secret.png"}
+
+
+def test_a_linked_ledger_or_index_is_never_written_through(ws: Workspace, outside: Path) -> None:
+    other = outside / "someone-elses.sqlite3"
+    sqlite3.connect(other).close()
+    before = other.read_bytes()
+    (ws.state_dir / "ledger.sqlite3").symlink_to(other)
+    with pytest.raises(PathNotAllowed, match="link"):
+        Ledger.open(ws.state_dir / "ledger.sqlite3")
+    (ws.state_dir / f"{INDEX_FILE}-wal").symlink_to(outside / "wal")
+    index = ImageIndex(ws)
+    index.refresh()  # the cache's own files: the link is dropped and a real file made
+    index.close()
+    assert other.read_bytes() == before and {p.name for p in outside.iterdir()} == {
+        "config.json",
+        "secret.png",
+        other.name,
+    }
 
 
 # ---------------------------------------------------------------- item 12: capped resource reads and previews
