@@ -2,7 +2,8 @@
 
 Routes: GET /, /static/..., /api/images, /api/images/{id}, /api/images/{id}/file, /api/images/{id}/thumb,
 /api/spend, /api/facets. Ids are checked (12 hex digits) before any disk access, and files are always found
-through the index and resolved inside the workspace, never from request text. The guard in front checks the
+through the index and opened inside the workspace like every workspace read (regular files, no links followed,
+size capped), never from request text. The guard in front checks the
 Host header (loopback binds: DNS-rebinding protection), the token when one is set (Authorization: Bearer, or the
 cookie that `?token=` sets), and adds the security headers to every response.
 """
