@@ -32,6 +32,7 @@ from easel_mcp.imaging.io import MAX_INPUT_BYTES, MAX_PIXELS
 from easel_mcp.index import INDEX_FILE, ImageIndex
 from easel_mcp.ledger import Ledger
 from easel_mcp.settings import Settings
+from easel_mcp.sqlite import damaged
 from easel_mcp.workspace import Workspace
 from easel_mcp.workspace_files import read_regular
 from tests.helpers import error_text, png, structured
@@ -310,6 +311,18 @@ async def test_a_damaged_index_is_discarded_and_rebuilt(ws: Workspace, outside: 
         assert c.get("/api/images").json()["total"] == 30
     if damage == "link":
         assert (outside / "other.sqlite3").read_bytes() == before and not db.is_symlink()
+
+
+def test_only_a_damaged_or_foreign_file_counts_as_damage() -> None:
+    conn = sqlite3.connect(":memory:")
+    errors: dict[str, sqlite3.DatabaseError] = {}
+    for name, sql in (("missing table", "SELECT * FROM images"), ("syntax", "SELEC 1"), ("fts", "SELECT 1/'")):
+        try:
+            conn.execute(sql)
+        except sqlite3.DatabaseError as e:
+            errors[name] = e
+    conn.close()
+    assert damaged(errors["missing table"]) and not damaged(errors["syntax"]) and not damaged(errors["fts"])
 
 
 # ---------------------------------------------------------------- item 11: writes only into real folders

@@ -23,23 +23,21 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-# Result codes that mean a file is not a usable database of ours: not a database, corrupt pages, or (the generic
-# error) a schema that does not match what the code asks for. Busy and locked are not among them.
-_DAMAGE_CODES = frozenset(
-    (
-        sqlite3.SQLITE_ERROR,
-        sqlite3.SQLITE_CORRUPT,
-        sqlite3.SQLITE_NOTADB,
-        sqlite3.SQLITE_FORMAT,
-        sqlite3.SQLITE_MISMATCH,
-    )
-)
+# Result codes that mean a file is not a usable database of ours: not a database, or corrupt pages. Busy and
+# locked are not among them; the generic error counts only when it names a table or column the file lacks (a
+# foreign schema), never for a query's own mistake (an FTS syntax error must not discard a whole cache).
+_DAMAGE_CODES = frozenset((sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_FORMAT))
+_SCHEMA_ERRORS = ("no such table", "no such column", "has no column")
 
 
 def damaged(error: sqlite3.DatabaseError) -> bool:
     """True when `error` says the database file itself is damaged or foreign (a cache may then be rebuilt)."""
     code = getattr(error, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in _DAMAGE_CODES and not isinstance(error, sqlite3.IntegrityError)
+    if code is None or isinstance(error, sqlite3.IntegrityError):
+        return False
+    if code & 0xFF == sqlite3.SQLITE_ERROR:
+        return any(text in str(error) for text in _SCHEMA_ERRORS)
+    return code & 0xFF in _DAMAGE_CODES
 
 
 def _refuse_links(path: Path) -> None:
