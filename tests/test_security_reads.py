@@ -402,3 +402,8 @@ async def test_resource_reads_and_previews_are_size_capped(ws: Workspace) -> Non
         without = structured(await client.call_tool("get_image", {"id": image_id, "preview": False}))
     assert "MB" in error_text(detail) and "preview" in error_text(detail)
     assert without["image"]["id"] == image_id
+    with gallery(ws) as c:
+        c.get("/api/images")
+        for route in ("file", "thumb"):
+            response = c.get(f"/api/images/{image_id}/{route}")
+            assert response.status_code == 413 and "MB" in response.json()["error"], route

@@ -145,7 +145,7 @@ class _Gallery:
                 ensure_thumbnail, self.workspace, path, target, size, limiter=self._renders
             )
         except WorkspaceError as e:
-            return _error(404, str(e))
+            return _error(413 if isinstance(e, FileTooLarge) else 404, str(e))
         except (OSError, ValueError) as e:
             return _error(415, f"cannot make a thumbnail of this image: {e}")
         return await _file(request, self.workspace, thumb, "image/webp", "private, max-age=86400")
