@@ -163,6 +163,20 @@ async def test_an_indexed_image_replaced_by_a_link_is_not_read(ws: Workspace, ou
         assert c.get(f"/api/images/{image_id}/thumb").status_code == 404
 
 
+@pytest.mark.anyio
+async def test_a_job_from_an_earlier_run_reads_only_its_own_intact_files(ws: Workspace, outside: Path) -> None:
+    async with Client(build_server(settings_for(ws.root))) as client:
+        made = structured(await client.call_tool("generate_image", {"prompt": "a fox", "n": 3, "preview": "none"}))
+    linked, broken, intact = (Path(i["path"]) for i in made["images"])
+    linked.unlink()
+    linked.symlink_to(outside / "secret.png")
+    broken.with_suffix(".json").write_text(json.dumps({"id": 5, "width": "big", "parameters": [], "usage": "x"}))
+    async with Client(build_server(settings_for(ws.root))) as client:  # a new run: the job is rebuilt from files
+        job = await client.call_tool("get_job", {"job_id": made["job_id"]})
+    assert [i["path"] for i in structured(job)["result"]["images"]] == [str(intact)]
+    assert len([b for b in job.content if b.type == "image"]) == 1
+
+
 def test_the_safe_opener_refuses_links_on_the_way_fifos_and_big_files(ws: Workspace, outside: Path) -> None:
     (ws.root / "linked").symlink_to(outside)
     with pytest.raises(PathNotAllowed):
