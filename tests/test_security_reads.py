@@ -11,6 +11,8 @@ import os
 import shutil
 import sqlite3
 import struct
+import subprocess
+import sys
 import threading
 import zlib
 from collections.abc import Iterator
@@ -30,7 +32,7 @@ from easel_mcp.gallery.app import build_gallery_app
 from easel_mcp.gallery.thumbs import ensure_thumbnail
 from easel_mcp.imaging.io import MAX_INPUT_BYTES, MAX_PIXELS
 from easel_mcp.index import INDEX_FILE, ImageIndex
-from easel_mcp.ledger import Ledger
+from easel_mcp.ledger import Budgets, Ledger
 from easel_mcp.settings import Settings
 from easel_mcp.sqlite import damaged
 from easel_mcp.workspace import Workspace
@@ -140,6 +142,34 @@ async def test_a_fifo_sidecar_or_image_never_blocks(ws: Workspace, unblock_fifos
     with gallery(ws) as c:
         assert c.get(f"/api/images/{image_id}").json()["sidecar"] is None
         assert c.get("/api/images/0123456789ab/thumb").status_code == 404
+
+
+@pytest.mark.anyio
+async def test_start_up_recovery_never_blocks_on_a_fifo_sidecar(ws: Workspace, unblock_fifos: list[Path]) -> None:
+    ledger = Ledger.open(ws.state_dir / "ledger.sqlite3")
+    ledger.begin(
+        tool="generate",
+        provider="offline",
+        model="gpt-image-1.5",
+        params={"prompt": "x"},
+        estimated_usd=0.0,
+        reserve_usd=0.0,
+        budgets=Budgets(),
+        job_id="0123456789ab",
+    )
+    ledger.close()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True)
+    conn = sqlite3.connect(ws.state_dir / "ledger.sqlite3")
+    conn.execute("UPDATE attempts SET pid = ?", (int(dead.stdout),))  # left open by a process that died
+    conn.commit()
+    conn.close()
+    folder = ws.root / datetime.now(UTC).strftime("%Y-%m-%d")
+    folder.mkdir()
+    os.mkfifo(folder / "planted.json")
+    unblock_fifos.append(folder / "planted.json")
+    with anyio.fail_after(GUARD_S + 10):
+        async with Client(build_server(settings_for(ws.root))) as client:
+            assert not (await client.call_tool("list_images", {})).is_error
 
 
 @pytest.mark.anyio
