@@ -27,7 +27,7 @@ from PIL import Image, ImageFile
 from starlette.testclient import TestClient
 
 from easel_mcp.app import build_server
-from easel_mcp.errors import FileTooLarge, PathNotAllowed
+from easel_mcp.errors import ConfigurationError, FileTooLarge, PathNotAllowed
 from easel_mcp.gallery.app import build_gallery_app
 from easel_mcp.gallery.thumbs import ensure_thumbnail
 from easel_mcp.imaging.io import MAX_INPUT_BYTES, MAX_PIXELS
@@ -425,6 +425,13 @@ def test_a_linked_ledger_or_index_is_never_written_through(ws: Workspace, outsid
         "secret.png",
         other.name,
     }
+
+
+def test_a_linked_state_folder_is_refused_at_start(workspace_dir: Path, outside: Path) -> None:
+    (workspace_dir / ".easel").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ConfigurationError, match="link"):
+        Workspace.open(workspace_dir)
+    assert {p.name for p in outside.iterdir()} == {"config.json", "secret.png"}
 
 
 # ---------------------------------------------------------------- item 12: capped resource reads and previews

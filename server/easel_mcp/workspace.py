@@ -73,7 +73,11 @@ class Workspace:
                 "its own, e.g. ~/Pictures/Easel"
             )
         try:
-            (ws.root / STATE_DIR / "tmp").mkdir(parents=True, exist_ok=True)
+            ws.root.mkdir(parents=True, exist_ok=True)
+            with real_dir(ws.root, (STATE_DIR, "tmp"), what="Easel's state folder"):
+                pass  # a real folder, never created or used through a link
+        except PathNotAllowed as e:
+            raise ConfigurationError(f"{e} (or set EASEL_WORKSPACE)") from e
         except OSError as e:
             raise ConfigurationError(f"cannot create the workspace {ws.root}: {e.strerror}; set EASEL_WORKSPACE") from e
         if not os.access(ws.root, os.W_OK):
