@@ -13,8 +13,6 @@ method is synchronous file and SQLite work: call it from a worker thread.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import os
@@ -25,13 +23,23 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from easel_mcp.index_rows import FORMATS, iso, read_row, stamp_of
+from easel_mcp.index_rows import (
+    FORMATS,
+    encode_cursor,
+    entry_of,
+    iso,
+    read_row,
+    stamp_of,
+    summary_of,
+    utf8_name,
+)
+from easel_mcp.index_rows import ImageEntry as ImageEntry  # re-exported: the index's entries
+from easel_mcp.index_rows import decode_cursor as decode_cursor  # re-exported
 from easel_mcp.sqlite import connect, damaged
 from easel_mcp.workspace import STATE_DIR, Workspace
 from easel_mcp.workspace_files import real_dir
@@ -99,29 +107,6 @@ def _rebuilt_when_damaged(method: Callable[Concatenate[ImageIndex, P], R]) -> Ca
     return run
 
 
-@dataclass(frozen=True)
-class ImageEntry:
-    id: str
-    relative_path: str
-    created_at: str
-    operation: str
-    prompt: str | None
-    model: str | None
-    provider: str | None
-    width: int | None
-    height: int | None
-    format: str
-    bytes: int
-    cost_usd: float | None
-    parents: tuple[str, ...]
-    name_slug: str
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["parents"] = list(self.parents)
-        return out
-
-
 @lru_cache(maxsize=1)
 def fts5_available() -> bool:
     """True when this SQLite has FTS5 with the trigram tokenizer (substring search)."""
@@ -133,20 +118,6 @@ def fts5_available() -> bool:
     finally:
         conn.close()
     return True
-
-
-def encode_cursor(created_at: str, image_id: str, relative_path: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([created_at, image_id, relative_path]).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[str, str, str]:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        raw = None
-    if not (isinstance(raw, list) and len(raw) == 3 and all(isinstance(v, str) for v in raw)):
-        raise ValueError("the cursor is not one this index returned; start again without it")
-    return raw[0], raw[1], raw[2]
 
 
 class ImageIndex:
@@ -274,7 +245,7 @@ class ImageIndex:
         present: set[str] = set()
         rows: list[dict[str, Any]] = []
         for file_name, entry in files.items():
-            if Path(file_name).suffix.lower() not in FORMATS or file_name.startswith(".") or not _utf8(file_name):
+            if Path(file_name).suffix.lower() not in FORMATS or file_name.startswith(".") or not utf8_name(file_name):
                 continue
             side = files.get(Path(file_name).stem + ".json")
             try:
@@ -391,7 +362,7 @@ class ImageIndex:
             args.extend(decode_cursor(cursor))
         sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY created_at DESC, id DESC, relative_path DESC LIMIT ?"
-        entries = [_entry(r) for r in conn.execute(sql, [*args, limit + 1])]
+        entries = [entry_of(r) for r in conn.execute(sql, [*args, limit + 1])]
         if len(entries) <= limit:
             return entries, None
         last = entries[limit - 1]
@@ -400,14 +371,14 @@ class ImageIndex:
     @_rebuilt_when_damaged
     def get(self, image_id: str) -> ImageEntry | None:
         row = self._conn().execute(_SELECT + " WHERE id = ? ORDER BY created_at DESC LIMIT 1", (image_id,)).fetchone()
-        return _entry(row) if row else None
+        return entry_of(row) if row else None
 
     @_rebuilt_when_damaged
     def children(self, image_id: str) -> list[ImageEntry]:
         sql = (
             _SELECT + " WHERE relative_path IN (SELECT child_path FROM edges WHERE parent = ?) ORDER BY created_at, id"
         )
-        return [_entry(r) for r in self._conn().execute(sql, (image_id,))]
+        return [entry_of(r) for r in self._conn().execute(sql, (image_id,))]
 
     def lineage(self, image_id: str, depth: int = 10) -> dict[str, Any]:
         """Ancestors and descendants up to `depth` steps: {"root", "nodes": [{id, level, present, ...}],
@@ -434,7 +405,7 @@ class ImageIndex:
                             nxt.append(other_id)
                 frontier = nxt
         nodes = [
-            {"id": i, "level": levels[i], "present": e is not None, **(_summary(e) if e else {})}
+            {"id": i, "level": levels[i], "present": e is not None, **(summary_of(e) if e else {})}
             for i, e in found.items()
         ]
         nodes.sort(key=lambda n: (n["level"], n.get("created_at", ""), n["id"]))
@@ -455,32 +426,3 @@ class ImageIndex:
         models = [r[0] for r in conn.execute("SELECT DISTINCT model FROM images WHERE model IS NOT NULL ORDER BY 1")]
         tools = [r[0] for r in conn.execute("SELECT DISTINCT operation FROM images ORDER BY 1")]
         return {"models": models, "tools": tools}
-
-
-def _utf8(name: str) -> bool:
-    """False for a file name that is not valid UTF-8 (Python keeps its bytes as surrogates, SQLite refuses it)."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _entry(row: sqlite3.Row) -> ImageEntry:
-    values = dict(row)
-    values["parents"] = tuple(json.loads(values["parents"]))
-    return ImageEntry(**values)
-
-
-def _summary(entry: ImageEntry) -> dict[str, Any]:
-    prompt = entry.prompt if entry.prompt is None or len(entry.prompt) <= 240 else entry.prompt[:239] + "…"
-    return {
-        "relative_path": entry.relative_path,
-        "created_at": entry.created_at,
-        "operation": entry.operation,
-        "prompt": prompt,
-        "model": entry.model,
-        "width": entry.width,
-        "height": entry.height,
-        "name_slug": entry.name_slug,
-    }
