@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -27,7 +28,7 @@ from mcp_types import Tool as MCPTool
 from pydantic.networks import AnyUrl
 
 from easel_mcp import __version__
-from easel_mcp.errors import WorkspaceError
+from easel_mcp.errors import FileTooLarge, WorkspaceError
 from easel_mcp.settings import Settings
 from easel_mcp.studio import Studio, open_studio
 
@@ -155,8 +156,9 @@ class EaselServer(MCPServer[Studio]):
         display = image_id.endswith(DISPLAY_SUFFIX)
         image_id = image_id.removesuffix(DISPLAY_SUFFIX)
         try:
-            path = await anyio.to_thread.run_sync(self.studio.workspace.find_image, image_id)
-            data = await anyio.to_thread.run_sync(path.read_bytes)
+            path, data = await anyio.to_thread.run_sync(self._read_image, image_id)
+        except FileTooLarge as e:
+            raise MCPError(code=INVALID_PARAMS, message=f"{e}; get_image shows its details and path") from e
         except WorkspaceError as e:
             raise ResourceNotFoundError(str(e)) from e
         if display:
@@ -165,6 +167,13 @@ class EaselServer(MCPServer[Studio]):
             shown = await anyio.to_thread.run_sync(display_rendition, data)
             return [ReadResourceContents(content=shown.data, mime_type=shown.mime_type)]
         return [ReadResourceContents(content=data, mime_type=MIME.get(path.suffix.lower(), "image/png"))]
+
+    def _read_image(self, image_id: str) -> tuple[Path, bytes]:
+        """The image with this id, read safely (regular file, no links) and capped at MAX_INPUT_BYTES."""
+        from easel_mcp.imaging.io import MAX_INPUT_BYTES
+
+        path = self.studio.workspace.find_image(image_id)
+        return path, self.studio.workspace.read_file(path, limit=MAX_INPUT_BYTES, what=f"{IMAGE_URI_PREFIX}{image_id}")
 
 
 def register_tools(server: MCPServer[Any], studio: Studio) -> None:
@@ -236,7 +245,7 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
         mime_type="image/png",
     )
     def workspace_image(image_id: str) -> bytes:  # pragma: no cover - EaselServer.read_resource serves reads
-        return server.studio.workspace.find_image(image_id).read_bytes()
+        return server._read_image(image_id)[1]
 
     @server.resource(
         IMAGE_URI_PREFIX + "{image_id}" + DISPLAY_SUFFIX,

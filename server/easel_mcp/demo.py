@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from easel_mcp.workspace import Workspace
 
 
 def run_demo(workspace: str | None) -> int:
@@ -49,7 +52,7 @@ async def _demo(folder: Path) -> int:
         if first is None:
             return 1
         image_id = first["images"][0]["id"]
-        mask_id = await _make_mask(server.studio.workspace.root, first)
+        mask_id = await _make_mask(server.studio.workspace, first)
         steps: list[tuple[str, dict[str, Any]]] = [
             (
                 "edit_image",
@@ -117,14 +120,16 @@ async def _call(client: Any, name: str, args: dict[str, Any]) -> dict[str, Any] 
     return data
 
 
-async def _make_mask(root: Path, generated: dict[str, Any]) -> str:
+async def _make_mask(workspace: Workspace, generated: dict[str, Any]) -> str:
     """A black-and-white mask (white = paint) drawn as a person would, saved into the workspace."""
+    import io
+
     from PIL import Image, ImageDraw
 
     w, h = generated["images"][0]["width"], generated["images"][0]["height"]
     mask = Image.new("L", (w, h), 0)
     ImageDraw.Draw(mask).ellipse((w * 0.65, h * 0.08, w * 0.85, h * 0.38), fill=255)
-    target = root / "masks"
-    target.mkdir(exist_ok=True)
-    mask.save(target / "moon-mask.png")
+    buf = io.BytesIO()
+    mask.save(buf, "PNG")
+    workspace.write_file(("masks", "moon-mask.png"), buf.getvalue())  # a real folder: never through a link
     return "masks/moon-mask.png"

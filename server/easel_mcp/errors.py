@@ -8,7 +8,8 @@
     ├── AnswerNotSaved              the upstream answered (and billed) but the images could not all be saved
     ├── WorkspaceError              files: a path outside the sandbox, a missing image
     │   ├── PathNotAllowed
-    │   └── ImageNotFound
+    │   ├── ImageNotFound
+    │   └── FileTooLarge            a workspace file over the size Easel reads
     └── ProviderError               the upstream answered with a failure (status, request_id, code)
         ├── AuthenticationFailed    401: bad or missing key
         ├── OrganizationNotVerified 403: the model needs a verified organisation
@@ -86,6 +87,18 @@ class PathNotAllowed(WorkspaceError):
 
 class ImageNotFound(WorkspaceError):
     """No image with that id or path exists in the workspace."""
+
+
+class FileTooLarge(WorkspaceError):
+    """A workspace file is bigger than what Easel reads for this purpose."""
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"{what} is {size / 2**20:.1f} MB, over the {limit / 2**20:.1f} MB that Easel reads here: "
+            "use a smaller file (or open the file itself)"
+        )
+        self.size = size
+        self.limit = limit
 
 
 class ProviderError(EaselError):

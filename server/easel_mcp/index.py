@@ -13,26 +13,36 @@ method is synchronous file and SQLite work: call it from a worker thread.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import os
 import re
 import sqlite3
+import stat
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from easel_mcp.index_rows import FORMATS, iso, read_row, stamp_of
-from easel_mcp.sqlite import connect
+from easel_mcp.index_rows import (
+    FORMATS,
+    encode_cursor,
+    entry_of,
+    iso,
+    read_row,
+    stamp_of,
+    summary_of,
+    utf8_name,
+)
+from easel_mcp.index_rows import ImageEntry as ImageEntry  # re-exported: the index's entries
+from easel_mcp.index_rows import decode_cursor as decode_cursor  # re-exported
+from easel_mcp.sqlite import connect, damaged
 from easel_mcp.workspace import STATE_DIR, Workspace
+from easel_mcp.workspace_files import real_dir
 
 log = logging.getLogger("easel_mcp")
 
@@ -74,27 +84,27 @@ _SCHEMA = (
 )
 
 
-@dataclass(frozen=True)
-class ImageEntry:
-    id: str
-    relative_path: str
-    created_at: str
-    operation: str
-    prompt: str | None
-    model: str | None
-    provider: str | None
-    width: int | None
-    height: int | None
-    format: str
-    bytes: int
-    cost_usd: float | None
-    parents: tuple[str, ...]
-    name_slug: str
+P = ParamSpec("P")
+R = TypeVar("R")
 
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["parents"] = list(self.parents)
-        return out
+
+def _rebuilt_when_damaged(method: Callable[Concatenate[ImageIndex, P], R]) -> Callable[Concatenate[ImageIndex, P], R]:
+    """The index is a cache: when its file is damaged (not a database, corrupt pages, a foreign schema),
+    discard it, rescan the workspace and run the call once more, instead of failing every call from now on."""
+
+    @wraps(method)
+    def run(self: ImageIndex, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as e:
+            if not damaged(e):
+                raise
+            self._discard(e)
+        if method.__name__ != "refresh":
+            self.refresh(full=True)
+        return method(self, *args, **kwargs)
+
+    return run
 
 
 @lru_cache(maxsize=1)
@@ -108,20 +118,6 @@ def fts5_available() -> bool:
     finally:
         conn.close()
     return True
-
-
-def encode_cursor(created_at: str, image_id: str, relative_path: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([created_at, image_id, relative_path]).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[str, str, str]:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        raw = None
-    if not (isinstance(raw, list) and len(raw) == 3 and all(isinstance(v, str) for v in raw)):
-        raise ValueError("the cursor is not one this index returned; start again without it")
-    return raw[0], raw[1], raw[2]
 
 
 class ImageIndex:
@@ -141,6 +137,12 @@ class ImageIndex:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn
+        with real_dir(self.workspace.root, (STATE_DIR,), what="Easel's state folder"):
+            pass
+        for file in self._files():  # a link planted here would make SQLite write through it
+            with suppress(FileNotFoundError):
+                if not stat.S_ISREG(file.lstat().st_mode):
+                    file.unlink()
         conn = connect(self.path)
         with self._lock:
             try:
@@ -191,7 +193,21 @@ class ImageIndex:
         for conn in connections:
             conn.close()
 
+    def _files(self) -> list[Path]:
+        return [self.path.with_name(self.path.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+
+    def _discard(self, error: sqlite3.Error) -> None:
+        """Throw the damaged cache away; the next connection starts an empty one, filled by the next refresh."""
+        log.warning("the image index %s is damaged (%s): rebuilding it from the workspace", self.path, error)
+        self.close()
+        with self._lock:
+            self._fts = None
+        for file in self._files():
+            with suppress(FileNotFoundError):
+                file.unlink()
+
     # ------------------------------------------------------------------ scans
+    @_rebuilt_when_damaged
     def refresh(self, *, full: bool = False) -> int:
         """Bring the index up to date with the day folders; return how many entries changed."""
         with self._refresh_lock:
@@ -229,7 +245,7 @@ class ImageIndex:
         present: set[str] = set()
         rows: list[dict[str, Any]] = []
         for file_name, entry in files.items():
-            if Path(file_name).suffix.lower() not in FORMATS or file_name.startswith("."):
+            if Path(file_name).suffix.lower() not in FORMATS or file_name.startswith(".") or not utf8_name(file_name):
                 continue
             side = files.get(Path(file_name).stem + ".json")
             try:
@@ -256,6 +272,7 @@ class ImageIndex:
             log.debug("index: %s: %d updated, %d removed", name, len(rows), len(gone))
         return len(rows) + len(gone)
 
+    @_rebuilt_when_damaged
     def note_written(self, image_paths: Sequence[Path]) -> None:
         """Index images the server has just written (their sidecars beside them) without waiting for a scan."""
         conn = self._conn()
@@ -265,13 +282,20 @@ class ImageIndex:
                 day, _, name = rel.partition("/")
                 if DAY_FOLDER.match(day) and "/" not in name and Path(name).suffix.lower() in FORMATS:
                     try:
-                        st = (self.workspace.root / rel).stat()
+                        st = (self.workspace.root / rel).lstat()
                     except FileNotFoundError:
+                        st = None
+                    if st is None or not stat.S_ISREG(st.st_mode):
                         with self._write(conn):
                             self._delete(conn, rel)
                         continue
                     side = (self.workspace.root / rel).with_suffix(".json")
-                    side_st = side.stat() if side.is_file() else None
+                    try:
+                        side_st: os.stat_result | None = side.lstat()
+                    except FileNotFoundError:
+                        side_st = None
+                    if side_st is not None and not stat.S_ISREG(side_st.st_mode):
+                        side_st = None
                     row = read_row(self.workspace, self.workspace.root / rel, rel, stamp_of(st, side_st))
                     with self._write(conn):
                         self._upsert(conn, row)
@@ -300,6 +324,7 @@ class ImageIndex:
         conn.execute("DELETE FROM edges WHERE child_path = ?", (rel,))
 
     # ---------------------------------------------------------------- queries
+    @_rebuilt_when_damaged
     def query(
         self,
         *,
@@ -342,21 +367,23 @@ class ImageIndex:
             args.extend(decode_cursor(cursor))
         sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY created_at DESC, id DESC, relative_path DESC LIMIT ?"
-        entries = [_entry(r) for r in conn.execute(sql, [*args, limit + 1])]
+        entries = [entry_of(r) for r in conn.execute(sql, [*args, limit + 1])]
         if len(entries) <= limit:
             return entries, None
         last = entries[limit - 1]
         return entries[:limit], encode_cursor(last.created_at, last.id, last.relative_path)
 
+    @_rebuilt_when_damaged
     def get(self, image_id: str) -> ImageEntry | None:
         row = self._conn().execute(_SELECT + " WHERE id = ? ORDER BY created_at DESC LIMIT 1", (image_id,)).fetchone()
-        return _entry(row) if row else None
+        return entry_of(row) if row else None
 
+    @_rebuilt_when_damaged
     def children(self, image_id: str) -> list[ImageEntry]:
         sql = (
             _SELECT + " WHERE relative_path IN (SELECT child_path FROM edges WHERE parent = ?) ORDER BY created_at, id"
         )
-        return [_entry(r) for r in self._conn().execute(sql, (image_id,))]
+        return [entry_of(r) for r in self._conn().execute(sql, (image_id,))]
 
     def lineage(self, image_id: str, depth: int = 10) -> dict[str, Any]:
         """Ancestors and descendants up to `depth` steps: {"root", "nodes": [{id, level, present, ...}],
@@ -383,7 +410,7 @@ class ImageIndex:
                             nxt.append(other_id)
                 frontier = nxt
         nodes = [
-            {"id": i, "level": levels[i], "present": e is not None, **(_summary(e) if e else {})}
+            {"id": i, "level": levels[i], "present": e is not None, **(summary_of(e) if e else {})}
             for i, e in found.items()
         ]
         nodes.sort(key=lambda n: (n["level"], n.get("created_at", ""), n["id"]))
@@ -393,32 +420,14 @@ class ImageIndex:
             "edges": sorted([p, c] for p, c in edges if p in found and c in found),
         }
 
+    @_rebuilt_when_damaged
     def count(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM images").fetchone()[0])
 
+    @_rebuilt_when_damaged
     def facets(self) -> dict[str, list[str]]:
         """The models and operations present, for filter menus."""
         conn = self._conn()
         models = [r[0] for r in conn.execute("SELECT DISTINCT model FROM images WHERE model IS NOT NULL ORDER BY 1")]
         tools = [r[0] for r in conn.execute("SELECT DISTINCT operation FROM images ORDER BY 1")]
         return {"models": models, "tools": tools}
-
-
-def _entry(row: sqlite3.Row) -> ImageEntry:
-    values = dict(row)
-    values["parents"] = tuple(json.loads(values["parents"]))
-    return ImageEntry(**values)
-
-
-def _summary(entry: ImageEntry) -> dict[str, Any]:
-    prompt = entry.prompt if entry.prompt is None or len(entry.prompt) <= 240 else entry.prompt[:239] + "…"
-    return {
-        "relative_path": entry.relative_path,
-        "created_at": entry.created_at,
-        "operation": entry.operation,
-        "prompt": prompt,
-        "model": entry.model,
-        "width": entry.width,
-        "height": entry.height,
-        "name_slug": entry.name_slug,
-    }

@@ -1,11 +1,16 @@
-"""Building one image-index row from the files (the sidecar, or the image's own header)."""
+"""Building one image-index row from the files (the sidecar, or the image's own header), and reading rows back
+(entries, summaries, page cursors)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import os
 import re
+import sqlite3
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,11 +36,11 @@ def read_row(workspace: Workspace, path: Path, rel: str, stamp: str) -> dict[str
     image_id = name_id or side_id or hashlib.sha256(rel.encode()).hexdigest()[:12]
     try:
         created_at = iso(datetime.fromisoformat(side["created_at"]))
-    except (KeyError, TypeError, ValueError):
-        created_at = iso(datetime.fromtimestamp(mtime_ns / 1e9, UTC))
+    except (KeyError, TypeError, ValueError, OverflowError):  # overflow: year 1 or 9999 moved to UTC
+        created_at = _file_time(mtime_ns)
     width, height, fmt = _int(side.get("width")), _int(side.get("height")), _text(side.get("format"))
     if width is None or height is None:
-        width, height, header_format = _header(path)
+        width, height, header_format = _header(workspace, path)
         fmt = fmt or header_format
     params: dict[str, Any] = side["parameters"] if isinstance(side.get("parameters"), dict) else {}
     inputs: list[Any] = side["inputs"] if isinstance(side.get("inputs"), list) else []
@@ -92,12 +97,89 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _header(path: Path) -> tuple[int | None, int | None, str | None]:
-    """Size and format from the file's header only (Pillow opens lazily: no pixels are decoded)."""
+def _file_time(mtime_ns: int) -> str:
+    try:
+        return iso(datetime.fromtimestamp(mtime_ns / 1e9, UTC))
+    except (OverflowError, OSError, ValueError):  # a file time set far outside what datetime holds
+        return iso(datetime.fromtimestamp(0, UTC))
+
+
+def _header(workspace: Workspace, path: Path) -> tuple[int | None, int | None, str | None]:
+    """Size and format from the file's header only (Pillow opens lazily: no pixels are decoded); the file is
+    opened like every workspace read (regular, no links)."""
     from PIL import Image, UnidentifiedImageError
 
+    from easel_mcp.errors import WorkspaceError
+    from easel_mcp.imaging.io import MAX_INPUT_BYTES
+
     try:
-        with Image.open(path) as im:
+        with workspace.open_file(path, limit=MAX_INPUT_BYTES) as f, Image.open(f) as im:
             return im.width, im.height, (im.format or "").lower() or None
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError, WorkspaceError):
         return None, None, None
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    id: str
+    relative_path: str
+    created_at: str
+    operation: str
+    prompt: str | None
+    model: str | None
+    provider: str | None
+    width: int | None
+    height: int | None
+    format: str
+    bytes: int
+    cost_usd: float | None
+    parents: tuple[str, ...]
+    name_slug: str
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["parents"] = list(self.parents)
+        return out
+
+
+def encode_cursor(created_at: str, image_id: str, relative_path: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created_at, image_id, relative_path]).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str, str]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        raw = None
+    if not (isinstance(raw, list) and len(raw) == 3 and all(isinstance(v, str) for v in raw)):
+        raise ValueError("the cursor is not one this index returned; start again without it")
+    return raw[0], raw[1], raw[2]
+
+
+def utf8_name(name: str) -> bool:
+    """False for a file name that is not valid UTF-8 (Python keeps its bytes as surrogates, SQLite refuses it)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def entry_of(row: sqlite3.Row) -> ImageEntry:
+    values = dict(row)
+    values["parents"] = tuple(json.loads(values["parents"]))
+    return ImageEntry(**values)
+
+
+def summary_of(entry: ImageEntry) -> dict[str, Any]:
+    prompt = entry.prompt if entry.prompt is None or len(entry.prompt) <= 240 else entry.prompt[:239] + "…"
+    return {
+        "relative_path": entry.relative_path,
+        "created_at": entry.created_at,
+        "operation": entry.operation,
+        "prompt": prompt,
+        "model": entry.model,
+        "width": entry.width,
+        "height": entry.height,
+        "name_slug": entry.name_slug,
+    }

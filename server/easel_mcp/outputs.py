@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from easel_mcp import __version__
 from easel_mcp.catalog.prices import cost_from_usage
 from easel_mcp.providers.base import ProviderResult
@@ -171,12 +173,16 @@ def rebuild_job(workspace: Workspace, rows: list[dict[str, Any]], job_id: str) -
     last = rows[-1]
     images: list[ImageOut] = []
     for rel in last["outputs"]:
-        path = (workspace.root / rel).resolve()
-        side = workspace.read_sidecar(path) if path.is_file() else None
-        if side is None:
+        path = workspace.root / rel  # never resolved: a file replaced by a link is not followed
+        side = workspace.read_sidecar(path)
+        try:
+            size = path.lstat().st_size
+        except OSError:
             continue
-        images.append(
-            ImageOut(
+        if side is None or not path.is_file() or path.is_symlink():
+            continue
+        try:
+            image = ImageOut(
                 id=side["id"],
                 path=str(path),
                 relative_path=rel,
@@ -184,10 +190,12 @@ def rebuild_job(workspace: Workspace, rows: list[dict[str, Any]], job_id: str) -
                 width=side["width"],
                 height=side["height"],
                 format=side["format"],
-                bytes=path.stat().st_size,
+                bytes=size,
                 sha256=side["sha256"],
             )
-        )
+        except (KeyError, ValidationError):  # a sidecar Easel did not write: only that image is left out
+            continue
+        images.append(image)
     # An open row of a shared ledger is a call another replica runs (its sweeper settles it if that one dies);
     # an open row of a workspace's own ledger is one a crashed run left: unknown until recovery settles it.
     running = "running" if last.get("replica") else "unknown"
@@ -202,18 +210,22 @@ def rebuild_job(workspace: Workspace, rows: list[dict[str, Any]], job_id: str) -
     result = None
     if status == "done" and images:
         side = workspace.read_sidecar(Path(images[0].path)) or {}
-        params = side.get("parameters", {})
+        params = side["parameters"] if isinstance(side.get("parameters"), dict) else {}
+
+        def text(value: Any, default: str | None) -> str | None:
+            return value if isinstance(value, str) else default
+
         result = ImageResult(
             images=images,
             provider=last["provider"],
             model=last["model"],
             operation=last["tool"],
-            size=params.get("size", "auto"),
-            quality=params.get("quality", "auto"),
-            usage=side.get("usage"),
+            size=text(params.get("size"), "auto"),
+            quality=text(params.get("quality"), "auto"),
+            usage=side["usage"] if isinstance(side.get("usage"), dict) else None,
             cost_usd=last.get("cost_usd"),
             estimated_cost_usd=last.get("estimated_usd"),
-            revised_prompt=side.get("revised_prompt"),
+            revised_prompt=text(side.get("revised_prompt"), None),
             elapsed_s=last.get("elapsed_s") or 0.0,
             request_id=last.get("request_id"),
             job_id=job_id,

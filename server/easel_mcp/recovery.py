@@ -7,11 +7,9 @@ counting its reservation (the upstream may have billed it).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
-import stat
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,24 +46,6 @@ def pid_alive(pid: int | None) -> bool:
 MAX_SIDECAR_BYTES = 1024 * 1024  # sidecars are a few KB; anything larger is not one of ours
 
 
-def _read_sidecar(path: Path) -> dict[str, Any] | None:
-    """A sidecar as a dict, or None (logged in one line) when it is not a small, regular, readable JSON
-    object: a crashed run's leftovers, or a hostile file, must never stop the server from starting."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as f:
-            info = os.fstat(f.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise ValueError("not a regular file")
-            if info.st_size > MAX_SIDECAR_BYTES:
-                raise ValueError(f"{info.st_size} bytes, over the {MAX_SIDECAR_BYTES} limit")
-            side = json.loads(f.read(MAX_SIDECAR_BYTES + 1).decode("utf-8"))
-    except (OSError, ValueError, RecursionError) as e:
-        log.warning("recovery: skipped %s (%s)", path, str(e)[:200] or type(e).__name__)
-        return None
-    return side if isinstance(side, dict) else None
-
-
 def _sidecars_of_job(workspace: Workspace, job_id: str, started: datetime) -> list[dict[str, Any]]:
     found = []
     for day in sorted({started.date(), (started + timedelta(days=1)).date()}):
@@ -73,7 +53,10 @@ def _sidecars_of_job(workspace: Workspace, job_id: str, started: datetime) -> li
         if folder.is_symlink() or not folder.is_dir():
             continue
         for path in folder.glob("*.json"):
-            side = _read_sidecar(path)
+            side = workspace.read_sidecar(path)  # regular files only, capped: a FIFO or link never blocks start-up
+            if side is None:
+                log.warning("recovery: skipped %s (not a readable sidecar)", path.name)
+                continue
             if side is not None and side.get("job_id") == job_id and isinstance(side.get("file"), str):
                 image = path.with_name(Path(side["file"]).name)
                 side["_relative_path"] = workspace.relative(image)

@@ -20,10 +20,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
-from easel_mcp.errors import ConfigurationError, ImageNotFound, PathNotAllowed
+from easel_mcp.errors import ConfigurationError, ImageNotFound, PathNotAllowed, WorkspaceError
+from easel_mcp.workspace_files import (
+    MAX_SIDECAR_BYTES,
+    open_regular,
+    parse_sidecar,
+    parts_below,
+    read_regular,
+    real_dir,
+)
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{12}$")
 _ID_IN_NAME = re.compile(r"-([0-9a-f]{12})\.[a-z0-9]+$")
@@ -65,7 +73,11 @@ class Workspace:
                 "its own, e.g. ~/Pictures/Easel"
             )
         try:
-            (ws.root / STATE_DIR / "tmp").mkdir(parents=True, exist_ok=True)
+            ws.root.mkdir(parents=True, exist_ok=True)
+            with real_dir(ws.root, (STATE_DIR, "tmp"), what="Easel's state folder"):
+                pass  # a real folder, never created or used through a link
+        except PathNotAllowed as e:
+            raise ConfigurationError(f"{e} (or set EASEL_WORKSPACE)") from e
         except OSError as e:
             raise ConfigurationError(f"cannot create the workspace {ws.root}: {e.strerror}; set EASEL_WORKSPACE") from e
         if not os.access(ws.root, os.W_OK):
@@ -125,18 +137,40 @@ class Workspace:
         return resolved
 
     def find_image(self, image_id: str) -> Path:
-        """The image file with this id (ids are unique; the name ends with '-<id>.<ext>')."""
+        """The image file with this id (ids are unique; the name ends with '-<id>.<ext>'): a regular file in a
+        real folder of the workspace (links are not followed); read it with `read_file`."""
         if not ID_PATTERN.match(image_id):
             raise ImageNotFound(f"{image_id!r} is not an image id (12 hex digits)")
-        for day in sorted(self.root.iterdir(), reverse=True):
-            if not day.is_dir() or day.name.startswith("."):
+        with os.scandir(self.root) as listing:
+            days = sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name, reverse=True)
+        for day in days:
+            if not day.is_dir(follow_symlinks=False):
                 continue
-            for ext in IMAGE_EXTENSIONS:
-                for hit in day.glob(f"*-{image_id}{ext}"):
-                    resolved = hit.resolve()
-                    if resolved.is_relative_to(self.root) and resolved.is_file():
-                        return resolved
+            with contextlib.suppress(OSError), os.scandir(day.path) as files:
+                for hit in sorted(files, key=lambda e: e.name):
+                    name = hit.name
+                    if name.endswith(tuple(f"-{image_id}{ext}" for ext in IMAGE_EXTENSIONS)) and hit.is_file(
+                        follow_symlinks=False
+                    ):
+                        return self.root / day.name / name
         raise ImageNotFound(f"no image with id {image_id} in the workspace {self.root}")
+
+    def read_file(self, path: Path, *, limit: int, what: str = "the image") -> bytes:
+        """The bytes of a file in the workspace or an allowed input folder, read safely (see workspace_files):
+        a regular file, no link on the way, at most `limit` bytes."""
+        return read_regular(self._base_of(path), path, limit=limit, what=what)
+
+    def open_file(self, path: Path, *, limit: int, what: str = "the image") -> BinaryIO:
+        """`path` opened for reading as `read_file` reads it (the caller closes it)."""
+        return open_regular(self._base_of(path), path, limit=limit, what=what)
+
+    def _base_of(self, path: Path) -> Path:
+        if not path.is_absolute() or path.is_relative_to(self.root):
+            return self.root
+        for base in self.input_dirs:
+            if path.is_relative_to(base):
+                return base
+        raise PathNotAllowed(f"{path} is outside the workspace {self.root}")
 
     @staticmethod
     def id_of(path: Path) -> str | None:
@@ -154,24 +188,24 @@ class Workspace:
         self, data: bytes, *, ext: str, label: str, when: datetime | None = None, subfolder: str | None = None
     ) -> WrittenFile:
         """Write `data` under a new, never-reused name: <date>/<slug>-<id>.<ext>. Atomic (temp file,
-        fsync, then a hard link that fails rather than overwrite); never replaces an existing file."""
+        fsync, then a hard link that fails rather than overwrite); never replaces an existing file. The
+        folders are real folders of the workspace: a day folder that is a link is refused, never followed."""
         when = when or datetime.now(UTC)
-        day = self.root / when.strftime("%Y-%m-%d")
-        if subfolder:
-            day = day / slugify(subfolder)
-        day.mkdir(parents=True, exist_ok=True)
-        tmp = self.write_temp(data)
-        try:
-            for _ in range(20):
-                image_id = secrets.token_hex(6)
-                target = day / f"{slugify(label)}-{image_id}.{ext.lower().lstrip('.')}"
-                if _link_no_clobber(tmp, target):
-                    _fsync_dir(day)
-                    return WrittenFile(image_id, target, self.relative(target))
-            raise OSError("could not find a free file name after 20 tries")  # pragma: no cover
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        folder = [when.strftime("%Y-%m-%d"), *([slugify(subfolder)] if subfolder else [])]
+        with real_dir(self.root, folder, what="the output folder") as dir_fd:
+            tmp = self.write_temp(data)
+            try:
+                for _ in range(20):
+                    image_id = secrets.token_hex(6)
+                    name = f"{slugify(label)}-{image_id}.{ext.lower().lstrip('.')}"
+                    if _link_no_clobber(tmp, name, dir_fd, self.root.joinpath(*folder)):
+                        _fsync_dir(dir_fd)
+                        target = self.root.joinpath(*folder, name)
+                        return WrittenFile(image_id, target, self.relative(target))
+                raise OSError("could not find a free file name after 20 tries")  # pragma: no cover
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
 
     def sidecar_path(self, image_path: Path) -> Path:
         return image_path.with_suffix(".json")
@@ -179,23 +213,34 @@ class Workspace:
     def write_sidecar(self, image_path: Path, payload: dict[str, Any]) -> Path:
         target = self.sidecar_path(image_path)
         data = json.dumps(payload, indent=2, ensure_ascii=False, default=str).encode()
-        tmp = self.write_temp(data)
-        tmp.replace(target)
-        return target
+        return self.write_file(parts_below(self.root, target), data)
+
+    def write_file(self, parts: Sequence[str], data: bytes) -> Path:
+        """Write `data` atomically at root/parts (replacing what is there), in real folders of the workspace."""
+        with real_dir(self.root, parts[:-1], what="the folder") as dir_fd:
+            tmp = self.write_temp(data)
+            if dir_fd < 0:  # pragma: no cover - no descriptors (Windows): the folders were checked
+                tmp.replace(self.root.joinpath(*parts))
+            else:
+                os.replace(tmp, parts[-1], dst_dir_fd=dir_fd)
+        return self.root.joinpath(*parts)
 
     def read_sidecar(self, image_path: Path) -> dict[str, Any] | None:
+        """The image's sidecar, or None when it is missing or unusable (a link, not a regular file, over
+        MAX_SIDECAR_BYTES, not UTF-8 JSON of a sane shape): a bad sidecar only costs its own image's details."""
         try:
-            loaded = json.loads(self.sidecar_path(image_path).read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
+            data = read_regular(self.root, self.sidecar_path(image_path), limit=MAX_SIDECAR_BYTES, what="the sidecar")
+        except (WorkspaceError, OSError):
             return None
-        return loaded if isinstance(loaded, dict) else None
+        return parse_sidecar(data)
 
     def write_temp(self, data: bytes) -> Path:
         """`data` in a new, fsynced file under the state folder (rename it into place)."""
-        tmp_dir = self.state_dir / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        tmp = tmp_dir / f"{secrets.token_hex(8)}.part"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        name = f"{secrets.token_hex(8)}.part"
+        with real_dir(self.root, (STATE_DIR, "tmp"), what="Easel's temp folder") as dir_fd:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(name, flags, 0o644, dir_fd=dir_fd) if dir_fd >= 0 else os.open(self._tmp(name), flags, 0o644)
+        tmp = self._tmp(name)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -207,30 +252,31 @@ class Workspace:
             raise
         return tmp
 
+    def _tmp(self, name: str) -> Path:
+        return self.state_dir / "tmp" / name
 
-def _link_no_clobber(src: Path, dst: Path) -> bool:
-    """Publish `src` at `dst` atomically unless `dst` exists. False when the name is taken."""
+
+def _link_no_clobber(src: Path, name: str, dir_fd: int, folder: Path) -> bool:
+    """Publish `src` as `name` in the folder `dir_fd` atomically unless the name is taken (then False)."""
+    fd_args: dict[str, Any] = {"dst_dir_fd": dir_fd} if dir_fd >= 0 else {}
+    dst: str | Path = name if dir_fd >= 0 else folder / name
     try:
-        os.link(src, dst)
+        os.link(src, dst, **fd_args)
         return True
     except FileExistsError:
         return False
     except OSError:
         # No hard links on this file system: reserve the name exclusively, then replace it.
         try:
-            fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, **({"dir_fd": dir_fd} if fd_args else {}))
         except FileExistsError:
             return False
         os.close(fd)
-        src.replace(dst)
+        os.replace(src, dst, **fd_args)  # noqa: PTH105 - relative to a folder descriptor
         return True
 
 
-def _fsync_dir(path: Path) -> None:
-    if os.name != "posix":  # pragma: no cover
+def _fsync_dir(dir_fd: int) -> None:
+    if os.name != "posix" or dir_fd < 0:  # pragma: no cover
         return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    os.fsync(dir_fd)

@@ -2,9 +2,10 @@
 
 Routes: GET /, /static/..., /api/images, /api/images/{id}, /api/images/{id}/file, /api/images/{id}/thumb,
 /api/spend, /api/facets. Ids are checked (12 hex digits) before any disk access, and files are always found
-through the index and resolved inside the workspace, never from request text. The guard in front checks the
-Host and Origin headers (loopback binds: DNS-rebinding protection), the token when one is set (Authorization:
-Bearer, or the cookie that `?token=` sets), and adds the security headers to every response.
+through the index and opened inside the workspace like every workspace read (regular files, no links followed,
+size capped), never from request text. The guard in front checks the Host and Origin headers (loopback binds:
+DNS-rebinding protection), the token when one is set (Authorization: Bearer, or the cookie that `?token=` sets),
+and adds the security headers to every response.
 """
 
 from __future__ import annotations
@@ -12,24 +13,27 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, BinaryIO, Literal, cast
 from urllib.parse import parse_qsl, urlencode
 
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from easel_mcp.budgets import day_bounds, month_bounds, parse_since
-from easel_mcp.gallery.thumbs import ensure_thumbnail, snap_size, thumbnail_path
+from easel_mcp.errors import FileTooLarge, WorkspaceError
+from easel_mcp.gallery.thumbs import RENDERS, ensure_thumbnail, snap_size, thumbnail_path
+from easel_mcp.imaging.io import MAX_INPUT_BYTES
 from easel_mcp.index import ImageEntry, ImageIndex
 from easel_mcp.ledger import Ledger
 from easel_mcp.workspace import ID_PATTERN, Workspace
@@ -70,6 +74,7 @@ class _Gallery:
         self.ledger_path = ledger_path
         self._ledger: Ledger | None = None
         self._lock = threading.Lock()
+        self._renders = anyio.CapacityLimiter(RENDERS)
 
     async def page(self, request: Request) -> Response:
         return FileResponse(
@@ -125,9 +130,8 @@ class _Gallery:
         path = await anyio.to_thread.run_sync(self._path, request.path_params["image_id"])
         if path is None:
             return _error(404, "no such image")
-        return await _file(
-            request, path, MIME.get(path.suffix.lower(), "application/octet-stream"), "private, max-age=3600"
-        )
+        media_type = MIME.get(path.suffix.lower(), "application/octet-stream")
+        return await _file(request, self.workspace, path, media_type, "private, max-age=3600")
 
     async def thumb(self, request: Request) -> Response:
         try:
@@ -140,10 +144,14 @@ class _Gallery:
             return _error(404, "no such image")
         target = thumbnail_path(self.workspace.state_dir, image_id, size)
         try:
-            thumb, _ = await anyio.to_thread.run_sync(ensure_thumbnail, path, target, size)
+            thumb, _ = await anyio.to_thread.run_sync(
+                ensure_thumbnail, self.workspace, path, target, size, limiter=self._renders
+            )
+        except WorkspaceError as e:
+            return _error(413 if isinstance(e, FileTooLarge) else 404, str(e))
         except (OSError, ValueError) as e:
             return _error(415, f"cannot make a thumbnail of this image: {e}")
-        return await _file(request, thumb, "image/webp", "private, max-age=86400")
+        return await _file(request, self.workspace, thumb, "image/webp", "private, max-age=86400")
 
     async def spend(self, request: Request) -> Response:
         by = request.query_params.get("by") or "day"
@@ -188,11 +196,8 @@ class _Gallery:
         entry = self._entry(image_id)
         if entry is None:
             return None
-        root = self.workspace.root
-        path = (root / entry.relative_path).resolve()
-        if not path.is_relative_to(root) or path.is_relative_to(self.workspace.state_dir) or not path.is_file():
-            return None
-        return path
+        path = self.workspace.root / entry.relative_path  # opened by _file without following links
+        return None if path.is_relative_to(self.workspace.state_dir) else path
 
     def _open_ledger(self) -> Ledger | None:
         with self._lock:
@@ -210,16 +215,34 @@ def _error(status: int, message: str) -> Response:
     return _json({"error": message}, status)
 
 
-async def _file(request: Request, path: Path, media_type: str, cache: str) -> Response:
+async def _file(request: Request, workspace: Workspace, path: Path, media_type: str, cache: str) -> Response:
+    """The file streamed from a descriptor opened like every workspace read (regular, no links, capped)."""
     try:
-        st = await anyio.to_thread.run_sync(path.stat)
-    except FileNotFoundError:
-        return _error(404, "the file is gone")
+        f = await anyio.to_thread.run_sync(lambda: workspace.open_file(path, limit=MAX_INPUT_BYTES, what="the file"))
+    except FileTooLarge as e:
+        return _error(413, str(e))
+    except WorkspaceError as e:
+        return _error(404, str(e))
+    st = os.fstat(f.fileno())
     etag = f'"{st.st_mtime_ns:x}-{st.st_size:x}"'
     headers = {"etag": etag, "cache-control": cache}
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        f.close()
         return Response(status_code=304, headers=headers)
-    return FileResponse(path, media_type=media_type, headers=headers, stat_result=st)
+    headers["content-length"] = str(st.st_size)
+    return StreamingResponse(_chunks(f, st.st_size), media_type=media_type, headers=headers)
+
+
+async def _chunks(f: BinaryIO, size: int) -> AsyncIterator[bytes]:
+    try:
+        while size > 0:
+            chunk = await anyio.to_thread.run_sync(f.read, min(size, 256 * 1024))
+            if not chunk:
+                return
+            size -= len(chunk)
+            yield chunk
+    finally:
+        f.close()
 
 
 def cookie_value(token: str) -> str:

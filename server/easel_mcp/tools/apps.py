@@ -67,10 +67,11 @@ def build_apps(studio: Studio) -> Apps:
             source = await anyio.to_thread.run_sync(studio.workspace.find_image, image.strip().lower())
 
             def save() -> SavedMask:
-                from easel_mcp.imaging.io import open_header, probe
+                from easel_mcp.imaging.io import MAX_INPUT_BYTES, open_header, probe
 
                 info = probe(data, what="the mask")
-                header, _ = open_header(source.read_bytes(), what="the image")
+                image_data = studio.workspace.read_file(source, limit=MAX_INPUT_BYTES)
+                header, _ = open_header(image_data, what="the image")
                 if info.format != "png":
                     raise ToolError("the mask must be a PNG")
                 if (info.width, info.height) != header.size:
@@ -78,11 +79,8 @@ def build_apps(studio: Studio) -> Apps:
                         f"the mask is {info.width}x{info.height} but the image is "
                         f"{header.size[0]}x{header.size[1]}: paint it at the image's size"
                     )
-                folder = studio.workspace.root / "masks"
-                folder.mkdir(exist_ok=True)
-                target = folder / f"mask-for-{image}-{secrets.token_hex(4)}.png"
-                tmp = studio.workspace.write_temp(data)
-                tmp.replace(target)
+                name = f"mask-for-{image}-{secrets.token_hex(4)}.png"
+                target = studio.workspace.write_file(("masks", name), data)  # a real folder: never via a link
                 return SavedMask(path=studio.workspace.relative(target), width=info.width, height=info.height)
 
             return await anyio.to_thread.run_sync(save)

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Literal
 
 import anyio.to_thread
@@ -16,6 +17,7 @@ from easel_mcp.errors import EaselError
 from easel_mcp.schemas.results import ImageResult
 from easel_mcp.settings import Settings
 from easel_mcp.ui import VIEWER_URI
+from easel_mcp.workspace import Workspace
 
 log = logging.getLogger("easel_mcp")
 
@@ -48,7 +50,12 @@ async def shape_result(result: ImageResult, *, preview: PreviewMode, settings: S
     structured = result.model_dump(mode="json")
     blocks: list[ContentBlock] = [TextContent(text=json.dumps(structured, separators=(",", ":")))]
     previews = await anyio.to_thread.run_sync(
-        _previews, result, preview, settings.preview_budget_bytes, settings.preview_max_bytes_per_image
+        _previews,
+        result,
+        preview,
+        settings.preview_budget_bytes,
+        settings.preview_max_bytes_per_image,
+        Workspace(settings.workspace_path()).root,  # the images are read like every workspace file
     )
     for image, (block, note) in zip(result.images, previews, strict=True):
         blocks.append(
@@ -71,13 +78,14 @@ async def shape_result(result: ImageResult, *, preview: PreviewMode, settings: S
 
 
 def _previews(
-    result: ImageResult, mode: PreviewMode, budget_bytes: int, per_image_cap: int
+    result: ImageResult, mode: PreviewMode, budget_bytes: int, per_image_cap: int, root: Path
 ) -> list[tuple[ImageContent | None, str | None]]:
     import base64
-    from pathlib import Path
 
     from easel_mcp.imaging.errors import ImagingError
+    from easel_mcp.imaging.io import MAX_INPUT_BYTES
     from easel_mcp.imaging.preview import make_preview, preview_budget_split
+    from easel_mcp.workspace_files import read_regular
 
     if mode == "none" or not result.images:
         return [(None, None) for _ in result.images]
@@ -86,9 +94,9 @@ def _previews(
     full_total = sum(i.bytes for i in result.images)
     for image in result.images:
         try:
-            data = Path(image.path).read_bytes()
-        except OSError as e:  # saved and paid for: the result stands, without this preview
-            out.append((None, f"no preview of {image.relative_path}: {e.strerror or e}"))
+            data = read_regular(root, Path(image.path), limit=MAX_INPUT_BYTES, what=image.relative_path)
+        except (OSError, EaselError) as e:  # saved and paid for: the result stands, without this preview
+            out.append((None, f"no preview of {image.relative_path}: {e}"))
             continue
         note = None
         if mode == "full":

@@ -10,6 +10,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
 from pydantic import Field
 
+from easel_mcp.errors import FileTooLarge, ImageNotFound
 from easel_mcp.schemas.gallery import ImageDetail, ImageList, ImageSummary
 from easel_mcp.studio import Studio
 from easel_mcp.tools.common import tool_errors
@@ -85,7 +86,7 @@ def register(server: MCPServer, studio: Studio) -> None:
                 raise ToolError(
                     f"no image with id {id!r} in the workspace {studio.workspace.root}; list_images shows what there is"
                 )
-            path = (studio.workspace.root / entry.relative_path).resolve()
+            path = studio.workspace.root / entry.relative_path  # read below without following links
             parents = [p for p in (index.get(pid) for pid in entry.parents) if p is not None]
             image = ImageDetail(
                 image=summary(entry),
@@ -96,10 +97,17 @@ def register(server: MCPServer, studio: Studio) -> None:
                 lineage=index.lineage(entry.id),
             )
             data = None
-            if preview and path.is_file():
+            if preview:
+                from easel_mcp.imaging.io import MAX_INPUT_BYTES
                 from easel_mcp.imaging.preview import make_preview
 
-                data = make_preview(path.read_bytes(), studio.settings.preview_max_bytes_per_image, fmt="auto")
+                try:
+                    raw = studio.workspace.read_file(path, limit=MAX_INPUT_BYTES, what=entry.relative_path)
+                except ImageNotFound:  # deleted since it was indexed: the details, without a preview
+                    return image, None
+                except FileTooLarge as e:
+                    raise ToolError(f"{e}; call get_image with preview=false for its details") from e
+                data = make_preview(raw, studio.settings.preview_max_bytes_per_image, fmt="auto")
             return image, data
 
         with tool_errors():
