@@ -90,10 +90,13 @@ def parse_store_url(url: str) -> tuple[str, str]:
     """`s3://bucket/prefix` -> (bucket, prefix); ConfigurationError says what a valid value looks like."""
     parts = urlsplit(url)
     prefix = parts.path.strip("/")
-    if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment or "@" in parts.netloc:
-        raise ConfigurationError(f"EASEL_STORE_URL must look like s3://bucket/prefix, got {url!r}")
-    if prefix:
+    try:
+        if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError(url)
         check_prefix(prefix)
+    except (ValueError, PathNotAllowed):
+        shown = repr(url) if "@" not in url else "a URL with credentials in it (use the AWS_* variables)"
+        raise ConfigurationError(f"EASEL_STORE_URL must look like s3://bucket/prefix, got {shown}") from None
     return parts.netloc, prefix
 
 
