@@ -178,6 +178,9 @@ async def test_spool_keeps_a_put_while_the_store_is_away_and_flush_uploads_it(
     )
 
     await proxy.start()  # the store is back, on the same endpoint
+    listed = [(found.key, found.spooled) async for found in spooled.list("2026-11-25")]
+    assert listed == [("2026-11-25/first.png", False), ("2026-11-25/later.png", True), ("2026-11-25/paid.png", True)]
+    assert await _keys(spooled, "2026-11-25", start_after="2026-11-25/later.png") == ["2026-11-25/paid.png"]
     flushed = await spooled.flush()
     assert flushed.uploaded == ["2026-11-25/paid.png", "2026-11-25/later.png"]  # oldest first
     assert (flushed.remaining, spooled.pending()) == (0, 0)
@@ -195,13 +198,17 @@ async def test_flush_after_a_crash_and_a_conflict(
     await proxy.stop()
     await spooled.put("x/uploaded-before-crash.png", PNG, "image/png")
     await spooled.put("x/taken.png", PNG, "image/png")
+    damaged = tmp_path / "spool" / ("0" * 64)
+    damaged.mkdir()
+    (damaged / "entry.json").write_text("{not json")
     await proxy.start()
     await store.put("x/uploaded-before-crash.png", PNG, "image/png")  # same bytes: the upload had happened
     await store.put("x/taken.png", b"someone else's", "image/png")  # other bytes: keep the paid image
     flushed = await spooled.flush()
     assert flushed.uploaded == ["x/uploaded-before-crash.png"]
-    assert flushed.remaining == 1 and flushed.error and "holds other bytes" in flushed.error
+    assert flushed.remaining == 2 and flushed.error and "holds other bytes" in flushed.error
     assert await spooled.get("x/taken.png", max_bytes=len(PNG)) == PNG
+    assert damaged.exists()  # a damaged entry is skipped (it counts as waiting), kept for a person
 
 
 async def test_keep_flushing_uploads_once_the_store_is_back(

@@ -39,7 +39,7 @@ from obstore.store import S3Store
 from easel_mcp.errors import ConfigurationError, EaselError, ImageNotFound, PathNotAllowed, WorkspaceError
 from easel_mcp.netguard import is_loopback
 from easel_mcp.providers.common import redact
-from easel_mcp.storage.ports import StoredObject
+from easel_mcp.storage.ports import ImageStore, StoredObject
 
 if TYPE_CHECKING:
     from obstore import ObjectMeta
@@ -268,3 +268,9 @@ def check_size(url: str, size: int, max_bytes: int) -> None:
 
 def _stored(meta: ObjectMeta) -> StoredObject:
     return StoredObject(key=meta["path"], size=meta["size"], etag=meta["e_tag"], last_modified=meta["last_modified"])
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_port(store: S3ImageStore) -> ImageStore:
+        return store

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 from pydantic import BaseModel
@@ -97,17 +98,23 @@ class SpooledImageStore:
             return await self.store.get(key, max_bytes)
 
     async def list(self, prefix: str = "", *, start_after: str | None = None) -> AsyncIterator[StoredObject]:
-        """The spooled images under `prefix` first, then the store's (a key in both is listed once)."""
+        """The store's objects under `prefix` and the spooled ones, merged in key order (the store lists in key
+        order, as S3 does), each key once: a listing can be resumed with `start_after` = the last key seen."""
         prefix = check_prefix(prefix)
-        spooled = await anyio.to_thread.run_sync(self._entries)
-        seen: set[str] = set()
-        for _, entry in spooled:
-            if _under(entry.key, prefix) and (start_after is None or entry.key > start_after):
-                seen.add(entry.key)
-                yield _spooled(entry)
+        entries = await anyio.to_thread.run_sync(self._entries)
+        waiting = sorted(
+            (_spooled(entry) for _, entry in entries if _under(entry.key, prefix)),
+            key=lambda found: found.key,
+        )
+        waiting = [found for found in waiting if start_after is None or found.key > start_after]
         async for found in self.store.list(prefix, start_after=start_after):
-            if found.key not in seen:
-                yield found
+            while waiting and waiting[0].key < found.key:
+                yield waiting.pop(0)
+            if waiting and waiting[0].key == found.key:
+                waiting.pop(0)  # uploaded, not yet removed from the spool: the store's copy is the one
+            yield found
+        for found in waiting:
+            yield found
 
     async def flush(self) -> FlushResult:
         """Upload the spool, oldest first; stop at the first `StoreUnavailable` (the store is still away)."""
@@ -185,9 +192,12 @@ class SpooledImageStore:
     def _read_entry(self, folder: Path) -> SpoolEntry | None:
         try:
             raw = _read_file(folder / "entry.json", _ENTRY_MAX_BYTES, str(folder))
+            return SpoolEntry.model_validate_json(raw)
         except FileNotFoundError:
             return None
-        return SpoolEntry.model_validate_json(raw)
+        except (ValueError, OSError, WorkspaceError) as err:  # kept for a person to look at, never deleted
+            log.error("spool entry %s is unreadable and is skipped: %s", folder, err)
+            return None
 
     def _write_entry(self, entry: SpoolEntry, data: bytes) -> None:
         tmp = self.spool_dir / f".tmp-{uuid.uuid4().hex}"
@@ -250,3 +260,9 @@ def _remove_entry(folder: Path) -> None:
     gone = folder.with_name(f".done-{folder.name}-{uuid.uuid4().hex[:8]}")
     folder.rename(gone)
     shutil.rmtree(gone)
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_port(store: SpooledImageStore) -> ImageStore:
+        return store
