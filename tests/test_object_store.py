@@ -226,6 +226,23 @@ async def test_keep_flushing_uploads_once_the_store_is_back(
     assert await store.get("k/paid.png", max_bytes=len(PNG)) == PNG
 
 
+async def test_a_cancelled_call_still_keeps_the_paid_image(
+    proxied: S3ImageStore, store: S3ImageStore, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    spooled = SpooledImageStore(proxied, tmp_path / "spool")
+    proxy.gate.clear()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(spooled.put, "c/paid.png", PNG, "image/png")
+        await proxy.held.wait()  # the upload is in flight
+        tg.cancel_scope.cancel()  # the agent cancels the call...
+        proxy.cut()  # ...and the store goes away: the upload fails after the cancellation
+    assert spooled.pending() == 1
+    assert await spooled.get("c/paid.png", max_bytes=len(PNG)) == PNG
+    await proxy.start()
+    assert (await spooled.flush()).uploaded == ["c/paid.png"]
+    assert await store.get("c/paid.png", max_bytes=len(PNG)) == PNG
+
+
 def test_the_adapters_satisfy_the_port(store: S3ImageStore, tmp_path: Path) -> None:
     ports: list[ImageStore] = [store, SpooledImageStore(store, tmp_path / "spool")]
     assert all(port.url("a.png").endswith("/team/ws/a.png") for port in ports)

@@ -1,8 +1,9 @@
-"""A TCP forwarder on loopback that counts the bytes each way and can go away and come back on the same port.
+"""A TCP forwarder on loopback that counts and logs what passes, and can go away and come back on the same port.
 
-Put it between a client and a test server to prove what a call sent (`upstream_log`: its requests reached the
-server before their answers came back) and how many bytes it downloaded, or to make the server
-unreachable (connections refused, open ones cut) without stopping it. Runs on the test's event loop.
+Put it between a client and a test server to prove what a call sent (`upstream_log`: a request reaches the
+server before its answer comes back) and how many bytes it downloaded; `stop`/`cut` make the server unreachable
+(connections refused, open ones cut) without stopping it; a cleared `gate` holds requests in flight (`held` is
+set when one waits). Runs on the test's event loop.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ class TcpProxy:
         self.downstream_bytes = 0  # target -> client
         self.upstream_bytes = 0  # client -> target
         self.upstream_log = bytearray()  # everything the clients sent (keep the requests small)
+        self.gate = asyncio.Event()  # cleared: requests are held (not forwarded) until it is set again
+        self.gate.set()
+        self.held = asyncio.Event()  # set once a request is being held at the closed gate
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
 
@@ -32,7 +36,11 @@ class TcpProxy:
         return self
 
     async def stop(self) -> None:
+        self.cut()
+
+    def cut(self) -> None:
         """Refuse new connections and cut the open ones (a client's pooled connections die too)."""
+        self.gate.set()
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -63,6 +71,9 @@ class TcpProxy:
                 if downstream:
                     self.downstream_bytes += len(chunk)
                 else:
+                    if not self.gate.is_set():
+                        self.held.set()
+                        await self.gate.wait()
                     self.upstream_bytes += len(chunk)
                     self.upstream_log += chunk
                 writer.write(chunk)

@@ -1,7 +1,8 @@
 """A paid image is never lost: `SpooledImageStore` keeps what the object store could not take in a local spool.
 
 `put` tries the store; when it raises `StoreUnavailable` the bytes go to `spool_dir` and the returned
-`StoredObject` says `spooled=True` (the result tells the agent the image waits for the store). `flush()` uploads
+`StoredObject` says `spooled=True` (the result tells the agent the image waits for the store). `put` is shielded
+from cancellation: a call cancelled mid-upload still ends with the image stored or spooled. `flush()` uploads
 the spool oldest first and deletes each entry only after its upload succeeded; `keep_flushing(every_s)` runs it
 in the server's task group. `get`, `head` and `list` see spooled images too, so they stay readable meanwhile.
 
@@ -74,15 +75,21 @@ class SpooledImageStore:
         check_key(key)
         if self._entry_dir(key).exists():
             raise ObjectExists(f"{self.url(key)} already exists (waiting in the spool); use a new name")
-        try:
-            return await self.store.put(key, data, content_type)
-        except StoreUnavailable as err:
-            entry = SpoolEntry(key=key, content_type=content_type, size=len(data), spooled_at=datetime.now(UTC))
-            await anyio.to_thread.run_sync(self._write_entry, entry, data)
-            if self._drained is not None and self._drained.is_set():
-                self._drained = anyio.Event()
-            log.warning("spooled %s to %s until the store is back: %s", key, self.spool_dir, err)
-            return StoredObject(key=key, size=len(data), etag=None, last_modified=entry.spooled_at, spooled=True)
+        # Shielded: the image is paid for, a cancelled call still stores (or spools) it before it stops.
+        with anyio.CancelScope(shield=True):
+            try:
+                stored = await self.store.put(key, data, content_type)
+            except StoreUnavailable as err:
+                stored = await self._spool(key, data, content_type, err)
+        return stored
+
+    async def _spool(self, key: str, data: bytes, content_type: str, err: StoreUnavailable) -> StoredObject:
+        entry = SpoolEntry(key=key, content_type=content_type, size=len(data), spooled_at=datetime.now(UTC))
+        await anyio.to_thread.run_sync(self._write_entry, entry, data)
+        if self._drained is not None and self._drained.is_set():
+            self._drained = anyio.Event()
+        log.warning("spooled %s to %s until the store is back: %s", key, self.spool_dir, err)
+        return StoredObject(key=key, size=len(data), etag=None, last_modified=entry.spooled_at, spooled=True)
 
     async def head(self, key: str) -> StoredObject | None:
         entry = await anyio.to_thread.run_sync(self._read_entry, self._entry_dir(check_key(key)))
