@@ -65,6 +65,10 @@ async def test_round_trip_under_the_url_prefix(s3_server: S3Server, bucket: str,
     assert (stored.key, stored.size, stored.spooled) == ("2026-11-25/red-fox-3f9a0c12be45.png", len(PNG), False)
     assert stored.etag
     assert store.url(stored.key) == f"s3://{bucket}/team/ws/2026-11-25/red-fox-3f9a0c12be45.png"
+    assert store.key_for(store.url(stored.key)) == stored.key
+    for elsewhere in (f"s3://{bucket}/team/other/a.png", f"s3://{bucket}/team/ws/../x.png", "/tmp/a.png"):
+        with pytest.raises(PathNotAllowed):
+            store.key_for(elsewhere)
     assert await store.get(stored.key, max_bytes=len(PNG)) == PNG
     head = await store.head(stored.key)
     assert head is not None and (head.key, head.size, head.etag) == (stored.key, len(PNG), stored.etag)

@@ -187,6 +187,13 @@ class S3ImageStore:
         path = "/".join(part for part in (self.prefix, check_key(key) if key else "") if part)
         return f"s3://{self.bucket}/{path}"
 
+    def key_for(self, url: str) -> str:
+        """The key of an `s3://` URL that `url(key)` gave (a result's `path` passed back); PathNotAllowed otherwise."""
+        root = self.url().rstrip("/") + "/"
+        if not url.startswith(root):
+            raise PathNotAllowed(f"{url!r} is not in the image store {root}")
+        return check_key(url[len(root) :])
+
     def __repr__(self) -> str:
         return f"S3ImageStore({self.url()!r}, endpoint={self.endpoint!r})"
 

@@ -67,6 +67,9 @@ class SpooledImageStore:
     def url(self, key: str) -> str:
         return self.store.url(key)
 
+    def key_for(self, url: str) -> str:
+        return self.store.key_for(url)
+
     def pending(self) -> int:
         """How many images wait in the spool."""
         return len(self._entry_dirs())
