@@ -136,8 +136,9 @@ async def test_bad_keys_and_settings_are_refused(bucket: str) -> None:
         "s3://b", environ={"EASEL_S3_ENDPOINT": "http://minio.internal:9000", "EASEL_S3_ALLOW_HTTP": "1"}
     )
     S3ImageStore.from_url("s3://b", environ={"EASEL_S3_ENDPOINT": "https://acct.r2.cloudflarestorage.com"})
-    with pytest.raises(ConfigurationError, match="http"):
-        S3ImageStore.from_url("s3://b", environ={"EASEL_S3_ENDPOINT": "ftp://127.0.0.1"})
+    for endpoint in ("ftp://127.0.0.1", "http://[::1", "127.0.0.1:9000"):
+        with pytest.raises(ConfigurationError, match="must be an http"):
+            S3ImageStore.from_url("s3://b", environ={"EASEL_S3_ENDPOINT": endpoint})
 
 
 async def test_failures_name_what_to_check_and_never_the_credentials(

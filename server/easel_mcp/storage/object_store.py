@@ -104,12 +104,16 @@ def http_allowed(endpoint: str | None, explicit: bool) -> bool:
     """Whether plain http may be used: only to a loopback endpoint, or when the operator asked for it."""
     if endpoint is None:
         return False
-    parts = urlsplit(endpoint)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    try:
+        parts = urlsplit(endpoint)
+        hostname = parts.hostname
+    except ValueError:
+        hostname = None
+    if hostname is None or parts.scheme not in {"http", "https"}:
         raise ConfigurationError(f"EASEL_S3_ENDPOINT must be an http(s):// URL, got {endpoint!r}")
     if parts.scheme == "https":
         return False
-    if is_loopback(parts.hostname) or explicit:
+    if is_loopback(hostname) or explicit:
         return True
     raise ConfigurationError(
         f"EASEL_S3_ENDPOINT {endpoint!r} is plain http on a non-loopback host: use https://, or set "

@@ -9,7 +9,9 @@ in the server's task group. `get`, `head` and `list` see spooled images too, so 
 One entry is one folder, `<spool_dir>/<sha256 of the key>/` holding `data` (the bytes) and `entry.json` (key,
 content type, size, when). It is written under a temporary name (files fsynced) and renamed into place, so an
 entry is whole or absent; the rename also refuses a second entry for the same key (no-clobber, as the store).
-A removal renames the folder to `.done-*` first, so a half-removed entry is never uploaded again.
+A removal renames the folder to `.done-*` first, so a half-removed entry is never uploaded again. A `.tmp-*`
+folder is a write that a crash interrupted before its `put` returned; it is never uploaded and is left for a
+person, as is an entry whose `entry.json` cannot be read (logged at each flush).
 """
 
 from __future__ import annotations
