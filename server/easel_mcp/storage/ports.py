@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -82,3 +83,35 @@ def open_ledger(settings: Settings, state_dir: Any) -> LedgerPort:
     from easel_mcp.ledger import Ledger
 
     return Ledger(state_dir / "ledger.sqlite3")
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One stored image (or sidecar, mask, partial): `key` is workspace-relative (`2026-11-25/red-fox-3f9a.png`,
+    or `users/<user>/...`). `spooled` means it waits in the local spool until the store is back."""
+
+    key: str
+    size: int
+    etag: str | None
+    last_modified: datetime
+    spooled: bool = False
+
+
+class ImageStore(Protocol):
+    """Where Easel keeps each image's bytes when they do not live in the workspace folder (S3 for a team).
+
+    Keys are POSIX paths relative to the store's root; `put` never overwrites (`ObjectExists`), `get` refuses an
+    object larger than `max_bytes` before downloading it, failures of the store itself are `StoreUnavailable`.
+    """
+
+    def url(self, key: str) -> str: ...
+
+    def key_for(self, url: str) -> str: ...
+
+    async def put(self, key: str, data: bytes, content_type: str) -> StoredObject: ...
+
+    async def get(self, key: str, max_bytes: int) -> bytes: ...
+
+    async def head(self, key: str) -> StoredObject | None: ...
+
+    def list(self, prefix: str = "", *, start_after: str | None = None) -> AsyncIterator[StoredObject]: ...
