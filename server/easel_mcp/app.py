@@ -143,11 +143,12 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
             with anyio.CancelScope(shield=True):
                 await studio.aclose()
 
+    from easel_mcp.tasks import build_tasks
     from easel_mcp.tools.apps import build_apps
 
     server = EaselServer(
         studio,
-        extensions=[build_apps(studio)],
+        extensions=[build_apps(studio), build_tasks(studio)],
         name="easel",
         title="Easel image studio",
         version=__version__,
