@@ -58,7 +58,7 @@ class EaselTasks(Extension):
         if job is None:
             return result
         preview = arguments.get("preview", "auto")
-        record = self.store.create(job, preview if preview in get_args(PreviewMode) else "auto")
+        record = self.store.create(params.name, job, preview if preview in get_args(PreviewMode) else "auto")
         return CreateTaskResult(**record.fields())
 
     def _running_job(self, result: HandlerResult) -> Job | None:

@@ -26,6 +26,8 @@ log = logging.getLogger("easel_mcp")
 TTL_MS = 60 * 60 * 1000  # a finished task is kept an hour after it was created (a running one until done)
 POLL_INTERVAL_MS = 2000  # image calls take seconds to minutes
 MAX_TASKS = 1000  # past this, the oldest finished tasks are forgotten first
+# How mcp's Tool.run words a ToolError; test_tasks_wire compares the task's result with the plain call's.
+TOOL_ERROR = "Error executing tool {tool}: {error}"
 
 
 def _iso(epoch: float) -> str:
@@ -37,6 +39,7 @@ class TaskRecord:
     """One task: the job it follows and how the tool's result is to be shaped."""
 
     task_id: str
+    tool: str
     job: Job
     preview: PreviewMode
     created: float = field(default_factory=time.time)
@@ -79,9 +82,9 @@ class TaskStore:
         self._settings = settings
         self._tasks: dict[str, TaskRecord] = {}
 
-    def create(self, job: Job, preview: PreviewMode) -> TaskRecord:
+    def create(self, tool: str, job: Job, preview: PreviewMode) -> TaskRecord:
         self._forget_old()
-        record = TaskRecord(secrets.token_urlsafe(24), job, preview)
+        record = TaskRecord(secrets.token_urlsafe(24), tool, job, preview)
         self._tasks[record.task_id] = record
         return record
 
@@ -107,7 +110,8 @@ class TaskStore:
             return GetTaskResult(**fields)
         job = record.job
         if job.result is None:
-            error = CallToolResult(content=[TextContent(text=str(job.error))], is_error=True)
+            text = TOOL_ERROR.format(tool=record.tool, error=job.error)
+            error = CallToolResult(content=[TextContent(text=text)], is_error=True)
             return GetTaskResult(**fields, result=_dump(error, version))
         try:
             # shape_result notes preview fallbacks in the result's warnings: shape a copy, every time
