@@ -12,6 +12,7 @@ import pytest
 
 from easel_mcp.errors import ProviderError
 from easel_mcp.settings import Settings
+from tests.helpers import png
 from tests.tasks_support import TASKS, Gate, gated_studio, http_easel, poll, rpc, same_call
 
 GENERATE = {"name": "generate_image", "arguments": {"prompt": "a lighthouse at dusk", "size": "1024x1024"}}
@@ -75,6 +76,27 @@ def test_the_tasks_result_is_the_plain_calls_result(url: str, gate: Gate) -> Non
         task = rpc(url, "tools/call", {**GENERATE, "arguments": args})["result"]
         del plain["_meta"]
         assert same_call(poll(url, task["taskId"])["result"]) == same_call(plain)
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("edit_image", {"images": ["p.png"]}),
+        ("inpaint", {"image": "p.png", "regions": [{"x": 10, "y": 10, "width": 50, "height": 60}]}),
+        ("outpaint", {"image": "p.png", "right": 100, "bottom": 50}),
+    ],
+)
+def test_edits_and_retouches_are_tasks_too(
+    offline_settings: Settings, url: str, tool: str, arguments: dict[str, object]
+) -> None:
+    (offline_settings.workspace_path() / "p.png").write_bytes(png((320, 240)))
+    call = {"name": tool, "arguments": {"prompt": "a brass lantern", **arguments}}
+    plain = rpc(url, "tools/call", call, tasks=False)["result"]
+    task = rpc(url, "tools/call", call)["result"]
+    assert task["resultType"] == "task", task
+    del plain["_meta"]
+    assert plain["structuredContent"]["operation"] == tool.removesuffix("_image")
+    assert same_call(poll(url, task["taskId"])["result"]) == same_call(plain)
 
 
 def test_a_tool_error_completes_the_task_with_the_plain_error_result(offline_settings: Settings) -> None:

@@ -83,22 +83,24 @@ class TaskStore:
         self._tasks: dict[str, TaskRecord] = {}
 
     def create(self, tool: str, job: Job, preview: PreviewMode) -> TaskRecord:
-        self._forget_old()
+        self._forget_old(room_for=1)
         record = TaskRecord(secrets.token_urlsafe(24), tool, job, preview)
         self._tasks[record.task_id] = record
         return record
 
     def get(self, task_id: str) -> TaskRecord | None:
-        self._forget_old()
+        self._forget_old(room_for=0)
         return self._tasks.get(task_id)
 
-    def _forget_old(self) -> None:
+    def _forget_old(self, room_for: int) -> None:
+        """Drop expired tasks, then the oldest finished ones until `room_for` more fit under the cap."""
         now = time.time()
         for task_id in [t for t, r in self._tasks.items() if r.expired(now)]:
             del self._tasks[task_id]
-        if len(self._tasks) >= MAX_TASKS:
+        excess = len(self._tasks) + room_for - MAX_TASKS
+        if excess > 0:
             finished = [r for r in self._tasks.values() if r.job.done.is_set()]
-            for record in finished[: len(self._tasks) - MAX_TASKS + 1]:
+            for record in finished[:excess]:
                 del self._tasks[record.task_id]
 
     async def snapshot(self, record: TaskRecord, version: str) -> GetTaskResult:
