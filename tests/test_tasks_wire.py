@@ -189,6 +189,11 @@ def test_calls_that_answer_at_once_are_not_tasks(url: str, arguments: dict[str, 
         assert result["structuredContent"]["status"] == "running" and result["structuredContent"]["job_id"]
 
 
+def test_an_explicit_wait_true_is_a_task_too(url: str) -> None:
+    call = {**GENERATE, "arguments": {**GENERATE["arguments"], "wait": True}}
+    assert rpc(url, "tools/call", call)["result"]["resultType"] == "task"
+
+
 def test_tools_that_answer_at_once_are_never_tasks(url: str) -> None:
     result = rpc(url, "tools/call", {"name": "list_models", "arguments": {}})["result"]
     assert result["resultType"] == "complete" and not result.get("isError")

@@ -6,6 +6,6 @@ it is done, carries exactly the result the plain call would have returned. `task
 job. Clients that do not declare the extension see no change.
 """
 
-from easel_mcp.tasks.extension import EXTENSION_ID, TaskedTools, build_tasks
+from easel_mcp.tasks.extension import EXTENSION_ID, TASKED_TOOLS, build_tasks
 
-__all__ = ["EXTENSION_ID", "TaskedTools", "build_tasks"]
+__all__ = ["EXTENSION_ID", "TASKED_TOOLS", "build_tasks"]

@@ -27,7 +27,7 @@ from easel_mcp.tools.common import PreviewMode
 
 EXTENSION_ID = "io.modelcontextprotocol/tasks"
 # The tools whose calls run as engine jobs (the others answer at once).
-TaskedTools = frozenset({"generate_image", "edit_image", "inpaint", "outpaint"})
+TASKED_TOOLS = frozenset({"generate_image", "edit_image", "inpaint", "outpaint"})
 _VERSIONS = frozenset(MODERN_PROTOCOL_VERSIONS)
 
 
@@ -49,7 +49,7 @@ class EaselTasks(Extension):
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
         arguments = params.arguments or {}
-        if params.name not in TaskedTools or arguments.get("wait", True) is not True or not _declared(ctx):
+        if params.name not in TASKED_TOOLS or arguments.get("wait", True) is not True or not _declared(ctx):
             return await call_next(ctx)
         # The interceptor's params are the ones the tool is called with: start the job, don't wait.
         params.arguments = {**arguments, "wait": False}
