@@ -64,3 +64,20 @@ async def test_past_the_cap_the_oldest_finished_tasks_go_first(
         assert store.get(finished[0].task_id) is None
         assert store.get(finished[1].task_id) is finished[1]
         assert store.get(finished[2].task_id) is finished[2]
+
+
+async def test_last_updated_moves_when_the_status_or_message_changes(
+    offline_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1_000_000.0]
+    monkeypatch.setattr(tasks_store.time, "time", lambda: clock[0])
+    job = _job()
+    record = TaskStore(offline_settings).create("generate_image", job, "auto")
+    clock[0] += 5  # the first read comes later; nothing changed
+    first = record.fields()
+    assert first["last_updated_at"] == first["created_at"] == "1970-01-12T13:46:40.000Z"
+    job.stage = "writing"
+    clock[0] += 5
+    assert record.fields()["last_updated_at"] == "1970-01-12T13:46:50.000Z"
+    clock[0] += 5
+    assert record.fields()["last_updated_at"] == "1970-01-12T13:46:50.000Z"

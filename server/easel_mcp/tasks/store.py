@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,12 +42,13 @@ class TaskRecord:
     tool: str
     job: Job
     preview: PreviewMode
-    created: float = field(default_factory=time.time)
+    created: float
     updated: float = 0.0
     seen: tuple[str, str | None] = ("working", None)
 
     def __post_init__(self) -> None:
         self.updated = self.updated or self.created
+        self.seen = self.state()  # as created: lastUpdatedAt starts equal to createdAt
 
     def state(self) -> tuple[TaskStatus, str | None]:
         """The task's status and status message, from its job."""
@@ -84,7 +85,7 @@ class TaskStore:
 
     def create(self, tool: str, job: Job, preview: PreviewMode) -> TaskRecord:
         self._forget_old(room_for=1)
-        record = TaskRecord(secrets.token_urlsafe(24), tool, job, preview)
+        record = TaskRecord(secrets.token_urlsafe(24), tool, job, preview, time.time())
         self._tasks[record.task_id] = record
         return record
 
