@@ -4,6 +4,8 @@ with the plain call's result, and can be cancelled; a client without Tasks waits
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import anyio
 import pytest
 from fastmcp import Client as FastMCPClient
+from fastmcp.client.transports import StdioTransport
 from fastmcp.exceptions import ToolError
 from fastmcp_tasks.client import call_tool_task
 from mcp import Client
@@ -107,6 +110,16 @@ async def test_over_http_a_long_call_is_only_short_requests(
             plain = await plain_client.call_tool("generate_image", PROMPT)
     assert structured(plain)["status"] == "done"
     assert same_call(_wire(tasked)) == same_call(_wire(plain)) == same_call(_wire(transparent))
+
+
+async def test_over_stdio_as_hosts_spawn_it(workspace_dir: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EASEL_", "OPENAI_"))}
+    env.update(EASEL_WORKSPACE=str(workspace_dir), EASEL_PROVIDER="offline")
+    transport = StdioTransport(command=sys.executable, args=["-m", "easel_mcp"], env=env, cwd="/")
+    async with FastMCPClient(transport) as client:
+        task = await call_tool_task(client, "generate_image", PROMPT)
+        result = await task.result()
+    assert result.structured_content is not None and result.structured_content["status"] == "done"
 
 
 async def test_a_legacy_client_gets_no_tasks(offline_settings: Settings, studio: Studio, gate: Gate) -> None:
