@@ -213,6 +213,7 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
 
     from easel_mcp.identity import JwtVerifier, OAuthConfig
     from easel_mcp.protocol import AdvertiseExtensions
+    from easel_mcp.tasks import build_tasks
     from easel_mcp.tools.apps import build_apps
 
     oauth = OAuthConfig.from_settings(settings)
@@ -221,7 +222,7 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
         studio,
         auth=oauth.auth_settings() if oauth else None,
         token_verifier=JwtVerifier(oauth) if oauth else None,
-        extensions=[apps],
+        extensions=[apps, build_tasks(studio)],
         middleware=[AdvertiseExtensions({apps.identifier: apps.settings()})],
         name="easel",
         title="Easel image studio",
