@@ -120,6 +120,11 @@ async def test_a_user_works_through_the_balancer(team: Team) -> None:
     assert read.contents[0].mime_type == "image/png"
     assert job["status"] == "done" and job["result"]["images"][0]["id"] == image["id"]
     assert len(team.fake.requests) == 2 and team.fake.violations == []
+    bob = {"Authorization": f"Bearer {team.token('bob')}"}
+    async with httpx2.AsyncClient(headers=bob, timeout=120) as http:
+        async with Client(streamable_http_client(team.url, http_client=http)) as client:
+            assert structured(await client.call_tool("list_images", {}))["images"] == []  # a second user sees none
+            assert (await client.call_tool("get_image", {"id": image["id"]})).is_error
     # The balancer spread the requests: more than one replica answered MCP requests.
     answered = [log.read_text().count("POST /mcp") for log in team.logs]
     assert sum(1 for n in answered if n) >= 2, answered

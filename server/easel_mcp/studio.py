@@ -8,6 +8,7 @@ has arrived its writing is shielded from cancellation, so a paid image is never 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ import anyio
 import anyio.to_thread
 
 from easel_mcp.errors import InvalidRequest
+from easel_mcp.identity import current_user
 from easel_mcp.progress import Progress
 from easel_mcp.providers import create_provider
 from easel_mcp.settings import Settings
@@ -30,9 +32,9 @@ if TYPE_CHECKING:
     from easel_mcp.budgets import Budgets
     from easel_mcp.catalog.estimate import Estimate
     from easel_mcp.catalog.validate import Options
-    from easel_mcp.engine import Engine
+    from easel_mcp.engine import Engine, Job
     from easel_mcp.index import ImageIndex
-    from easel_mcp.inputs import LoadedInput
+    from easel_mcp.inputs import InputLoader, LoadedInput
     from easel_mcp.providers.base import EditRequest, GenerateRequest, ImageProvider, ProviderResult
     from easel_mcp.schemas.jobs import JobView
     from easel_mcp.schemas.results import ImageOut, ImageResult
@@ -63,14 +65,37 @@ class Studio:
         from easel_mcp.inputs import InputLoader
 
         self.settings = settings
-        self.workspace = workspace
+        self.root_workspace = workspace
         self.default_provider = settings.resolved_provider()
-        self.inputs = InputLoader(settings, workspace)
         self.task_group: anyio.abc.TaskGroup | None = None  # where background jobs run (see running())
         self._providers: dict[str, ImageProvider] = {}
-        self._index: ImageIndex | None = None
         self._ledger: LedgerPort | None = None
         self._engine: Engine | None = None
+        # Per user (the caller's OAuth subject; None without OAuth): a workspace, an input loader, an index.
+        self._areas_lock = threading.Lock()
+        self._workspaces: dict[str | None, Workspace] = {None: workspace}
+        self._inputs: dict[str | None, InputLoader] = {None: InputLoader(settings, workspace)}
+        self._indexes: dict[str | None, ImageIndex] = {}
+
+    # Each user sees their own workspace: every read, write, id and path of a call resolves inside it.
+    @property
+    def workspace(self) -> Workspace:
+        """The caller's workspace: the configured one, or with OAuth the user's own folder inside it."""
+        return self._area(current_user())[0]
+
+    @property
+    def inputs(self) -> InputLoader:
+        return self._area(current_user())[1]
+
+    def _area(self, user: str | None) -> tuple[Workspace, InputLoader]:
+        from easel_mcp.inputs import InputLoader
+
+        with self._areas_lock:
+            if user not in self._workspaces:
+                workspace = self.root_workspace.for_user(user)  # type: ignore[arg-type]  # None is always there
+                self._workspaces[user] = workspace
+                self._inputs[user] = InputLoader(self.settings, workspace)
+            return self._workspaces[user], self._inputs[user]
 
     # The ledger, the budgets and the engine are built on first use: none is needed to start.
     @property
@@ -78,7 +103,7 @@ class Studio:
         if self._ledger is None:
             from easel_mcp.storage.ports import open_ledger
 
-            self._ledger = open_ledger(self.settings, self.workspace.state_dir)  # connected on first use
+            self._ledger = open_ledger(self.settings, self.root_workspace.state_dir)  # connected on first use
         return self._ledger
 
     @property
@@ -166,11 +191,14 @@ class Studio:
     @property
     def index(self) -> ImageIndex:
         """The workspace's image index (built on first use; call from a worker thread)."""
-        if self._index is None:
-            from easel_mcp.index import ImageIndex
+        from easel_mcp.index import ImageIndex
 
-            self._index = ImageIndex(self.workspace)
-        return self._index
+        user = current_user()
+        workspace = self._area(user)[0]
+        with self._areas_lock:
+            if user not in self._indexes:
+                self._indexes[user] = ImageIndex(workspace)
+            return self._indexes[user]
 
     def pick(self, provider: str | None, model: str | None) -> tuple[str, str]:
         """The provider and model a call uses: the per-call choice (among the configured providers) or the
@@ -193,7 +221,8 @@ class Studio:
         return self._providers[name]
 
     async def aclose(self) -> None:
-        await self.inputs.aclose()
+        for loader in list(self._inputs.values()):
+            await loader.aclose()
         for provider in self._providers.values():
             await provider.aclose()
         self._providers.clear()
@@ -369,20 +398,28 @@ class Studio:
             return "Cheaper options that fit: " + ", ".join(fits) + "."
         return "Wait for the budget period to roll over (UTC), or raise the limit."
 
+    def job(self, job_id: str) -> Job | None:
+        """A job this process runs or ran, if the caller started it (another user's job is not found)."""
+        job = self.engine.jobs.get(job_id)
+        return job if job is not None and job.user == current_user() else None
+
     def find_job(self, job_id: str) -> JobView | None:
         """A job from an earlier run of the server, rebuilt from the ledger and the sidecars."""
         from easel_mcp.outputs import rebuild_job
 
-        return rebuild_job(self.workspace, self.ledger.job_rows(job_id), job_id)
+        rows = self.ledger.job_rows(job_id)
+        if rows and rows[-1].get("user_id") != current_user():
+            return None  # another user's job: not found, never its metadata
+        return rebuild_job(self.workspace, rows, job_id)
 
     def recover(self) -> None:
         """At start-up: settle what a crashed run left open, from the files it wrote (nothing to do, and
         nothing imported, in a workspace that has no ledger yet)."""
-        if self.settings.database_url is None and not (self.workspace.state_dir / "ledger.sqlite3").exists():
+        if self.settings.database_url is None and not (self.root_workspace.state_dir / "ledger.sqlite3").exists():
             return
         from easel_mcp.recovery import recover
 
-        recover(self.workspace, self.ledger)
+        recover(self.root_workspace, self.ledger)
         self.ledger.abandon_stale(older_than_s=self.settings.timeout_s * 2 + 60)
 
     def usage_json(self) -> str:

@@ -37,6 +37,7 @@ ID_PATTERN = re.compile(r"^[0-9a-f]{12}$")
 _ID_IN_NAME = re.compile(r"-([0-9a-f]{12})\.[a-z0-9]+$")
 IMAGE_EXTENSIONS = (".png", ".jpeg", ".jpg", ".webp")
 STATE_DIR = ".easel"
+USERS_DIR = "users"  # <root>/users/<user folder>/: each user's own workspace (a team deployment with OAuth)
 MAX_PATH_CHARS = 1024
 
 
@@ -47,6 +48,13 @@ def slugify(text: str, *, max_len: int = 48) -> str:
     if len(slug) > max_len:
         slug = slug[:max_len].rsplit("-", 1)[0] or slug[:max_len]
     return slug or "image"
+
+
+def user_folder(user: str) -> str:
+    """A user's folder name: readable, safe on every file system, and distinct for distinct subjects."""
+    import hashlib
+
+    return f"{slugify(user, max_len=32)}-{hashlib.sha256(user.encode()).hexdigest()[:12]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +91,17 @@ class Workspace:
         if not os.access(ws.root, os.W_OK):
             raise ConfigurationError(f"the workspace {ws.root} is not writable; set EASEL_WORKSPACE")
         return ws
+
+    def for_user(self, user: str) -> Workspace:
+        """The workspace of one user (the subject of their OAuth token): <root>/users/<folder>/, a real folder of
+        this workspace with its own day folders and index; nothing outside it is readable by id or path."""
+        folder = user_folder(user)
+        try:
+            with real_dir(self.root, (USERS_DIR, folder, STATE_DIR, "tmp"), what="the user's folder"):
+                pass  # real folders, never created or used through a link
+        except OSError as e:
+            raise ConfigurationError(f"cannot create the user's folder in {self.root}: {e.strerror}") from e
+        return Workspace(self.root / USERS_DIR / folder, self.input_dirs)
 
     @property
     def state_dir(self) -> Path:

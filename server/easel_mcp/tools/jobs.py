@@ -41,7 +41,7 @@ def _view(job: Job) -> JobView:
 
 def register(server: MCPServer, studio: Studio) -> None:
     async def get_job(job_id: JobId, ctx: Context, wait_s: WaitS = 20.0) -> Annotated[CallToolResult, JobView]:
-        job = studio.engine.jobs.get(job_id)
+        job = studio.job(job_id)
         if job is not None:
             await job.follow(Progress(ctx), wait_s)
             view = _view(job)
@@ -61,7 +61,7 @@ def register(server: MCPServer, studio: Studio) -> None:
         )
 
     async def cancel_job(job_id: JobId) -> JobView:
-        job = studio.engine.jobs.get(job_id)
+        job = studio.job(job_id)
         if job is None:
             view = await studio.cancel_elsewhere(job_id)
             if view is None:
