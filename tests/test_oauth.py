@@ -3,8 +3,6 @@ metadata (RFC 9728), 401/403 with WWW-Authenticate, and every claim checked on e
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +10,6 @@ from pathlib import Path
 import httpx2
 import jwt
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -22,6 +19,7 @@ from easel_mcp.errors import ConfigurationError
 from easel_mcp.http import build_http_app
 from easel_mcp.settings import Settings
 from tests.helpers import structured
+from tests.infra.easel_http import serving
 from tests.infra.oauth_issuer import OAuthIssuer
 
 INIT = {
@@ -47,31 +45,15 @@ class Running:
         return self.issuer.token(subject, audience=self.mcp, **kw)  # type: ignore[arg-type]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def easel(workspace_dir: Path) -> Iterator[Running]:
     with OAuthIssuer() as issuer:
-        port = _free_port()
-        mcp_url = f"http://127.0.0.1:{port}/mcp"
-        settings = Settings(workspace=workspace_dir, provider="offline", oauth_issuer=issuer.issuer, public_url=mcp_url)  # type: ignore[call-arg]
-        app = build_http_app(build_server(settings), "http", "127.0.0.1", None)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("the server did not start")
-            thread.join(0.01)
-        try:
-            yield Running(f"http://127.0.0.1:{port}", mcp_url, issuer)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
+
+        def settings(url: str) -> Settings:
+            return Settings(workspace=workspace_dir, provider="offline", oauth_issuer=issuer.issuer, public_url=url)  # type: ignore[call-arg]
+
+        with serving(settings) as (url, _):
+            yield Running(url.removesuffix("/mcp"), url, issuer)
 
 
 def test_protected_resource_metadata(easel: Running) -> None:

@@ -4,27 +4,23 @@ group by user. On both ledger backends, and end to end through OAuth."""
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from easel_mcp.app import build_server
 from easel_mcp.budgets import Budgets
 from easel_mcp.errors import BudgetExceeded
-from easel_mcp.http import build_http_app
 from easel_mcp.ledger import Ledger
 from easel_mcp.settings import Settings
 from easel_mcp.storage.ports import LedgerPort
 from tests.fakes.openai_images import FakeOpenAIImages
 from tests.helpers import error_text, structured
+from tests.infra.easel_http import serving
 from tests.infra.oauth_issuer import OAuthIssuer
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -80,39 +76,24 @@ def test_without_a_user_the_user_limits_do_not_apply(ledger: LedgerPort) -> None
     assert ledger.report(since=None, by="user")["groups"][0]["key"] == "-"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def oauth_server(workspace_dir: Path, oauth_issuer: OAuthIssuer) -> Iterator[tuple[str, Callable[[str], str], Ledger]]:
     with FakeOpenAIImages() as fake:
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}/mcp"
-        settings = Settings(
-            workspace=workspace_dir,
-            openai_api_key="sk-test",
-            openai_base_url=fake.base_url,
-            oauth_issuer=oauth_issuer.issuer,
-            public_url=url,
-            user_daily_budget_usd=0.2,
-        )  # type: ignore[call-arg]
-        easel = build_server(settings)
-        app = build_http_app(easel, "http", "127.0.0.1", None)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            thread.join(0.01)
-        try:
+
+        def settings(url: str) -> Settings:
+            return Settings(
+                workspace=workspace_dir,
+                openai_api_key="sk-test",
+                openai_base_url=fake.base_url,
+                oauth_issuer=oauth_issuer.issuer,
+                public_url=url,
+                user_daily_budget_usd=0.2,
+            )  # type: ignore[call-arg]
+
+        with serving(settings) as (url, easel):
             ledger = easel.studio.ledger
             assert isinstance(ledger, Ledger)
             yield url, lambda subject: oauth_issuer.token(subject, audience=url), ledger
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
 
 
 @pytest.mark.anyio
