@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from easel_mcp.budgets import Budgets
-from easel_mcp.errors import BudgetExceeded, ConfigurationError
+from easel_mcp.errors import BudgetExceeded, ConfigurationError, DatabaseUnavailable
 from easel_mcp.ledger import Ledger
-from easel_mcp.storage.postgres_ledger import DatabaseUnavailable, PostgresLedger, redact
+from easel_mcp.storage.postgres_ledger import PostgresLedger, redact
 from tests.infra.postgres import PostgresCluster
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -163,7 +163,11 @@ def test_an_unreachable_database_is_a_clear_error() -> None:
 def test_the_open_calls_of_a_replica_that_stopped_are_settled(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from easel_mcp.storage import postgres_ledger
+    from easel_mcp.storage import postgres_ledger, postgres_replicas
+
+    def acting_as(name: str) -> None:  # rows, heartbeats and sweeps as written by replica `name`
+        for module in (postgres_ledger, postgres_replicas):
+            monkeypatch.setattr(module, "replica_name", lambda: name)
 
     ledger = PostgresLedger.open(postgres_url)
     args: dict[str, Any] = dict(
@@ -171,14 +175,14 @@ def test_the_open_calls_of_a_replica_that_stopped_are_settled(
     )
     long_ago = datetime.now(UTC) - timedelta(minutes=5)
     try:
-        monkeypatch.setattr(postgres_ledger, "replica_name", lambda: "ghost:1")  # never says it is alive
+        acting_as("ghost:1")  # never says it is alive
         ledger.mark_sent(ledger.begin(**args, job_id="sent", now=long_ago))
         ledger.begin(**args, job_id="reserved", now=long_ago)
         ledger.begin(**args, job_id="recent")  # too recent to judge
-        monkeypatch.setattr(postgres_ledger, "replica_name", lambda: "alive:2")
+        acting_as("alive:2")
         ledger.heartbeat()
         ledger.mark_sent(ledger.begin(**args, job_id="alive", now=long_ago))
-        monkeypatch.setattr(postgres_ledger, "replica_name", lambda: "me:3")
+        acting_as("me:3")
         assert ledger.sweep(dead_after_s=30) == 2
         assert ledger.sweep(dead_after_s=30) == 0  # settled once
         status = {r["job_id"]: (r["status"], r["counted_usd"], r["error_code"]) for r in ledger.rows()}

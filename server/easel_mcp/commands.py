@@ -96,8 +96,7 @@ def usage(since: str | None, by: str | None, as_json: bool) -> None:
         }
     else:
         from easel_mcp.cli_tools import EXIT_CONFIG
-        from easel_mcp.errors import LedgerUnreadable
-        from easel_mcp.storage.postgres_ledger import DatabaseUnavailable
+        from easel_mcp.errors import DatabaseUnavailable, LedgerUnreadable
 
         group = cast(GroupBy | None, by)
         try:

@@ -44,6 +44,10 @@ class ConfigurationError(EaselError):
     """The server's configuration does not allow this call."""
 
 
+class DatabaseUnavailable(EaselError):
+    """The ledger's database (PostgreSQL) could not be reached or answered an error."""
+
+
 class LedgerUnreadable(ConfigurationError):
     """The ledger database cannot be opened or read; the message names the file and what to do."""
 

@@ -18,9 +18,8 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -36,144 +35,28 @@ from easel_mcp.budgets import (
     usd,
     utc,
 )
-from easel_mcp.errors import BudgetExceeded, ConfigurationError, EaselError, LedgerUnreadable
+from easel_mcp.errors import BudgetExceeded, EaselError, LedgerUnreadable
+from easel_mcp.ledger_rows import Attempt, canonical_json, iso, settled_amounts, usage_tokens
+from easel_mcp.ledger_schema import MIGRATIONS, OPEN_SQL, OPEN_STATUSES, migrate
 from easel_mcp.sqlite import connect
 
-__all__ = ["MIGRATIONS", "Attempt", "BudgetExceeded", "Budgets", "Ledger", "format_report", "migrate", "parse_since"]
-
-log = logging.getLogger("easel_mcp")
-
-OPEN_STATUSES = ("reserved", "sent")
-_OPEN_SQL = "status IN ('reserved', 'sent')"
-
-
-def _m001_initial(conn: sqlite3.Connection) -> None:
-    conn.execute("""
-        CREATE TABLE attempts (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            started_at TEXT NOT NULL,
-            finished_at TEXT,
-            tool TEXT NOT NULL,
-            provider TEXT NOT NULL,
-            model TEXT NOT NULL,
-            params_json TEXT NOT NULL,
-            params_digest TEXT NOT NULL,
-            status TEXT NOT NULL
-                CHECK (status IN ('reserved', 'sent', 'ok', 'error', 'cancelled', 'abandoned')),
-            request_id TEXT,
-            usage_json TEXT,
-            input_tokens INTEGER,
-            output_tokens INTEGER,
-            cost_usd REAL,
-            cost_estimated INTEGER NOT NULL DEFAULT 0,
-            estimated_usd REAL,
-            reserved_usd REAL NOT NULL DEFAULT 0,
-            counted_usd REAL NOT NULL DEFAULT 0,
-            billed INTEGER,
-            error_code TEXT,
-            error_message TEXT,
-            elapsed_s REAL,
-            pid INTEGER
-        )""")
-    conn.execute("CREATE INDEX attempts_started_at ON attempts (started_at, counted_usd)")
-    conn.execute("CREATE INDEX attempts_model ON attempts (model)")
-    conn.execute("CREATE INDEX attempts_tool ON attempts (tool)")
-    conn.execute(f"CREATE INDEX attempts_open ON attempts (status) WHERE {_OPEN_SQL}")
-    conn.execute("""
-        CREATE TRIGGER attempts_append_only BEFORE DELETE ON attempts
-        BEGIN SELECT RAISE(ABORT, 'the Easel ledger is append-only'); END""")
-
-
-def _m002_jobs_and_outputs(conn: sqlite3.Connection) -> None:
-    conn.execute("ALTER TABLE attempts ADD COLUMN job_id TEXT")
-    conn.execute("ALTER TABLE attempts ADD COLUMN outputs_json TEXT NOT NULL DEFAULT '[]'")
-    conn.execute("ALTER TABLE attempts ADD COLUMN images INTEGER NOT NULL DEFAULT 0")
-    conn.execute("CREATE INDEX attempts_job_id ON attempts (job_id)")
-
-
-def _m003_user_id(conn: sqlite3.Connection) -> None:
-    conn.execute("ALTER TABLE attempts ADD COLUMN user_id TEXT")
-    conn.execute("CREATE INDEX attempts_user ON attempts (user_id, started_at)")
-
-
-MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
-    ("001_initial", _m001_initial),
-    ("002_jobs_and_outputs", _m002_jobs_and_outputs),
-    ("003_user_id", _m003_user_id),
+__all__ = [
+    "MIGRATIONS",
+    "OPEN_STATUSES",
+    "Attempt",
+    "BudgetExceeded",
+    "Budgets",
+    "Ledger",
+    "canonical_json",
+    "format_report",
+    "iso",
+    "migrate",
+    "parse_since",
+    "settled_amounts",
+    "usage_tokens",
 ]
 
-
-def migrate(
-    conn: sqlite3.Connection, migrations: Sequence[tuple[str, Callable[[sqlite3.Connection], None]]] = MIGRATIONS
-) -> list[str]:
-    """Apply the migrations not yet recorded in `_migrations`, in one transaction; return their names."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-        done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
-        if unknown := sorted(done - {name for name, _ in MIGRATIONS}):
-            raise ConfigurationError(
-                f"the ledger was migrated by a newer Easel (migrations {', '.join(unknown)}): upgrade Easel, or "
-                "set EASEL_WORKSPACE to another folder"
-            )
-        applied = []
-        for name, apply in migrations:
-            if name not in done:
-                apply(conn)
-                conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, iso(utc())))
-                applied.append(name)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    if applied:
-        log.info("ledger migrations applied: %s", ", ".join(applied))
-    return applied
-
-
-def iso(at: datetime) -> str:
-    """UTC, fixed width, sortable as text: 2026-11-25T09:30:00.000000Z."""
-    return utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def _first(usage: dict[str, Any], *keys: str) -> Any:
-    """The first key present: OpenAI's usage names, then Gemini's usageMetadata names."""
-    return next((usage[k] for k in keys if k in usage), None)
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def usage_tokens(usage: dict[str, Any] | None) -> tuple[int | None, int | None]:
-    """(input, output) tokens of a usage object: OpenAI's names, then Gemini's usageMetadata names."""
-    if not usage:
-        return None, None
-    return (
-        _int(_first(usage, "input_tokens", "promptTokenCount")),
-        _int(_first(usage, "output_tokens", "candidatesTokenCount")),
-    )
-
-
-def settled_amounts(
-    attempt: Attempt, status: str, cost_usd: float | None, billed: bool | None
-) -> tuple[float | None, int, float, bool | None]:
-    """(cost, cost_estimated, counted, billed) of a settled attempt, the same for every ledger backend.
-    Unknown cost or unknown billing keeps the reservation counted (conservative)."""
-    if billed is None and status == "ok":
-        billed = True
-    if billed is False:
-        return 0.0, 0, 0.0, billed
-    if cost_usd is not None:
-        return cost_usd, 0, cost_usd, billed
-    if billed:
-        return attempt.estimated_usd, 1, attempt.reserved_usd, billed
-    return None, 0, attempt.reserved_usd, billed
+log = logging.getLogger("easel_mcp")
 
 
 def is_unreadable(exc: sqlite3.DatabaseError) -> bool:
@@ -198,16 +81,6 @@ def ledger_failure(path: Path, exc: sqlite3.Error) -> EaselError:
         return unreadable(path, exc)
     hint = "free some disk space and call again" if "full" in str(exc) else "call again in a moment"
     return EaselError(f"the ledger {path} cannot record this call ({exc}); nothing was sent: {hint}")
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """A row begin() reserved: pass it to mark_sent() and settle()."""
-
-    id: int
-    started_at: datetime
-    estimated_usd: float | None
-    reserved_usd: float
 
 
 class Ledger:
@@ -427,7 +300,7 @@ class Ledger:
         """Mark rows still open after `older_than_s` as 'abandoned' (they keep counting); return how many."""
         at = utc(now)
         cursor = self._conn().execute(
-            f"UPDATE attempts SET status = 'abandoned', finished_at = ? WHERE {_OPEN_SQL} AND started_at < ?",
+            f"UPDATE attempts SET status = 'abandoned', finished_at = ? WHERE {OPEN_SQL} AND started_at < ?",
             (iso(at), iso(at - timedelta(seconds=older_than_s))),
         )
         if cursor.rowcount:
@@ -436,7 +309,7 @@ class Ledger:
 
     def find_open(self) -> list[dict[str, Any]]:
         """Rows still 'reserved' or 'sent', oldest first."""
-        return self._select(f"WHERE {_OPEN_SQL} ORDER BY id", [])
+        return self._select(f"WHERE {OPEN_SQL} ORDER BY id", [])
 
     def rows(self, *, since: datetime | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Rows started at or after `since`, oldest first; with `limit`, only the latest `limit` of them."""
@@ -483,7 +356,7 @@ class Ledger:
         total = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(images), 0), COALESCE(SUM(cost_usd), 0.0),"
             " COALESCE(SUM(estimated_usd), 0.0), COALESCE(SUM(status IN ('error', 'abandoned')), 0),"
-            f" COALESCE(SUM({_OPEN_SQL}), 0) FROM attempts {where}",
+            f" COALESCE(SUM({OPEN_SQL}), 0) FROM attempts {where}",
             args,
         ).fetchone()
         groups = []

@@ -152,7 +152,7 @@ class Studio:
         async with anyio.create_task_group() as tg:
             self.task_group = tg
             if self.settings.database_url is not None:
-                from easel_mcp.storage.postgres_ledger import keep_alive
+                from easel_mcp.storage.postgres_replicas import keep_alive
 
                 tg.start_soon(
                     keep_alive, self.ledger, self.settings.replica_heartbeat_s, self._running_jobs, self._cancel_job

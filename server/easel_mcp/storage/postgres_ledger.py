@@ -16,17 +16,16 @@ import hashlib
 import json
 import logging
 import os
-import socket
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from easel_mcp.budgets import Budgets, GroupBy, SpentFn, budget_left, check_budgets, usd, utc
-from easel_mcp.errors import ConfigurationError, EaselError
-from easel_mcp.ledger import Attempt, canonical_json, iso
-from easel_mcp.storage.postgres_schema import MIGRATIONS, OPEN_SQL
+from easel_mcp.errors import DatabaseUnavailable
+from easel_mcp.ledger_rows import Attempt, canonical_json, iso, settled_amounts, usage_tokens
+from easel_mcp.storage.postgres_replicas import ReplicaCoordination, replica_name
+from easel_mcp.storage.postgres_schema import OPEN_SQL, migrate
 
 if TYPE_CHECKING:
     import psycopg
@@ -35,9 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("easel_mcp")
 
-CANCEL_POLL_S = 1.0  # how often a replica looks for cancel requests of the jobs it runs
-LOCK_MIGRATE = 0x45A5E1_01  # advisory lock keys (any two constants unique to Easel)
-LOCK_BUDGETS = 0x45A5E1_02
+LOCK_BUDGETS = 0x45A5E1_02  # advisory lock key (a constant unique to Easel)
 _GROUP_KEYS = {
     "model": "model",
     "day": "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
@@ -45,17 +42,6 @@ _GROUP_KEYS = {
     "provider": "provider",
     "user": "COALESCE(user_id, '-')",
 }
-
-
-REPLICA_LOST_SENT = (
-    "the Easel replica running this call stopped after sending it: it may have been billed (the reservation stays "
-    "counted); its images, if any, were not saved. Run the call again if you still need it."
-)
-REPLICA_LOST_RESERVED = "the Easel replica running this call stopped before sending it: nothing was billed."
-
-
-class DatabaseUnavailable(EaselError):
-    """The ledger's database could not be reached or answered an error."""
 
 
 def redact(url: str) -> str:
@@ -67,7 +53,7 @@ def redact(url: str) -> str:
     return f"{parts.scheme}://{parts.username + '@' if parts.username else ''}{host}:{parts.port or 5432}{parts.path}"
 
 
-class PostgresLedger:
+class PostgresLedger(ReplicaCoordination):
     """The append-only attempt log in PostgreSQL. Thread-safe (a connection pool); safe across replicas."""
 
     def __init__(self, url: str, *, max_connections: int = 10, wait_s: float = 30.0) -> None:
@@ -226,8 +212,6 @@ class PostgresLedger:
         now: datetime | None = None,
     ) -> None:
         """Record the outcome. Unknown cost or unknown billing keeps the reservation counted (conservative)."""
-        from easel_mcp.ledger import settled_amounts, usage_tokens
-
         cost, estimated, counted, billed = settled_amounts(attempt, status, cost_usd, billed)
         usage = usage or None
         tokens_in, tokens_out = usage_tokens(usage)
@@ -270,63 +254,6 @@ class PostgresLedger:
         if cursor.rowcount:
             log.warning("ledger: %d attempt(s) never settled; marked abandoned (still counted)", cursor.rowcount)
         return cursor.rowcount
-
-    # ------------------------------------------------------------------ replicas
-
-    def heartbeat(self) -> None:
-        """This replica is alive (the sweepers of the others leave its open rows alone)."""
-        with self._conn() as conn:
-            conn.execute(
-                "INSERT INTO replicas (name, seen_at) VALUES (%s, now())"
-                " ON CONFLICT (name) DO UPDATE SET seen_at = excluded.seen_at",
-                (replica_name(),),
-            )
-
-    def sweep(self, dead_after_s: float) -> int:
-        """Settle the open rows of replicas not seen for `dead_after_s`: a call that was only reserved was never
-        sent (not billed); one that was sent may have been billed, so it stays counted ('abandoned')."""
-        lost = (
-            "status IN ('reserved', 'sent') AND replica IS NOT NULL AND replica <> %(me)s"
-            " AND started_at < now() - %(dead)s AND NOT EXISTS (SELECT 1 FROM replicas r"
-            " WHERE r.name = attempts.replica AND r.seen_at > now() - %(dead)s)"
-        )
-        args = {
-            "me": replica_name(),
-            "dead": timedelta(seconds=dead_after_s),
-            "sent_message": REPLICA_LOST_SENT,
-            "reserved_message": REPLICA_LOST_RESERVED,
-        }
-        with self._conn() as conn, conn.transaction():
-            sent = conn.execute(
-                "UPDATE attempts SET status = 'abandoned', finished_at = now(), error_code = 'replica_lost',"
-                f" error_message = %(sent_message)s WHERE {lost} AND status = 'sent' RETURNING id",
-                args,
-            ).rowcount
-            reserved = conn.execute(
-                "UPDATE attempts SET status = 'error', finished_at = now(), error_code = 'replica_lost',"
-                " error_message = %(reserved_message)s, billed = FALSE, counted_usd = 0, cost_usd = 0"
-                f" WHERE {lost} AND status = 'reserved' RETURNING id",
-                args,
-            ).rowcount
-        if sent or reserved:
-            log.warning(
-                "ledger: settled %d call(s) of replicas that stopped (%d possibly billed)", sent + reserved, sent
-            )
-        return sent + reserved
-
-    def request_cancel(self, job_id: str) -> None:
-        """Ask whichever replica runs `job_id` to cancel it (it looks at least once a second)."""
-        with self._conn() as conn:
-            conn.execute(
-                "INSERT INTO cancel_requests (job_id, requested_at) VALUES (%s, now()) ON CONFLICT DO NOTHING",
-                (job_id,),
-            )
-
-    def cancel_requested(self, job_ids: Sequence[str]) -> list[str]:
-        """Which of these jobs (this replica's running ones) another replica was asked to cancel."""
-        with self._conn() as conn:
-            rows = conn.execute("SELECT job_id FROM cancel_requests WHERE job_id = ANY(%s)", (list(job_ids),))
-            return [str(row["job_id"]) for row in rows]
 
     # ------------------------------------------------------------------ reads
 
@@ -394,41 +321,6 @@ class PostgresLedger:
         }
 
 
-async def keep_alive(
-    ledger: object,
-    every_s: float,
-    running: Callable[[], list[str]] = list,
-    cancel: Callable[[str], None] = lambda job_id: None,
-) -> None:
-    """A replica's life on a shared ledger: say it is alive every `every_s`, settle the open calls of replicas silent
-    for three times that (a replica killed mid-call is settled within a minute at the default 10 s), and cancel
-    the `running` jobs that a cancel_job on another replica asked for (checked every second while any runs)."""
-    import anyio
-    import anyio.to_thread
-
-    if not isinstance(ledger, PostgresLedger):
-        return
-    last_beat = float("-inf")
-    while True:
-        try:
-            if time.monotonic() - last_beat >= every_s:
-                last_beat = time.monotonic()
-                await anyio.to_thread.run_sync(ledger.heartbeat)
-                await anyio.to_thread.run_sync(ledger.sweep, 3 * every_s)
-            if ids := running():
-                for job_id in await anyio.to_thread.run_sync(ledger.cancel_requested, ids):
-                    log.info("job %s: cancelled from another replica", job_id)
-                    cancel(job_id)
-        except (DatabaseUnavailable, ConfigurationError) as e:
-            log.warning("replica heartbeat: %s", e)
-        await anyio.sleep(min(every_s, CANCEL_POLL_S))
-
-
-def replica_name() -> str:
-    """Which process wrote a row: host and pid (a sweeper on another replica settles a dead one's rows)."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def _spent(
     conn: psycopg.Connection[DictRow], since: datetime, until: datetime | None, user: str | None = None
 ) -> float:
@@ -460,26 +352,3 @@ def _as_sqlite_row(row: dict[str, Any]) -> dict[str, Any]:
     item["usage_json"] = canonical_json(item["usage"]) if item["usage"] is not None else None
     item["outputs_json"] = json.dumps(item["outputs"])
     return item
-
-
-def migrate(conn: psycopg.Connection[DictRow], migrations: Sequence[tuple[str, str]] = MIGRATIONS) -> list[str]:
-    """Apply the migrations not yet recorded, in one transaction under an advisory lock; refuse a newer database."""
-    known = [name for name, _ in migrations]
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_MIGRATE,))
-        conn.execute("CREATE TABLE IF NOT EXISTS easel_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ)")
-        done = {row["name"] for row in conn.execute("SELECT name FROM easel_migrations")}
-        if unknown := sorted(done - set(known)):
-            raise ConfigurationError(
-                f"the ledger database was migrated by a newer Easel (migrations {', '.join(unknown)}): upgrade "
-                "Easel on every replica, or point EASEL_DATABASE_URL at another database"
-            )
-        applied = []
-        for name, sql in migrations:
-            if name not in done:
-                conn.execute(sql.encode())
-                conn.execute("INSERT INTO easel_migrations (name, applied_at) VALUES (%s, now())", (name,))
-                applied.append(name)
-    if applied:
-        log.info("ledger migrations applied: %s", ", ".join(applied))
-    return applied

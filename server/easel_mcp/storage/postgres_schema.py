@@ -1,6 +1,21 @@
-"""The PostgreSQL ledger's named migrations (append-only: a released migration is never edited)."""
+"""The PostgreSQL ledger's named migrations (append-only: a released migration is never edited) and the migrator:
+once, under an advisory lock (replicas starting together migrate once), refusing a database a newer Easel
+migrated."""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from easel_mcp.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg.rows import DictRow
+
+log = logging.getLogger("easel_mcp")
+LOCK_MIGRATE = 0x45A5E1_01  # advisory lock key (a constant unique to Easel)
 
 OPEN_SQL = "status IN ('reserved', 'sent')"
 
@@ -64,3 +79,26 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("003_replicas", _M003),
     ("004_cancel_requests", _M004),
 ]
+
+
+def migrate(conn: psycopg.Connection[DictRow], migrations: Sequence[tuple[str, str]] = MIGRATIONS) -> list[str]:
+    """Apply the migrations not yet recorded, in one transaction under an advisory lock; refuse a newer database."""
+    known = [name for name, _ in migrations]
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_MIGRATE,))
+        conn.execute("CREATE TABLE IF NOT EXISTS easel_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ)")
+        done = {row["name"] for row in conn.execute("SELECT name FROM easel_migrations")}
+        if unknown := sorted(done - set(known)):
+            raise ConfigurationError(
+                f"the ledger database was migrated by a newer Easel (migrations {', '.join(unknown)}): upgrade "
+                "Easel on every replica, or point EASEL_DATABASE_URL at another database"
+            )
+        applied = []
+        for name, sql in migrations:
+            if name not in done:
+                conn.execute(sql.encode())
+                conn.execute("INSERT INTO easel_migrations (name, applied_at) VALUES (%s, now())", (name,))
+                applied.append(name)
+    if applied:
+        log.info("ledger migrations applied: %s", ", ".join(applied))
+    return applied
