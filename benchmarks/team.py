@@ -45,10 +45,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _replicas(count: int, env: dict[str, str]) -> tuple[list[int], list[subprocess.Popen[bytes]]]:
+def _replicas(ports: list[int], env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
     import httpx2
 
-    ports = [_free_port() for _ in range(count)]
     processes = [
         subprocess.Popen(
             [PYTHON, "-m", "easel_mcp", "serve", "--transport", "http", "--stateless", "--port", str(port)],
@@ -65,7 +64,7 @@ def _replicas(count: int, env: dict[str, str]) -> tuple[list[int], list[subproce
                     break
             except httpx2.HTTPError:
                 time.sleep(0.05)
-    return ports, processes
+    return processes
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -101,16 +100,19 @@ def throughput(quick: bool) -> Figure:
     rates: dict[int, float] = {}
     with _cluster() as cluster, FakeOpenAIImages(latency_s=latency) as fake, tempfile.TemporaryDirectory() as ws:
         for count in (1, 3):
+            ports = [_free_port() for _ in range(count)]
+            balancer = HAProxy(ports)
             env = clean_env(
+                EASEL_PUBLIC_URL=f"{balancer.url}/mcp",  # the address clients reach: allowed as Host behind haproxy
                 EASEL_WORKSPACE=str(Path(ws) / str(count)),
                 EASEL_DATABASE_URL=cluster.new_database(),
                 EASEL_MAX_CONCURRENCY="4",
                 OPENAI_API_KEY="sk-test",
                 OPENAI_BASE_URL=fake.base_url,
             )
-            ports, processes = _replicas(count, env)
+            processes = _replicas(ports, env)
             try:
-                with HAProxy(ports) as balancer:
+                with balancer:
                     wall = anyio.run(_calls, f"{balancer.url}/mcp", calls)
             finally:
                 _stop(processes)
