@@ -87,6 +87,7 @@ def rpc(
     *,
     tasks: bool = True,
     name: str | None = None,
+    token: str | None = None,
 ) -> dict[str, Any]:
     """One JSON-RPC request on the 2026-07-28 wire (capabilities in `_meta`, routing headers); the
     JSON-RPC response object."""
@@ -101,6 +102,8 @@ def rpc(
         "mcp-protocol-version": MODERN,
         "mcp-method": method,
     }
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
     routed = name if name is not None else params.get("taskId", params.get("name"))
     if routed is not None:
         headers["mcp-name"] = routed
@@ -125,13 +128,17 @@ def same_call(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def poll(
-    url: str, task_id: str, *, until: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+    url: str,
+    task_id: str,
+    *,
+    until: frozenset[str] = frozenset({"completed", "failed", "cancelled"}),
+    token: str | None = None,
 ) -> dict[str, Any]:
     """Poll `tasks/get` as a client does until the task's status is in `until`; the last answer.
     (The job runs in the server's thread, so the test cannot await its event directly.)"""
     deadline = time.monotonic() + STUCK_S
     while True:
-        answer = rpc(url, "tasks/get", {"taskId": task_id})
+        answer = rpc(url, "tasks/get", {"taskId": task_id}, token=token)
         if answer["result"]["status"] in until:
             return answer["result"]  # type: ignore[no-any-return]
         assert time.monotonic() < deadline, answer

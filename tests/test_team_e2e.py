@@ -205,3 +205,21 @@ async def test_a_replica_killed_mid_call_is_settled_by_the_others(team: Team) ->
         assert conn.execute("SELECT status FROM attempts WHERE job_id = %s", (handle["job_id"],)).fetchone() == (
             "abandoned",
         )
+
+
+def test_a_task_created_on_one_replica_is_answered_by_another(team: Team) -> None:
+    from tests.tasks_support import poll, rpc
+
+    token = team.token("alice")
+    first, second = (f"http://127.0.0.1:{port}/mcp" for port in team.ports[:2])
+    team.fake.hold()
+    call = {"name": "generate_image", "arguments": {"prompt": "a task", "quality": "low"}}
+    task = rpc(first, "tools/call", call, token=token)["result"]
+    assert task["resultType"] == "task", task
+    team.fake.wait_received(1)
+    working = rpc(second, "tasks/get", {"taskId": task["taskId"]}, token=token)["result"]
+    assert working["status"] == "working", working
+    assert "error" in rpc(second, "tasks/get", {"taskId": task["taskId"]}, token=team.token("bob"))  # not bob's
+    team.fake.release()
+    done = poll(second, str(task["taskId"]), token=token)
+    assert done["status"] == "completed" and done["result"]["structuredContent"]["images"], done

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from easel_mcp.errors import ConfigurationError, DatabaseUnavailable
 
@@ -82,6 +82,25 @@ class ReplicaCoordination:
                 "INSERT INTO cancel_requests (job_id, requested_at) VALUES (%s, now()) ON CONFLICT DO NOTHING",
                 (job_id,),
             )
+
+    def save_task(self, task_id: str, job_id: str, tool: str, preview: str, user: str | None) -> None:
+        """An MCP task (its id is a bearer token) and the job it follows, for tasks/get on any replica."""
+        with self._conn() as conn:
+            conn.execute(
+                "INSERT INTO tasks (task_id, job_id, tool, preview, user_id, created_at)"
+                " VALUES (%s, %s, %s, %s, %s, now()) ON CONFLICT DO NOTHING",
+                (task_id, job_id, tool, preview, user),
+            )
+
+    def find_task(self, task_id: str, ttl_s: float) -> dict[str, Any] | None:
+        """A task created less than `ttl_s` ago on any replica: job_id, tool, preview, user_id, created_at."""
+        with self._conn() as conn:
+            row = conn.execute(
+                "SELECT job_id, tool, preview, user_id, created_at FROM tasks"
+                " WHERE task_id = %s AND created_at > now() - %s",
+                (task_id, timedelta(seconds=ttl_s)),
+            ).fetchone()
+        return dict(row) if row is not None else None
 
     def cancel_requested(self, job_ids: Sequence[str]) -> list[str]:
         """Which of these jobs (this replica's running ones) another replica was asked to cancel."""

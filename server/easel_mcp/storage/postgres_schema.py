@@ -73,11 +73,23 @@ _M004 = """
 CREATE TABLE cancel_requests (job_id TEXT PRIMARY KEY, requested_at TIMESTAMPTZ NOT NULL);
 """
 
+_M005 = """
+CREATE TABLE tasks (
+    task_id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    preview TEXT NOT NULL,
+    user_id TEXT,
+    created_at TIMESTAMPTZ NOT NULL
+);
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_attempts", _M001),
     ("002_user_id", _M002),
     ("003_replicas", _M003),
     ("004_cancel_requests", _M004),
+    ("005_tasks", _M005),
 ]
 
 

@@ -21,6 +21,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from easel_mcp.engine import Job
 from easel_mcp.studio import Studio
+from easel_mcp.tasks.shared import recall, remember
 from easel_mcp.tasks.store import TaskRecord, TaskStore
 from easel_mcp.tasks.wire import CreateTaskResult, EmptyResult, GetTaskResult, TaskParams, UpdateTaskParams
 from easel_mcp.tools.common import PreviewMode
@@ -59,6 +60,7 @@ class EaselTasks(Extension):
             return result
         preview = arguments.get("preview", "auto")
         record = self.store.create(params.name, job, preview if preview in get_args(PreviewMode) else "auto")
+        await remember(self.studio, record)
         return CreateTaskResult(**record.fields())
 
     def _running_job(self, result: HandlerResult) -> Job | None:
@@ -70,13 +72,13 @@ class EaselTasks(Extension):
             return None
         return self.studio.engine.jobs.get(data["job_id"])
 
-    def _record(self, ctx: ServerRequestContext[Any, Any], task_id: str) -> TaskRecord:
+    async def _record(self, ctx: ServerRequestContext[Any, Any], task_id: str) -> TaskRecord:
         require_client_extension(ctx, EXTENSION_ID)
         headers = getattr(ctx.request, "headers", None)  # over HTTP: the routing header, when sent
         name = headers.get(MCP_NAME_HEADER) if headers is not None else None
         if name is not None and decode_header_value(name) != task_id:
             raise MCPError(HEADER_MISMATCH, f"{MCP_NAME_HEADER} header does not match the request's taskId")
-        record = self.store.get(task_id)
+        record = self.store.get(task_id) or await recall(self.studio, task_id)  # this replica's, or a shared one
         if record is None:
             raise MCPError(
                 INVALID_PARAMS,
@@ -87,18 +89,21 @@ class EaselTasks(Extension):
         return record
 
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> GetTaskResult:
-        return await self.store.snapshot(self._record(ctx, params.task_id), ctx.protocol_version)
+        return await self.store.snapshot(await self._record(ctx, params.task_id), ctx.protocol_version)
 
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> EmptyResult:
         """Cancel the job; a task already finished keeps its result (cancellation is cooperative)."""
-        record = self._record(ctx, params.task_id)
+        record = await self._record(ctx, params.task_id)
         if not record.job.done.is_set():
-            self.studio.engine.cancel(record.job)
+            if isinstance(record.job, Job):
+                self.studio.engine.cancel(record.job)
+            else:  # a job another replica runs: ask it
+                await self.studio.cancel_elsewhere(record.job.id, wait_s=0)
         return EmptyResult()
 
     async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateTaskParams) -> EmptyResult:
         """Easel's tasks never ask for input, so there is nothing outstanding to answer."""
-        self._record(ctx, params.task_id)
+        await self._record(ctx, params.task_id)
         return EmptyResult()
 
 
