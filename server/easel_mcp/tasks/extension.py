@@ -9,7 +9,7 @@ with an explicit `wait`) is returned unchanged, and so is every call of a client
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.extension import Extension, MethodBinding
@@ -19,12 +19,14 @@ from mcp.shared.inbound import MCP_NAME_HEADER, decode_header_value
 from mcp_types import HEADER_MISMATCH, INVALID_PARAMS, CallToolRequestParams, CallToolResult
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from easel_mcp.engine import Job
 from easel_mcp.studio import Studio
 from easel_mcp.tasks.shared import recall, remember
 from easel_mcp.tasks.store import TaskRecord, TaskStore
 from easel_mcp.tasks.wire import CreateTaskResult, EmptyResult, GetTaskResult, TaskParams, UpdateTaskParams
 from easel_mcp.tools.common import PreviewMode
+
+if TYPE_CHECKING:
+    from easel_mcp.engine import Job  # the engine is built on the first call, not at start-up
 
 EXTENSION_ID = "io.modelcontextprotocol/tasks"
 # The tools whose calls run as engine jobs (the others answer at once).
@@ -94,6 +96,8 @@ class EaselTasks(Extension):
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> EmptyResult:
         """Cancel the job; a task already finished keeps its result (cancellation is cooperative)."""
         record = await self._record(ctx, params.task_id)
+        from easel_mcp.engine import Job
+
         if not record.job.done.is_set():
             if isinstance(record.job, Job):
                 self.studio.engine.cancel(record.job)

@@ -11,15 +11,17 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp_types import INTERNAL_ERROR, CallToolResult, TextContent
 from mcp_types.methods import serialize_server_result
 
-from easel_mcp.engine import Job
 from easel_mcp.settings import Settings
 from easel_mcp.tasks.wire import TERMINAL, GetTaskResult, TaskStatus
 from easel_mcp.tools.common import PreviewMode, shape_result
+
+if TYPE_CHECKING:
+    from easel_mcp.engine import Job  # imported when a task is made, not at start-up
 
 log = logging.getLogger("easel_mcp")
 
