@@ -78,3 +78,25 @@ async def test_without_oauth_everything_stays_in_the_workspace_itself(offline_se
     async with Client(build_server(offline_settings)) as client:
         made = structured(await client.call_tool("generate_image", {"prompt": "one person"}))
     assert USERS_DIR not in Path(made["images"][0]["path"]).relative_to(offline_settings.workspace_path()).parts
+
+
+async def test_start_up_recovers_a_users_call_from_their_own_folder(
+    easel: tuple[str, EaselServer, OAuthIssuer], workspace_dir: Path
+) -> None:
+    import sqlite3
+
+    from easel_mcp.app import build_server
+
+    async with _as("alice", easel) as alice:
+        made = structured(await alice.call_tool("generate_image", {"prompt": "written, then the process died"}))
+    ledger_path = workspace_dir / ".easel" / "ledger.sqlite3"
+    with sqlite3.connect(ledger_path) as conn:  # as a process killed after writing the files leaves it
+        conn.execute(
+            "UPDATE attempts SET status = 'sent', pid = 999999999, outputs_json = '[]', images = 0 WHERE job_id = ?",
+            (made["job_id"],),
+        )
+    server = build_server(Settings(workspace=workspace_dir, provider="offline"))
+    async with Client(server):
+        [row] = server.studio.ledger.rows()
+    assert row["status"] == "ok" and row["user_id"] == "alice"
+    assert row["outputs"] == [made["images"][0]["relative_path"]]

@@ -73,7 +73,8 @@ def recover(workspace: Workspace, ledger: LedgerPort) -> int:
         if not _ours(row) or pid_alive(row.get("pid")) or not row.get("job_id"):
             continue
         try:
-            recovered += _recover_row(workspace, ledger, row)
+            area = workspace.for_user(row["user_id"]) if row.get("user_id") else workspace  # a user's own folder
+            recovered += _recover_row(area, ledger, row)
         except Exception as e:  # one bad row must not stop the server from starting
             log.warning("recovery: skipped ledger row %s (%s: %s)", row.get("id"), type(e).__name__, str(e)[:200])
     return recovered
