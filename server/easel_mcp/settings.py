@@ -186,30 +186,20 @@ class Settings(BaseSettings):
         if self.provider != "auto":
             return self.provider
         configured = self.configured_providers()
-        return configured[0] if configured else "offline"
+        return configured[0]
 
     def configured_providers(self) -> list[str]:
-        """Providers whose credentials are present, in the order auto picks them (offline is always there)."""
-        out: list[str] = []
-        if _secret(self.openai_api_key):
-            out.append("openai")
-        if self.azure_endpoint and (_secret(self.azure_api_key) or _secret(self.azure_ad_token)):
-            out.append("azure")
-        if _secret(self.gemini_api_key):
-            out.append("gemini")
-        if self.base_url:
-            out.append("compatible")
+        """Providers whose credentials are present (each profile's `configured`), in the order auto picks
+        them: registry order, the one named by EASEL_PROVIDER first; the last (offline) needs nothing."""
+        from easel_mcp.providers import all_profiles
+
+        out = [p.name for p in all_profiles() if p.configured(self)]
         if self.provider not in ("auto", *out):
             out.insert(0, self.provider)
-        out.append("offline")
-        return list(dict.fromkeys(out))
+        return out
 
     def workspace_path(self) -> Path:
         return (self.workspace or default_workspace()).expanduser()
-
-
-def _secret(value: SecretStr | None) -> bool:
-    return bool(value and value.get_secret_value().strip())
 
 
 def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:

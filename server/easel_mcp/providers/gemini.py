@@ -1,7 +1,7 @@
 """Google Gemini image models over REST (`POST {base}/v1beta/models/{model}:generateContent`).
 
 One pooled `httpx2.AsyncClient` per provider, built on first use; the key goes in `x-goog-api-key`.
-Sizes become an aspect ratio and a tier (`catalog/aspect.py`: size auto -> tier from the quality,
+Sizes become an aspect ratio and a tier (`providers/gemini_sizes.py`: size auto -> tier from the quality,
 low/medium 1K and high 2K; a WxH size -> the nearest ratio, the tier by its long side). Gemini
 answers one image per call, so n images are n calls (concurrent, at most 4 at a time) whose usage
 is added up; when some of them fail, the images that came back are returned with a note. Edits
@@ -11,15 +11,15 @@ is described in the prompt instead, and the result says that it was guidance, no
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
 
-from easel_mcp.catalog.aspect import image_config
 from easel_mcp.errors import ConfigurationError, InvalidRequest, ProviderError, UpstreamUnavailable
 from easel_mcp.providers.base import EditRequest, GenerateRequest, InputImage, ProviderResult
+from easel_mcp.providers.gemini_sizes import image_config
 from easel_mcp.providers.gemini_wire import (
     Answer,
     build_body,
@@ -29,6 +29,7 @@ from easel_mcp.providers.gemini_wire import (
     sum_usage,
     translate_status,
 )
+from easel_mcp.providers.profile import ProviderProfile, secret_set
 
 if TYPE_CHECKING:
     import httpx2
@@ -46,11 +47,21 @@ MASK_NOTE = (
     "hard mask (the model may also have changed other areas)"
 )
 
+PROFILE = ProviderProfile(
+    "gemini",
+    "S: image-apis.md §5",
+    configured=lambda s: secret_set(s.gemini_api_key),
+    families=("gemini",),
+    default_model="gemini-3.1-flash-image",
+    unknown_models="refuse",
+)
+
 
 class GeminiProvider:
     """Gemini image models (gemini-3.1-flash-image, gemini-3-pro-image, gemini-2.5-flash-image)."""
 
     name = "gemini"
+    profile: ClassVar[ProviderProfile] = PROFILE
 
     def __init__(
         self,

@@ -16,17 +16,28 @@ from easel_mcp.errors import ConfigurationError, ProviderError, UpstreamUnavaila
 from easel_mcp.providers.base import EditRequest, GenerateRequest, PartialCallback, ProviderResult
 from easel_mcp.providers.common import redact
 from easel_mcp.providers.openai_errors import ErrorHints, translate_error
+from easel_mcp.providers.profile import ProviderProfile, secret_set
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
     from easel_mcp.settings import Settings
 
+OPENAI_FAMILIES = ("gpt-image-1", "gpt-image-2", "gpt-image-2.5", "dall-e")
+PROFILE = ProviderProfile(
+    "openai",
+    "P: openai-python 3.57",
+    configured=lambda s: secret_set(s.openai_api_key),
+    families=OPENAI_FAMILIES,
+    unknown_models="refuse",
+)
+
 
 class OpenAIProvider:
     """The OpenAI Images API. Credentials as the official SDK reads them (OPENAI_API_KEY, ...)."""
 
     name = "openai"
+    profile: ClassVar[ProviderProfile] = PROFILE
     hints: ClassVar[ErrorHints] = ErrorHints()
 
     def __init__(
