@@ -112,7 +112,7 @@ class GeminiProvider:
     async def generate(self, request: GenerateRequest) -> ProviderResult:
         aspect, tier = image_config(request.model, request.size, request.quality)
         body = build_body(request.prompt, (), aspect, tier)
-        return await self._run(request.model, body, request.n, request.output_format, request.quality, [])
+        return await self._run(request, body, [])
 
     async def edit(self, request: EditRequest) -> ProviderResult:
         _check_inline_size(request.images)
@@ -122,12 +122,13 @@ class GeminiProvider:
             notes.append(MASK_NOTE)
         aspect, tier = image_config(request.model, request.size, request.quality)
         body = build_body(prompt, request.images, aspect, tier)
-        return await self._run(request.model, body, request.n, request.output_format, request.quality, notes)
+        return await self._run(request, body, notes)
 
     async def _run(
-        self, model: str, body: dict[str, Any], n: int, fmt: str, quality: str, notes: list[str]
+        self, request: GenerateRequest | EditRequest, body: dict[str, Any], notes: list[str]
     ) -> ProviderResult:
         """n calls (one image each), at most `max_concurrency` at a time."""
+        model, n, fmt = request.model, request.n, request.output_format
         outcomes: list[Answer | ProviderError | None] = [None] * n
         limiter = anyio.CapacityLimiter(self.max_concurrency)
 
@@ -152,7 +153,7 @@ class GeminiProvider:
             )
         # One image per call: the last final image of each answer (earlier ones are rare drafts).
         picked = [a.images[-1] for a in answers]
-        images, size = await anyio.to_thread.run_sync(_finish, picked, fmt)
+        images, size = await anyio.to_thread.run_sync(_finish, picked, fmt, request.output_compression)
         return ProviderResult(
             images=images,
             output_format=fmt,
@@ -161,7 +162,7 @@ class GeminiProvider:
             request_id=answers[0].response_id,
             revised_prompts=[None] * len(images),
             size=size,
-            quality=quality,
+            quality=request.quality,
             notes=notes,
         )
 
@@ -228,21 +229,20 @@ def _failure(errors: list[ProviderError]) -> ProviderError:
     return paid[0]
 
 
-def _finish(picked: list[tuple[bytes, str]], fmt: str) -> tuple[list[bytes], str | None]:
+def _finish(picked: list[tuple[bytes, str]], fmt: str, compression: int | None) -> tuple[list[bytes], str | None]:
     """Images in the requested format, and the first one's size."""
-    import io
-
-    from PIL import Image
+    from easel_mcp.imaging.errors import ImagingError
+    from easel_mcp.imaging.io import open_header
 
     try:
-        images = [convert(data, mime, fmt) for data, mime in picked]
-    except Exception as e:  # Pillow's errors: the bytes are not an image
+        images = [convert(data, mime, fmt, compression) for data, mime in picked]
+    except ImagingError as e:  # the bytes are not an image
         raise UpstreamUnavailable(
             f"Gemini sent image data that could not be read ({type(e).__name__})", provider="gemini", billed=True
         ) from e
     try:
-        with Image.open(io.BytesIO(images[0])) as first:
-            size = f"{first.width}x{first.height}"
-    except Exception:  # the studio's probe reports an unreadable image with a clear message
-        size = None
-    return images, size
+        first, _ = open_header(images[0], what="Gemini's answer image")
+    except ImagingError:  # the studio's probe reports an unreadable image with a clear message
+        return images, None
+    with first:
+        return images, f"{first.width}x{first.height}"

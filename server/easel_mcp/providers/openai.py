@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from easel_mcp.errors import ConfigurationError, ProviderError, UpstreamUnavailable
 from easel_mcp.providers.base import EditRequest, GenerateRequest, PartialCallback, ProviderResult
-from easel_mcp.providers.common import redact
+from easel_mcp.providers.common import add_usage, redact
 from easel_mcp.providers.openai_errors import ErrorHints, translate_error
 from easel_mcp.providers.profile import ProviderProfile, secret_set
 
@@ -274,19 +274,6 @@ class OpenAIProvider:
             quality=quality,
             background=background,
         )
-
-
-def add_usage(total: dict[str, Any] | None, more: dict[str, Any]) -> dict[str, Any]:
-    """Sum two usage blocks field by field (nested details too)."""
-    out = dict(total or {})
-    for key, value in more.items():
-        if isinstance(value, dict):
-            out[key] = add_usage(out.get(key) if isinstance(out.get(key), dict) else None, value)
-        elif isinstance(value, int | float) and isinstance(out.get(key), int | float):
-            out[key] = out[key] + value
-        else:
-            out[key] = value
-    return out
 
 
 def _put(body: dict[str, Any], key: str, value: object) -> None:
