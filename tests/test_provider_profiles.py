@@ -80,3 +80,13 @@ def test_a_gemini_answer_in_another_format_is_encoded_by_imaging(fmt: str, compr
         expected = encode(img, fmt, compression=compression)
     converted = convert(answer, "image/png", fmt, compression)
     assert converted == (answer if fmt == "png" else expected)
+
+
+def test_easel_provider_accepts_any_registered_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registry line is all settings.py needs to know of a provider (its credentials aside)."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="'acme' is not a provider: use auto or one of openai, azure"):
+        Settings(provider="acme")
+    monkeypatch.setitem(REGISTRY, "acme", "easel_mcp.providers.offline:OfflineProvider")
+    assert Settings(provider="acme").resolved_provider() == "acme"

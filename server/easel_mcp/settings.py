@@ -8,8 +8,6 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-ProviderName = Literal["auto", "openai", "offline", "azure", "compatible", "gemini"]
-
 
 def default_workspace() -> Path:
     """A per-user folder for the images (the user's Pictures folder when there is one)."""
@@ -34,7 +32,7 @@ class Settings(BaseSettings):
         default=False,
         description="Accept https URLs as input images (public addresses only, 50 MB, 60 s, 3 redirects re-checked).",
     )
-    provider: ProviderName = Field(
+    provider: str = Field(
         default="auto",
         description="auto (the first of openai, azure, gemini whose credentials are set, else offline), openai, "
         "azure, compatible, gemini or offline.",
@@ -150,6 +148,15 @@ class Settings(BaseSettings):
             import os
 
             return [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
+        return value
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        from easel_mcp.providers import REGISTRY
+
+        if value != "auto" and value not in REGISTRY:
+            raise ValueError(f"{value!r} is not a provider: use auto or one of {', '.join(REGISTRY)}")
         return value
 
     @field_validator("oauth_scopes", mode="before")
