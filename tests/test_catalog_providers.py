@@ -7,20 +7,20 @@ import re
 import pytest
 
 from easel_mcp.catalog import get_model
-from easel_mcp.catalog.aspect import ASPECT_SIZES, image_config, nearest_ratio
+from easel_mcp.catalog.aspect import ASPECT_SIZES
 from easel_mcp.catalog.estimate import estimate
 from easel_mcp.catalog.models import DALLE2, GPT_FIXED
 from easel_mcp.catalog.prices import cost_from_usage, price_row
-from easel_mcp.catalog.providers import PROVIDER_LIMITS, model_for_provider
 from easel_mcp.catalog.validate import resolve_options
 from easel_mcp.errors import InvalidRequest
-from easel_mcp.providers import REGISTRY
+from easel_mcp.providers import REGISTRY, all_profiles, model_for_provider
+from easel_mcp.providers.gemini_sizes import image_config, nearest_ratio
 
 GEMINI = ("gemini-3.1-flash-image", "gemini-3-pro-image", "gemini-2.5-flash-image")
 
 
-def test_every_provider_has_a_limits_row() -> None:
-    assert set(PROVIDER_LIMITS) == set(REGISTRY)
+def test_every_provider_has_a_profile() -> None:
+    assert [p.name for p in all_profiles()] == list(REGISTRY)
 
 
 def test_without_a_provider_nothing_changes() -> None:

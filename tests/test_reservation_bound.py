@@ -181,8 +181,8 @@ def test_the_estimate_covers_the_worst_case_the_fake_can_bill(model: str, inputs
 def test_the_gemini_estimate_covers_the_tier_the_fake_renders(model: str) -> None:
     """Gemini renders the tier Easel asks for (the fake: 1K when none is sent) and bills its listed price."""
     from easel_mcp.catalog import get_model
-    from easel_mcp.catalog.aspect import image_config
     from easel_mcp.catalog.models import format_size
+    from easel_mcp.providers.gemini_sizes import image_config
     from tests.fakes.gemini_rules import IMAGE_PRICES_USD
 
     spec = get_model(model)

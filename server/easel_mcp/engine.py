@@ -24,6 +24,7 @@ from easel_mcp.errors import BudgetExceeded, EaselError, ProviderError
 from easel_mcp.identity import current_user
 from easel_mcp.imaging.errors import ImagingError
 from easel_mcp.progress import Progress
+from easel_mcp.providers import bills
 from easel_mcp.providers.base import EditRequest, GenerateRequest, ProviderResult
 from easel_mcp.retry import RetryPolicy, billed, next_delay
 from easel_mcp.settling import Settler, save_answer
@@ -188,7 +189,7 @@ class Engine:
     async def _begin(
         self, job: Job, record: CallRecord, estimate: Estimate, input_sizes: Sequence[tuple[int, int]]
     ) -> Attempt:
-        offline = job.provider == "offline"
+        offline = not bills(job.provider)
         o = record.options
         params = {
             "prompt": record.prompt[:2000],

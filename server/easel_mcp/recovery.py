@@ -16,6 +16,7 @@ from typing import Any
 
 from easel_mcp.catalog.prices import cost_from_usage
 from easel_mcp.ledger import Attempt
+from easel_mcp.providers import bills
 from easel_mcp.storage.ports import LedgerPort
 from easel_mcp.workspace import Workspace
 
@@ -89,7 +90,8 @@ def _recover_row(workspace: Workspace, ledger: LedgerPort, row: dict[str, Any]) 
     first = sides[0]
     usage = first.get("usage") if isinstance(first.get("usage"), dict) else None
     cost, _ = cost_from_usage(row["model"], usage)
-    if first.get("provider") == "offline":
+    billed = bills(first.get("provider"))
+    if not billed:
         cost = 0.0
     ledger.settle(
         attempt,
@@ -99,7 +101,7 @@ def _recover_row(workspace: Workspace, ledger: LedgerPort, row: dict[str, Any]) 
         request_id=first.get("request_id"),
         outputs=[s["_relative_path"] for s in sides],
         elapsed_s=first.get("elapsed_s"),
-        billed=first.get("provider") != "offline",
+        billed=billed,
     )
     log.warning("recovered call %s (job %s) from a previous run: %d image(s)", row["id"], row["job_id"], len(sides))
     return 1

@@ -8,8 +8,6 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-ProviderName = Literal["auto", "openai", "offline", "azure", "compatible", "gemini"]
-
 
 def default_workspace() -> Path:
     """A per-user folder for the images (the user's Pictures folder when there is one)."""
@@ -34,7 +32,7 @@ class Settings(BaseSettings):
         default=False,
         description="Accept https URLs as input images (public addresses only, 50 MB, 60 s, 3 redirects re-checked).",
     )
-    provider: ProviderName = Field(
+    provider: str = Field(
         default="auto",
         description="auto (the first of openai, azure, gemini whose credentials are set, else offline), openai, "
         "azure, compatible, gemini or offline.",
@@ -152,6 +150,15 @@ class Settings(BaseSettings):
             return [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
         return value
 
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        from easel_mcp.providers import REGISTRY
+
+        if value != "auto" and value not in REGISTRY:
+            raise ValueError(f"{value!r} is not a provider: use auto or one of {', '.join(REGISTRY)}")
+        return value
+
     @field_validator("oauth_scopes", mode="before")
     @classmethod
     def _split_scopes(cls, value: object) -> object:
@@ -186,30 +193,20 @@ class Settings(BaseSettings):
         if self.provider != "auto":
             return self.provider
         configured = self.configured_providers()
-        return configured[0] if configured else "offline"
+        return configured[0]
 
     def configured_providers(self) -> list[str]:
-        """Providers whose credentials are present, in the order auto picks them (offline is always there)."""
-        out: list[str] = []
-        if _secret(self.openai_api_key):
-            out.append("openai")
-        if self.azure_endpoint and (_secret(self.azure_api_key) or _secret(self.azure_ad_token)):
-            out.append("azure")
-        if _secret(self.gemini_api_key):
-            out.append("gemini")
-        if self.base_url:
-            out.append("compatible")
+        """Providers whose credentials are present (each profile's `configured`), in the order auto picks
+        them: registry order, the one named by EASEL_PROVIDER first; the last (offline) needs nothing."""
+        from easel_mcp.providers import all_profiles
+
+        out = [p.name for p in all_profiles() if p.configured(self)]
         if self.provider not in ("auto", *out):
             out.insert(0, self.provider)
-        out.append("offline")
-        return list(dict.fromkeys(out))
+        return out
 
     def workspace_path(self) -> Path:
         return (self.workspace or default_workspace()).expanduser()
-
-
-def _secret(value: SecretStr | None) -> bool:
-    return bool(value and value.get_secret_value().strip())
 
 
 def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:

@@ -203,7 +203,7 @@ class Studio:
     def pick(self, provider: str | None, model: str | None) -> tuple[str, str]:
         """The provider and model a call uses: the per-call choice (among the configured providers) or the
         server's; without a model, the configured one if that provider serves it, else its own default."""
-        from easel_mcp.catalog.providers import model_for_provider
+        from easel_mcp.providers import model_for_provider
 
         name = (provider or self.default_provider).strip().lower()
         configured = self.settings.configured_providers()

@@ -1,25 +1,17 @@
-"""Aspect-ratio sizes (Gemini image models) as data, and the mapping from Easel's sizes to them.
+"""Aspect-ratio sizes (Gemini image models) as data: the sizes each model renders.
 
 Gemini takes no WxH: a request names an aspect ratio ("16:9") and a size tier ("1K", "2K", "4K")
 and the model renders a fixed size for that pair. Here each tier is a table ratio -> WxH (the
-sizes the model renders), so the catalog's `SizeRule(fixed=...)` can list exactly those sizes and
-the provider can turn any size back into (aspectRatio, imageSize).
-
-Mapping rules (documented for agents in the model rows' size summary):
-
-* size auto: no aspectRatio is sent (text-only: the model picks, usually 1:1; edits: the first
-  input's ratio), and the tier follows the quality: low/medium -> 1K, high -> 2K, auto -> none
-  sent (the model's default, 1K). Models with a single tier never get `imageSize`.
-* a WxH size (named sizes resolve to WxH first): the nearest aspect ratio the model offers, and
-  the tier by the long side (exact table sizes map to their own tier).
+sizes the model renders), so the catalog's `SizeRule(fixed=...)` can list exactly those sizes.
+Turning a size back into the wire's (aspectRatio, imageSize) is the provider's business
+(`providers/gemini_sizes.py`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from easel_mcp.catalog.models import Size, SizeRule, format_size, parse_size
+from easel_mcp.catalog.models import Size, SizeRule, format_size
 
 # 1K sizes (S: Google's image-generation guide, copied in image-apis.md §5 as the ratio list).
 GEMINI_3_1K: dict[str, Size] = {
@@ -50,8 +42,6 @@ GEMINI_25_1K: dict[str, Size] = {
 EXTREME_1K: dict[str, Size] = {"1:4": (512, 2048), "4:1": (2048, 512), "1:8": (384, 3072), "8:1": (3072, 384)}
 
 TIER_SCALE = {"1K": 1, "2K": 2, "4K": 4}
-DEFAULT_RATIOS = tuple(GEMINI_3_1K)
-QUALITY_TIER = {"low": "1K", "medium": "1K", "high": "2K"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,43 +88,3 @@ ASPECT_SIZES: dict[str, AspectSizes] = {
     "gemini-3-pro-image": GEMINI_3_PRO_SIZES,
     "gemini-3.1-flash-image": GEMINI_31_FLASH_SIZES,
 }
-
-
-def _ratio_value(ratio: str) -> float:
-    a, b = ratio.split(":")
-    return int(a) / int(b)
-
-
-def nearest_ratio(size: Size, ratios: tuple[str, ...] = DEFAULT_RATIOS) -> str:
-    """The offered ratio closest to width/height (by log distance, so 2:1 and 1:2 are symmetric)."""
-    target = size[0] / size[1]
-    return min(ratios, key=lambda r: abs(math.log(_ratio_value(r) / target)))
-
-
-def tier_for_long_side(long_side: int, tiers: tuple[str, ...] = tuple(TIER_SCALE)) -> str:
-    """1K up to 1600 px, 2K up to 3200 px, else 4K; the largest offered tier not above that."""
-    wanted = "1K" if long_side <= 1600 else "2K" if long_side <= 3200 else "4K"
-    offered = [t for t in TIER_SCALE if t in tiers] or ["1K"]
-    lower = [t for t in offered if TIER_SCALE[t] <= TIER_SCALE[wanted]]
-    return lower[-1] if lower else offered[0]
-
-
-def image_config(model: str, size: str, quality: str) -> tuple[str | None, str | None]:
-    """(aspectRatio, imageSize) for a request; None means "leave the field out"."""
-    from easel_mcp.catalog import get_model
-
-    spec = get_model(model)
-    sizes = ASPECT_SIZES.get(spec.name if spec else model)
-    ratios = sizes.ratios if sizes else DEFAULT_RATIOS
-    tiers = tuple(sizes.tiers) if sizes else tuple(TIER_SCALE)
-    send_tier = sizes.send_tier if sizes else True
-    wh = parse_size(size)
-    if wh is None:  # auto
-        tier = QUALITY_TIER.get(quality)
-        return None, tier if send_tier and tier in tiers else None
-    if sizes is not None:
-        for tier, table in sizes.tiers.items():
-            for ratio, exact in table.items():
-                if exact == wh:
-                    return ratio, tier if send_tier else None
-    return nearest_ratio(wh, ratios), tier_for_long_side(max(wh), tiers) if send_tier else None

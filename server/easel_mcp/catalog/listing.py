@@ -9,7 +9,7 @@ from easel_mcp.catalog import all_models
 from easel_mcp.catalog.estimate import estimate
 from easel_mcp.catalog.models import ModelSpec, format_size
 from easel_mcp.catalog.prices import price_row
-from easel_mcp.catalog.providers import model_for_provider, provider_limits
+from easel_mcp.providers import model_for_provider, profile_of
 from easel_mcp.schemas.models import ModelInfo, ModelPrices, ModelsList, ProviderModels
 
 
@@ -33,7 +33,7 @@ def _prices(spec: ModelSpec) -> ModelPrices | None:
 
 
 def model_info(spec: ModelSpec, provider: str) -> ModelInfo:
-    limits = provider_limits(provider)
+    limits = profile_of(provider)
     formats = [f for f in spec.output_formats if not limits or f not in limits.output_formats_excluded]
     fidelity = list(spec.input_fidelity)
     if limits and spec.name in limits.input_fidelity_unsupported:
@@ -63,15 +63,13 @@ def model_info(spec: ModelSpec, provider: str) -> ModelInfo:
 def list_models(providers: Sequence[str], default: str, configured_model: str) -> ModelsList:
     out: list[ProviderModels] = []
     for provider in providers:
-        limits = provider_limits(provider)
+        limits = profile_of(provider)
         served = [m for m in all_models() if limits is None or limits.serves(m)]
         notes: list[str] = []
-        if provider in ("compatible",):
-            notes.append("a gateway may serve other models too: any model name is passed through")
+        if limits and limits.note:
+            notes.append(limits.note)
         if limits and limits.unknown_models == "refuse":
             notes.append("models not listed here are refused before sending; add one with EASEL_MODELS_FILE")
-        if provider == "offline":
-            notes.append("placeholders drawn locally: no AI model, nothing billed; every model's sizes work")
         if limits and limits.output_formats_excluded:
             notes.append(f"no {', '.join(limits.output_formats_excluded)} output on {provider}")
         out.append(

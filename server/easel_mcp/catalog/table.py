@@ -20,7 +20,7 @@ _GPT25_QUALITIES = ("low", "medium", "high", "xhigh", "max", "auto")
 _GEMINI = "S: image-apis.md §5 (Google's Gemini API pages via third-party copies)"
 # Gemini: one image per call (Easel makes n calls), aspect-ratio sizes, no masks (inpainting is by
 # instruction), PNG only, no transparency, no moderation setting, no input_fidelity, no streaming.
-# With size auto the tier follows the quality (catalog/aspect.py): high renders at 2K.
+# With size auto the tier follows the quality (providers/gemini_sizes.py): high renders at 2K.
 _GEMINI_COMMON: dict[str, Any] = {
     "family": "gemini",
     "qualities": ("low", "medium", "high", "auto"),

@@ -7,12 +7,15 @@ take dropped with a warning) or raises `InvalidRequest` saying what is allowed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from easel_mcp.catalog import all_models, get_model
 from easel_mcp.catalog.models import ModelSpec, format_size, parse_size
-from easel_mcp.catalog.providers import ProviderLimits, provider_limits
 from easel_mcp.errors import InvalidRequest
+from easel_mcp.providers import profile_of
+
+if TYPE_CHECKING:
+    from easel_mcp.providers.profile import ProviderProfile
 
 Operation = Literal["generate", "edit"]
 NAMED_SIZES = ("square", "portrait", "landscape")
@@ -64,17 +67,17 @@ def resolve_size(size: str | None, spec: ModelSpec | None, model: str) -> str:
     return format_size(parsed)
 
 
-def unknown_model(model: str, limits: ProviderLimits) -> str:
-    """Why an unknown model is refused on `limits.provider`: what it serves, and how to add a model."""
+def unknown_model(model: str, limits: ProviderProfile) -> str:
+    """Why an unknown model is refused on `limits.name`: what it serves, and how to add a model."""
     import difflib
 
     served = [m.name for m in all_models() if m.usable and limits.serves(m)]
     close = difflib.get_close_matches(model.lower(), served, n=1, cutoff=0.6)
     like = close[0] if close else served[0]
     return (
-        f"model {model!r} is not in Easel's catalog, so it was not sent to {limits.provider}"
+        f"model {model!r} is not in Easel's catalog, so it was not sent to {limits.name}"
         + (f" (did you mean {close[0]!r}?)" if close else "")
-        + f"; the {limits.provider} provider serves {', '.join(served)}. To use a model Easel does not know "
+        + f"; the {limits.name} provider serves {', '.join(served)}. To use a model Easel does not know "
         f"yet, describe it in a JSON file named by EASEL_MODELS_FILE, e.g. "
         f'{{"{model}": {{"like": "{like}", "prices": {{"image_out": 30}}}}}} (sizes, qualities, fields and prices '
         "as in the README), and restart Easel"
@@ -99,17 +102,15 @@ def resolve_options(
     has_mask: bool = False,
     provider: str | None = None,
 ) -> Options:
-    """`provider` (optional) applies that upstream's differences (catalog/providers.py)."""
+    """`provider` (optional) applies that upstream's differences (its `ProviderProfile`)."""
     model = model.strip()
     spec = get_model(model)
-    limits = provider_limits(provider)
+    limits = profile_of(provider)
     warnings: list[str] = []
     if spec is None:
         if limits is not None and limits.unknown_models == "refuse":
             raise InvalidRequest(unknown_model(model, limits), field="model")
-        gateway = (
-            f"the {limits.provider} provider passes it to the upstream as named" if limits else "it is sent as named"
-        )
+        gateway = f"the {limits.name} provider passes it to the upstream as named" if limits else "it is sent as named"
         warnings.append(
             f"model {model!r} is not in Easel's catalog: {gateway}; sizes and qualities were not checked, and the "
             "cost is unknown unless EASEL_MODELS_FILE or EASEL_PRICES_FILE prices it"
@@ -125,7 +126,7 @@ def resolve_options(
         if limits is not None and not limits.serves(spec):
             served = ", ".join(m.name for m in all_models() if m.usable and limits.serves(m))
             raise InvalidRequest(
-                f"{spec.name} is not served by the {limits.provider} provider; use one of {served}", field="model"
+                f"{spec.name} is not served by the {limits.name} provider; use one of {served}", field="model"
             )
 
     if not prompt.strip():
@@ -145,7 +146,7 @@ def resolve_options(
     if limits is not None and fmt in limits.output_formats_excluded:
         rest = [f for f in formats if f not in limits.output_formats_excluded]
         raise InvalidRequest(
-            f"{fmt} output is not offered by {limits.provider}; use {' or '.join(rest)}", field="output_format"
+            f"{fmt} output is not offered by {limits.name}; use {' or '.join(rest)}", field="output_format"
         )
     if fmt not in formats:
         raise InvalidRequest(
@@ -177,7 +178,7 @@ def resolve_options(
     if q == "auto" and limits is not None and (default_q := limits.quality_for_auto(spec.name if spec else model)):
         q = default_q
         warnings.append(
-            f"{limits.provider} renders quality auto as {q} for {model}; the estimate assumes {q} "
+            f"{limits.name} renders quality auto as {q} for {model}; the estimate assumes {q} "
             "(pass quality=low or medium for cheaper images)"
         )
     if qualities and q not in qualities:
@@ -200,7 +201,7 @@ def resolve_options(
             fidelity = input_fidelity.lower()
             if limits is not None and (spec.name if spec else model) in limits.input_fidelity_unsupported:
                 warnings.append(
-                    f"input_fidelity is not accepted by {model} on {limits.provider}; it was left out of the request"
+                    f"input_fidelity is not accepted by {model} on {limits.name}; it was left out of the request"
                 )
                 input_fidelity = None
             elif spec is not None and not spec.input_fidelity:

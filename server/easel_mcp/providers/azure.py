@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from easel_mcp.errors import AuthenticationFailed, ConfigurationError, ProviderError
 from easel_mcp.providers.common import redact
-from easel_mcp.providers.openai import OpenAIProvider
+from easel_mcp.providers.openai import OPENAI_FAMILIES, OpenAIProvider
 from easel_mcp.providers.openai_errors import ErrorHints
+from easel_mcp.providers.profile import ProviderProfile, secret_set
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -38,12 +39,24 @@ MISSING = (
     "(https://RESOURCE.openai.azure.com) and AZURE_OPENAI_API_KEY or AZURE_OPENAI_AD_TOKEN (or install "
     "easel-mcp[azure] to sign in with Entra ID); missing: {missing}"
 )
+PROFILE = ProviderProfile(
+    "azure",
+    "S: Azure OpenAI image docs, via image-apis.md §4",
+    # auto picks azure for a key or an AD token (Entra ID sign-in only when chosen by name)
+    configured=lambda s: bool(s.azure_endpoint) and (secret_set(s.azure_api_key) or secret_set(s.azure_ad_token)),
+    families=OPENAI_FAMILIES,
+    output_formats_excluded=("webp",),
+    default_quality={"gpt-image-1-mini": "medium", "*": "high"},
+    input_fidelity_unsupported=("gpt-image-1-mini",),
+    unknown_models="refuse",
+)
 
 
 class AzureProvider(OpenAIProvider):
     """Azure OpenAI image deployments."""
 
     name = "azure"
+    profile: ClassVar[ProviderProfile] = PROFILE
     hints: ClassVar[ErrorHints] = ErrorHints(
         key="AZURE_OPENAI_API_KEY (or AZURE_OPENAI_AD_TOKEN)",
         base_url="AZURE_OPENAI_ENDPOINT",

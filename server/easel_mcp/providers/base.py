@@ -10,10 +10,11 @@ from __future__ import annotations
 import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Protocol, Self, runtime_checkable
 
 if TYPE_CHECKING:
     from easel_mcp.checked import CheckedFile
+    from easel_mcp.providers.profile import ProviderProfile
     from easel_mcp.settings import Settings
 
 PartialCallback = Callable[[int, bytes], Awaitable[None]]
@@ -98,6 +99,7 @@ class ImageProvider(Protocol):
     """An upstream image service."""
 
     name: str
+    profile: ClassVar[ProviderProfile]  # what this upstream changes about models, fields and billing
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 # Key shapes that error bodies sometimes echo: OpenAI (sk-/rk-/pk-), Google (AIza...), and bearer tokens.
 _KEY_PATTERNS = (
@@ -55,4 +56,17 @@ def parse_header_list(text: str | None, *, setting: str) -> dict[str, str]:
         if any(c in value for c in "\r\n\0"):
             raise ValueError(f"{setting}: the value of {name} contains a line break")
         out[name] = value
+    return out
+
+
+def add_usage(total: dict[str, Any] | None, more: dict[str, Any]) -> dict[str, Any]:
+    """Sum two usage blocks field by field (nested details too)."""
+    out = dict(total or {})
+    for key, value in more.items():
+        if isinstance(value, dict):
+            out[key] = add_usage(out.get(key) if isinstance(out.get(key), dict) else None, value)
+        elif isinstance(value, int | float) and isinstance(out.get(key), int | float):
+            out[key] = out[key] + value
+        else:
+            out[key] = value
     return out

@@ -17,6 +17,7 @@ from easel_mcp.providers.common import parse_header_list
 from easel_mcp.providers.download import MAX_BYTES, TIMEOUT_S, ImageDownloader
 from easel_mcp.providers.openai import OpenAIProvider
 from easel_mcp.providers.openai_errors import ErrorHints
+from easel_mcp.providers.profile import ProviderProfile
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -28,12 +29,19 @@ MISSING = (
     "and EASEL_API_KEY if the gateway wants a key"
 )
 _NO_KEY = "no-key"  # the SDK insists on a key; the Authorization header is then omitted per request
+PROFILE = ProviderProfile(
+    "compatible",
+    "gateways serve what they serve",
+    configured=lambda s: bool(s.base_url),
+    note="a gateway may serve other models too: any model name is passed through",
+)
 
 
 class CompatibleProvider(OpenAIProvider):
     """A server that speaks OpenAI's Images API (LiteLLM, OpenRouter-style gateways, local servers)."""
 
     name = "compatible"
+    profile: ClassVar[ProviderProfile] = PROFILE
     hints: ClassVar[ErrorHints] = ErrorHints(
         key="EASEL_API_KEY",
         base_url="EASEL_BASE_URL",

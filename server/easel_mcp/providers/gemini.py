@@ -1,7 +1,7 @@
 """Google Gemini image models over REST (`POST {base}/v1beta/models/{model}:generateContent`).
 
 One pooled `httpx2.AsyncClient` per provider, built on first use; the key goes in `x-goog-api-key`.
-Sizes become an aspect ratio and a tier (`catalog/aspect.py`: size auto -> tier from the quality,
+Sizes become an aspect ratio and a tier (`providers/gemini_sizes.py`: size auto -> tier from the quality,
 low/medium 1K and high 2K; a WxH size -> the nearest ratio, the tier by its long side). Gemini
 answers one image per call, so n images are n calls (concurrent, at most 4 at a time) whose usage
 is added up; when some of them fail, the images that came back are returned with a note. Edits
@@ -11,15 +11,15 @@ is described in the prompt instead, and the result says that it was guidance, no
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
 
-from easel_mcp.catalog.aspect import image_config
 from easel_mcp.errors import ConfigurationError, InvalidRequest, ProviderError, UpstreamUnavailable
 from easel_mcp.providers.base import EditRequest, GenerateRequest, InputImage, ProviderResult
+from easel_mcp.providers.gemini_sizes import image_config
 from easel_mcp.providers.gemini_wire import (
     Answer,
     build_body,
@@ -29,6 +29,7 @@ from easel_mcp.providers.gemini_wire import (
     sum_usage,
     translate_status,
 )
+from easel_mcp.providers.profile import ProviderProfile, secret_set
 
 if TYPE_CHECKING:
     import httpx2
@@ -46,11 +47,21 @@ MASK_NOTE = (
     "hard mask (the model may also have changed other areas)"
 )
 
+PROFILE = ProviderProfile(
+    "gemini",
+    "S: image-apis.md §5",
+    configured=lambda s: secret_set(s.gemini_api_key),
+    families=("gemini",),
+    default_model="gemini-3.1-flash-image",
+    unknown_models="refuse",
+)
+
 
 class GeminiProvider:
     """Gemini image models (gemini-3.1-flash-image, gemini-3-pro-image, gemini-2.5-flash-image)."""
 
     name = "gemini"
+    profile: ClassVar[ProviderProfile] = PROFILE
 
     def __init__(
         self,
@@ -101,7 +112,7 @@ class GeminiProvider:
     async def generate(self, request: GenerateRequest) -> ProviderResult:
         aspect, tier = image_config(request.model, request.size, request.quality)
         body = build_body(request.prompt, (), aspect, tier)
-        return await self._run(request.model, body, request.n, request.output_format, request.quality, [])
+        return await self._run(request, body, [])
 
     async def edit(self, request: EditRequest) -> ProviderResult:
         _check_inline_size(request.images)
@@ -111,12 +122,13 @@ class GeminiProvider:
             notes.append(MASK_NOTE)
         aspect, tier = image_config(request.model, request.size, request.quality)
         body = build_body(prompt, request.images, aspect, tier)
-        return await self._run(request.model, body, request.n, request.output_format, request.quality, notes)
+        return await self._run(request, body, notes)
 
     async def _run(
-        self, model: str, body: dict[str, Any], n: int, fmt: str, quality: str, notes: list[str]
+        self, request: GenerateRequest | EditRequest, body: dict[str, Any], notes: list[str]
     ) -> ProviderResult:
         """n calls (one image each), at most `max_concurrency` at a time."""
+        model, n, fmt = request.model, request.n, request.output_format
         outcomes: list[Answer | ProviderError | None] = [None] * n
         limiter = anyio.CapacityLimiter(self.max_concurrency)
 
@@ -141,7 +153,7 @@ class GeminiProvider:
             )
         # One image per call: the last final image of each answer (earlier ones are rare drafts).
         picked = [a.images[-1] for a in answers]
-        images, size = await anyio.to_thread.run_sync(_finish, picked, fmt)
+        images, size = await anyio.to_thread.run_sync(_finish, picked, fmt, request.output_compression)
         return ProviderResult(
             images=images,
             output_format=fmt,
@@ -150,7 +162,7 @@ class GeminiProvider:
             request_id=answers[0].response_id,
             revised_prompts=[None] * len(images),
             size=size,
-            quality=quality,
+            quality=request.quality,
             notes=notes,
         )
 
@@ -217,21 +229,20 @@ def _failure(errors: list[ProviderError]) -> ProviderError:
     return paid[0]
 
 
-def _finish(picked: list[tuple[bytes, str]], fmt: str) -> tuple[list[bytes], str | None]:
+def _finish(picked: list[tuple[bytes, str]], fmt: str, compression: int | None) -> tuple[list[bytes], str | None]:
     """Images in the requested format, and the first one's size."""
-    import io
-
-    from PIL import Image
+    from easel_mcp.imaging.errors import ImagingError
+    from easel_mcp.imaging.io import open_header
 
     try:
-        images = [convert(data, mime, fmt) for data, mime in picked]
-    except Exception as e:  # Pillow's errors: the bytes are not an image
+        images = [convert(data, mime, fmt, compression) for data, mime in picked]
+    except ImagingError as e:  # the bytes are not an image
         raise UpstreamUnavailable(
             f"Gemini sent image data that could not be read ({type(e).__name__})", provider="gemini", billed=True
         ) from e
     try:
-        with Image.open(io.BytesIO(images[0])) as first:
-            size = f"{first.width}x{first.height}"
-    except Exception:  # the studio's probe reports an unreadable image with a clear message
-        size = None
-    return images, size
+        first, _ = open_header(images[0], what="Gemini's answer image")
+    except ImagingError:  # the studio's probe reports an unreadable image with a clear message
+        return images, None
+    with first:
+        return images, f"{first.width}x{first.height}"

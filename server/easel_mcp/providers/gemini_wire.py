@@ -56,11 +56,9 @@ def build_body(
 
 def mask_instruction(mask_png: bytes) -> str:
     """Words for the region a mask marks (alpha 0 = edit here), as Gemini takes no mask."""
-    import io
+    from easel_mcp.imaging.io import open_image
 
-    from PIL import Image
-
-    with Image.open(io.BytesIO(mask_png)) as img:
+    with open_image(mask_png, what="mask") as img:
         alpha = img.convert("RGBA").getchannel("A")
         box = alpha.point(lambda a: 255 if a == 0 else 0).getbbox()
         w, h = img.size
@@ -200,18 +198,12 @@ def _retry_delay(details: list[dict[str, Any]], header: str | None) -> float | N
         return None
 
 
-def convert(data: bytes, mime: str, fmt: str) -> bytes:
-    """Re-encode an answer image when Gemini's format is not the one asked for (Gemini takes no format)."""
-    import io
+def convert(data: bytes, mime: str, fmt: str, compression: int | None = None) -> bytes:
+    """An answer image in the format asked for (Gemini takes no format): re-encoded by Easel's one
+    codec (`imaging.io`) when Gemini's is another, as every image Easel writes; ImagingError if unreadable."""
+    from easel_mcp.imaging.io import encode, mime_of, open_image
 
-    from PIL import Image
-
-    if mime == f"image/{fmt}":
+    if mime == mime_of(fmt):
         return data
-    with Image.open(io.BytesIO(data)) as img:
-        out = io.BytesIO()
-        if fmt == "jpeg":
-            img.convert("RGB").save(out, "JPEG", quality=95)
-        else:
-            img.save(out, fmt.upper())
-        return out.getvalue()
+    with open_image(data, what="Gemini's answer image") as img:
+        return encode(img, fmt, compression=compression)

@@ -7,11 +7,12 @@ prompt, the prompt text and an "offline preview" mark); edits follow the API's m
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import anyio.to_thread
 
 from easel_mcp.providers.base import EditRequest, GenerateRequest, PartialCallback, ProviderResult
+from easel_mcp.providers.profile import ProviderProfile, always
 
 if TYPE_CHECKING:
     from easel_mcp.settings import Settings
@@ -19,8 +20,18 @@ if TYPE_CHECKING:
 NOTE = "offline provider: a deterministic placeholder drawn locally; no AI model was used and nothing was billed"
 
 
+PROFILE = ProviderProfile(
+    "offline",
+    "the local placeholder renderer draws any model's sizes",
+    configured=always,  # last in the registry: auto's fallback
+    bills=False,
+    note="placeholders drawn locally: no AI model, nothing billed; every model's sizes work",
+)
+
+
 class OfflineProvider:
     name = "offline"
+    profile: ClassVar[ProviderProfile] = PROFILE
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OfflineProvider:

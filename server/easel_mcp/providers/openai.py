@@ -14,19 +14,30 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from easel_mcp.errors import ConfigurationError, ProviderError, UpstreamUnavailable
 from easel_mcp.providers.base import EditRequest, GenerateRequest, PartialCallback, ProviderResult
-from easel_mcp.providers.common import redact
+from easel_mcp.providers.common import add_usage, redact
 from easel_mcp.providers.openai_errors import ErrorHints, translate_error
+from easel_mcp.providers.profile import ProviderProfile, secret_set
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
     from easel_mcp.settings import Settings
 
+OPENAI_FAMILIES = ("gpt-image-1", "gpt-image-2", "gpt-image-2.5", "dall-e")
+PROFILE = ProviderProfile(
+    "openai",
+    "P: openai-python 3.57",
+    configured=lambda s: secret_set(s.openai_api_key),
+    families=OPENAI_FAMILIES,
+    unknown_models="refuse",
+)
+
 
 class OpenAIProvider:
     """The OpenAI Images API. Credentials as the official SDK reads them (OPENAI_API_KEY, ...)."""
 
     name = "openai"
+    profile: ClassVar[ProviderProfile] = PROFILE
     hints: ClassVar[ErrorHints] = ErrorHints()
 
     def __init__(
@@ -263,19 +274,6 @@ class OpenAIProvider:
             quality=quality,
             background=background,
         )
-
-
-def add_usage(total: dict[str, Any] | None, more: dict[str, Any]) -> dict[str, Any]:
-    """Sum two usage blocks field by field (nested details too)."""
-    out = dict(total or {})
-    for key, value in more.items():
-        if isinstance(value, dict):
-            out[key] = add_usage(out.get(key) if isinstance(out.get(key), dict) else None, value)
-        elif isinstance(value, int | float) and isinstance(out.get(key), int | float):
-            out[key] = out[key] + value
-        else:
-            out[key] = value
-    return out
 
 
 def _put(body: dict[str, Any], key: str, value: object) -> None:
