@@ -31,17 +31,13 @@ MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 @contextlib.contextmanager
 def tool_errors() -> Iterator[None]:
-    """Turn Easel's errors (and the pixel layer's) into ToolErrors the agent can act on.
+    """Turn Easel's errors (the pixel layer's among them) into ToolErrors the agent can act on.
 
     Anything else propagates: the SDK logs its traceback on stderr and tells the model only
     that the tool failed, and the server keeps running."""
-    from easel_mcp.imaging.errors import ImagingError
-
     try:
         yield
     except EaselError as e:
-        raise ToolError(str(e)) from e
-    except ImagingError as e:
         raise ToolError(str(e)) from e
 
 
