@@ -38,6 +38,7 @@ from easel_mcp.budgets import (
 )
 from easel_mcp.errors import BudgetExceeded, ConfigurationError, EaselError, LedgerUnreadable
 from easel_mcp.sqlite import connect
+from easel_mcp.times import ledger_time
 
 __all__ = ["MIGRATIONS", "Attempt", "BudgetExceeded", "Budgets", "Ledger", "format_report", "migrate", "parse_since"]
 
@@ -120,7 +121,7 @@ def migrate(
         for name, apply in migrations:
             if name not in done:
                 apply(conn)
-                conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, iso(utc())))
+                conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, ledger_time(utc())))
                 applied.append(name)
         conn.execute("COMMIT")
     except BaseException:
@@ -130,11 +131,6 @@ def migrate(
     if applied:
         log.info("ledger migrations applied: %s", ", ".join(applied))
     return applied
-
-
-def iso(at: datetime) -> str:
-    """UTC, fixed width, sortable as text: 2026-11-25T09:30:00.000000Z."""
-    return utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def canonical_json(value: Any) -> str:
@@ -303,10 +299,10 @@ class Ledger:
         self, conn: sqlite3.Connection, since: datetime, until: datetime | None, user: str | None = None
     ) -> float:
         sql = "SELECT COALESCE(SUM(counted_usd), 0.0) FROM attempts WHERE started_at >= ?"
-        args = [iso(since)]
+        args = [ledger_time(since)]
         if until is not None:
             sql += " AND started_at < ?"
-            args.append(iso(until))
+            args.append(ledger_time(until))
         if user is not None:
             sql += " AND user_id = ?"
             args.append(user)
@@ -351,7 +347,7 @@ class Ledger:
                 " estimated_usd, reserved_usd, counted_usd, job_id, pid, user_id)"
                 " VALUES (?,?,?,?,?,?,'reserved',?,?,?,?,?,?)",
                 (
-                    iso(at),
+                    ledger_time(at),
                     tool,
                     provider,
                     model,
@@ -403,7 +399,7 @@ class Ledger:
             " WHERE id = ? AND status IN ('reserved', 'sent', 'abandoned')",
             (
                 status,
-                iso(utc(now)),
+                ledger_time(utc(now)),
                 request_id,
                 canonical_json(usage) if usage else None,
                 tokens_in,
@@ -428,7 +424,7 @@ class Ledger:
         at = utc(now)
         cursor = self._conn().execute(
             f"UPDATE attempts SET status = 'abandoned', finished_at = ? WHERE {_OPEN_SQL} AND started_at < ?",
-            (iso(at), iso(at - timedelta(seconds=older_than_s))),
+            (ledger_time(at), ledger_time(at - timedelta(seconds=older_than_s))),
         )
         if cursor.rowcount:
             log.warning("ledger: %d attempt(s) never settled; marked abandoned (still counted)", cursor.rowcount)
@@ -440,7 +436,7 @@ class Ledger:
 
     def rows(self, *, since: datetime | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Rows started at or after `since`, oldest first; with `limit`, only the latest `limit` of them."""
-        where, args = ("WHERE started_at >= ?", [iso(since)]) if since is not None else ("", [])
+        where, args = ("WHERE started_at >= ?", [ledger_time(since)]) if since is not None else ("", [])
         if limit is None:
             return self._select(f"{where} ORDER BY id", args)
         return self._select(f"{where} ORDER BY id DESC LIMIT ?", [*args, limit])[::-1]
@@ -478,7 +474,7 @@ class Ledger:
             return self._report(since, by)
 
     def _report(self, since: datetime | None, by: GroupBy | None) -> dict[str, Any]:
-        where, args = ("WHERE started_at >= ?", [iso(since)]) if since is not None else ("", [])
+        where, args = ("WHERE started_at >= ?", [ledger_time(since)]) if since is not None else ("", [])
         conn = self._conn()
         total = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(images), 0), COALESCE(SUM(cost_usd), 0.0),"
@@ -499,7 +495,7 @@ class Ledger:
             ):
                 groups.append(dict(row))
         return {
-            "since": iso(since) if since is not None else None,
+            "since": ledger_time(since) if since is not None else None,
             "by": by,
             "calls": total[0],
             "images": total[1],

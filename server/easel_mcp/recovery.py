@@ -17,6 +17,7 @@ from typing import Any
 from easel_mcp.catalog.prices import cost_from_usage
 from easel_mcp.ledger import Attempt
 from easel_mcp.storage.ports import LedgerPort
+from easel_mcp.times import parse_time
 from easel_mcp.workspace import Workspace
 
 log = logging.getLogger("easel_mcp")
@@ -80,7 +81,7 @@ def recover(workspace: Workspace, ledger: LedgerPort) -> int:
 
 
 def _recover_row(workspace: Workspace, ledger: LedgerPort, row: dict[str, Any]) -> int:
-    started = datetime.fromisoformat(row["started_at"].replace("Z", "+00:00"))
+    started = parse_time(row["started_at"])
     attempt = Attempt(row["id"], started, row.get("estimated_usd"), row.get("reserved_usd") or 0.0)
     sides = _sidecars_of_job(workspace, row["job_id"], started)
     if not sides:

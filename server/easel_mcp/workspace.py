@@ -24,6 +24,8 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
 from easel_mcp.errors import ConfigurationError, ImageNotFound, PathNotAllowed, WorkspaceError
+from easel_mcp.imaging.formats import IMAGE_SUFFIXES
+from easel_mcp.uris import parse_image_uri
 from easel_mcp.workspace_files import (
     MAX_SIDECAR_BYTES,
     open_regular,
@@ -35,7 +37,7 @@ from easel_mcp.workspace_files import (
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{12}$")
 _ID_IN_NAME = re.compile(r"-([0-9a-f]{12})\.[a-z0-9]+$")
-IMAGE_EXTENSIONS = (".png", ".jpeg", ".jpg", ".webp")
+IMAGE_EXTENSIONS = IMAGE_SUFFIXES
 STATE_DIR = ".easel"
 MAX_PATH_CHARS = 1024
 
@@ -97,8 +99,8 @@ class Workspace:
             raise PathNotAllowed(f"{what} reference is empty; pass a workspace path or an image id")
         if "\x00" in ref or len(ref) > MAX_PATH_CHARS:
             raise PathNotAllowed(f"{what} reference is not a usable path (NUL byte or over {MAX_PATH_CHARS} chars)")
-        if ref.startswith("easel://images/"):
-            ref = ref.removeprefix("easel://images/")
+        if (uri := parse_image_uri(ref)) is not None:
+            ref = uri.image_id  # the display rendition (.../display) names the same image
         if ID_PATTERN.match(ref):
             return self.find_image(ref)
         if ref.startswith("file:"):

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from easel_mcp.budgets import Budgets, GroupBy, SpentFn, budget_left, check_budgets, usd, utc
 from easel_mcp.errors import ConfigurationError, EaselError
-from easel_mcp.ledger import Attempt, canonical_json, iso
+from easel_mcp.ledger import Attempt, canonical_json
 from easel_mcp.storage.postgres_schema import MIGRATIONS, OPEN_SQL
+from easel_mcp.times import ledger_time
 
 if TYPE_CHECKING:
     import psycopg
@@ -382,7 +383,7 @@ class PostgresLedger:
                     )
                 ]
         return {
-            "since": iso(since) if since is not None else None,
+            "since": ledger_time(since) if since is not None else None,
             "by": by,
             "calls": int(total["calls"]),
             "images": int(total["images"]),
@@ -453,7 +454,7 @@ def _as_sqlite_row(row: dict[str, Any]) -> dict[str, Any]:
     item = dict(row)
     for key in ("started_at", "finished_at"):
         if isinstance(item.get(key), datetime):
-            item[key] = iso(item[key])
+            item[key] = ledger_time(item[key])
     item["cost_estimated"] = int(bool(item["cost_estimated"]))
     item["billed"] = None if item["billed"] is None else int(item["billed"])
     item["params_json"] = canonical_json(item["params"])
