@@ -54,7 +54,7 @@ def test_the_workspace_reads_the_display_uri_as_its_image(tmp_path: Path) -> Non
 def test_times_keep_every_stored_format() -> None:
     from datetime import UTC, datetime, timedelta, timezone
 
-    from easel_mcp.times import index_time, ledger_time, parse_time, sidecar_time, wire_time
+    from easel_mcp.times import day_folder, index_time, ledger_time, parse_time, sidecar_time, wire_time
 
     at = datetime(2026, 11, 25, 10, 30, tzinfo=timezone(timedelta(hours=1)))
     assert ledger_time(at) == "2026-11-25T09:30:00.000000Z"  # the ledger's column format: data on disk
@@ -62,6 +62,7 @@ def test_times_keep_every_stored_format() -> None:
     assert index_time(at.replace(tzinfo=None)) == "2026-11-25T10:30:00.000000+00:00"  # naive is UTC
     assert sidecar_time(at.astimezone(UTC)) == "2026-11-25T09:30:00+00:00"
     assert wire_time(at.timestamp() + 0.25) == "2026-11-25T09:30:00.250Z"
+    assert day_folder(at) == day_folder(at.date()) == "2026-11-25"
     for text in (ledger_time(at), index_time(at), sidecar_time(at), wire_time(at.timestamp())):
         assert parse_time(text) == at
 

@@ -17,7 +17,7 @@ from typing import Any
 from easel_mcp.catalog.prices import cost_from_usage
 from easel_mcp.ledger import Attempt
 from easel_mcp.storage.ports import LedgerPort
-from easel_mcp.times import parse_time
+from easel_mcp.times import day_folder, parse_time
 from easel_mcp.workspace import Workspace
 
 log = logging.getLogger("easel_mcp")
@@ -50,7 +50,7 @@ MAX_SIDECAR_BYTES = 1024 * 1024  # sidecars are a few KB; anything larger is not
 def _sidecars_of_job(workspace: Workspace, job_id: str, started: datetime) -> list[dict[str, Any]]:
     found = []
     for day in sorted({started.date(), (started + timedelta(days=1)).date()}):
-        folder = workspace.root / day.isoformat()
+        folder = workspace.root / day_folder(day)
         if folder.is_symlink() or not folder.is_dir():
             continue
         for path in folder.glob("*.json"):

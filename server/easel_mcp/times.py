@@ -7,13 +7,14 @@ Each format is data somewhere, so none of them may change:
                                                      shown to agents by list_images and get_image
     sidecar_time  2026-11-25T09:30:00.123456+00:00   a sidecar's created_at (Python's isoformat)
     wire_time     2026-11-25T09:30:00.000Z           MCP Tasks' createdAt/lastUpdatedAt (milliseconds)
+    day_folder    2026-11-25                         the workspace folder an image is saved in
 
 Base layer: imports nothing of easel_mcp.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 
 def utc(now: datetime | None = None) -> datetime:
@@ -41,6 +42,11 @@ def sidecar_time(at: datetime) -> str:
 def wire_time(epoch: float) -> str:
     """Epoch seconds as ISO 8601 UTC with milliseconds and a Z: 2026-11-25T09:30:00.000Z."""
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def day_folder(when: date) -> str:
+    """The workspace's day folder for `when` (a date, or a datetime in the zone the caller chose)."""
+    return f"{when:%Y-%m-%d}"
 
 
 def parse_time(text: str) -> datetime:

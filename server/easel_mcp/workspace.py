@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlparse
 
 from easel_mcp.errors import ConfigurationError, ImageNotFound, PathNotAllowed, WorkspaceError
 from easel_mcp.imaging.formats import IMAGE_SUFFIXES
+from easel_mcp.times import day_folder
 from easel_mcp.uris import parse_image_uri
 from easel_mcp.workspace_files import (
     MAX_SIDECAR_BYTES,
@@ -193,7 +194,7 @@ class Workspace:
         fsync, then a hard link that fails rather than overwrite); never replaces an existing file. The
         folders are real folders of the workspace: a day folder that is a link is refused, never followed."""
         when = when or datetime.now(UTC)
-        folder = [when.strftime("%Y-%m-%d"), *([slugify(subfolder)] if subfolder else [])]
+        folder = [day_folder(when), *([slugify(subfolder)] if subfolder else [])]
         with real_dir(self.root, folder, what="the output folder") as dir_fd:
             tmp = self.write_temp(data)
             try:
