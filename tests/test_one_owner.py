@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from mcp import Client
 from mcp.server.mcpserver.exceptions import ToolError
 
+from easel_mcp.app import build_server
 from easel_mcp.errors import EaselError
 from easel_mcp.imaging.errors import ImagingError
+from easel_mcp.settings import Settings
 from easel_mcp.tools.common import tool_errors
-from tests.helpers import png
+from tests.helpers import error_text, png
 
 
 def test_imaging_errors_are_easel_errors_and_become_tool_errors() -> None:
@@ -85,3 +88,12 @@ def test_stdio_fast_path_imports_no_command_line() -> None:
     code = f"import sys, easel_mcp.cli; print(sorted(m for m in {names} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.anyio
+async def test_unknown_jobs_are_errors_of_the_tree_turned_into_tool_errors(offline_settings: Settings) -> None:
+    async with Client(build_server(offline_settings)) as client:
+        got = await client.call_tool("get_job", {"job_id": "0123456789abcdef", "wait_s": 0})
+        cancelled = await client.call_tool("cancel_job", {"job_id": "0123456789abcdef"})
+    assert "no job '0123456789abcdef' is known to this server" in error_text(got)
+    assert "no running job '0123456789abcdef'" in error_text(cancelled)
