@@ -14,6 +14,7 @@ from mcp import Client
 from PIL import Image
 
 from easel_mcp.app import build_server
+from easel_mcp.providers import resolved_provider
 from easel_mcp.settings import Settings
 from tests.fakes.openai_images import FakeOpenAIImages, Scripted
 from tests.helpers import error_text, png, structured
@@ -34,8 +35,8 @@ def openai_settings(workspace_dir: Path, fake_openai: FakeOpenAIImages) -> Setti
 
 
 async def test_auto_provider_picks_openai_when_a_key_is_set(openai_settings: Settings) -> None:
-    assert openai_settings.resolved_provider() == "openai"
-    assert Settings(workspace=openai_settings.workspace).resolved_provider() == "offline"
+    assert resolved_provider(openai_settings) == "openai"
+    assert resolved_provider(Settings(workspace=openai_settings.workspace)) == "offline"
 
 
 async def test_generate_sends_a_valid_json_request(openai_settings: Settings, fake_openai: FakeOpenAIImages) -> None:

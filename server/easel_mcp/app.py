@@ -29,13 +29,11 @@ from pydantic.networks import AnyUrl
 
 from easel_mcp import __version__
 from easel_mcp.errors import FileTooLarge, WorkspaceError
+from easel_mcp.imaging.formats import MIME_TYPES, mime_of_file, mime_type
 from easel_mcp.settings import Settings
 from easel_mcp.studio import Studio, open_studio
+from easel_mcp.uris import DISPLAY_URI_TEMPLATE, IMAGE_URI_TEMPLATE, image_uri, parse_image_uri
 
-IMAGE_URI_PREFIX = "easel://images/"
-DISPLAY_SUFFIX = "/display"
-"""`easel://images/<id>/display`: the image at a size a view can show (see `display_rendition`)."""
-MIME = {".png": "image/png", ".jpeg": "image/jpeg", ".jpg": "image/jpeg", ".webp": "image/webp"}
 RESOURCE_PAGE = 50
 
 INSTRUCTIONS = """Easel is an image studio. generate_image makes new images from a prompt; edit_image
@@ -133,10 +131,10 @@ class EaselServer(MCPServer[Studio]):
                 raise MCPError(code=INVALID_PARAMS, message=f"invalid cursor: {e}") from e
             listed = [
                 MCPResource(
-                    uri=f"{IMAGE_URI_PREFIX}{e.id}",
+                    uri=image_uri(e.id),
                     name=e.relative_path,
                     description=(e.prompt or "")[:200] or None,
-                    mime_type=MIME.get("." + e.format, "image/png"),
+                    mime_type=mime_type(e.format, MIME_TYPES["png"]),
                     size=e.bytes,
                 )
                 for e in entries
@@ -149,12 +147,10 @@ class EaselServer(MCPServer[Studio]):
     async def read_resource(
         self, uri: AnyUrl | str, context: Context[Studio, Any] | None = None
     ) -> Iterable[ReadResourceContents] | InputRequiredResult:
-        text = str(uri)
-        if not text.startswith(IMAGE_URI_PREFIX):
+        parsed = parse_image_uri(str(uri))
+        if parsed is None:
             return await super().read_resource(uri, context)
-        image_id = text.removeprefix(IMAGE_URI_PREFIX)
-        display = image_id.endswith(DISPLAY_SUFFIX)
-        image_id = image_id.removesuffix(DISPLAY_SUFFIX)
+        image_id, display = parsed
         try:
             path, data = await anyio.to_thread.run_sync(self._read_image, image_id)
         except FileTooLarge as e:
@@ -166,14 +162,14 @@ class EaselServer(MCPServer[Studio]):
 
             shown = await anyio.to_thread.run_sync(display_rendition, data)
             return [ReadResourceContents(content=shown.data, mime_type=shown.mime_type)]
-        return [ReadResourceContents(content=data, mime_type=MIME.get(path.suffix.lower(), "image/png"))]
+        return [ReadResourceContents(content=data, mime_type=mime_of_file(path.name, MIME_TYPES["png"]))]
 
     def _read_image(self, image_id: str) -> tuple[Path, bytes]:
         """The image with this id, read safely (regular file, no links) and capped at MAX_INPUT_BYTES."""
         from easel_mcp.imaging.io import MAX_INPUT_BYTES
 
         path = self.studio.workspace.find_image(image_id)
-        return path, self.studio.workspace.read_file(path, limit=MAX_INPUT_BYTES, what=f"{IMAGE_URI_PREFIX}{image_id}")
+        return path, self.studio.workspace.read_file(path, limit=MAX_INPUT_BYTES, what=image_uri(image_id))
 
 
 def register_tools(server: MCPServer[Any], studio: Studio) -> None:
@@ -240,19 +236,19 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
     prompts.register(server)
 
     @server.resource(
-        IMAGE_URI_PREFIX + "{image_id}",
+        IMAGE_URI_TEMPLATE,
         name="workspace image",
         description="An image in the Easel workspace, by id (as returned by the image tools).",
-        mime_type="image/png",
+        mime_type=MIME_TYPES["png"],
     )
     def workspace_image(image_id: str) -> bytes:  # pragma: no cover - EaselServer.read_resource serves reads
         return server._read_image(image_id)[1]
 
     @server.resource(
-        IMAGE_URI_PREFIX + "{image_id}" + DISPLAY_SUFFIX,
+        DISPLAY_URI_TEMPLATE,
         name="workspace image, display size",
         description="The image at most 2048 px on its long side, JPEG (WebP with transparency), under 700 KB.",
-        mime_type="image/jpeg",
+        mime_type=MIME_TYPES["jpeg"],
     )
     def workspace_image_display(image_id: str) -> bytes:  # pragma: no cover - EaselServer.read_resource serves reads
         return server.studio.workspace.find_image(image_id).read_bytes()
@@ -277,7 +273,7 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
 
         settings = server.studio.settings
         listing = await anyio.to_thread.run_sync(
-            lambda: list_models(settings.configured_providers(), server.studio.default_provider, settings.model)
+            lambda: list_models(server.studio.configured_providers(), server.studio.default_provider, settings.model)
         )
         return listing.model_dump_json(indent=2)
 

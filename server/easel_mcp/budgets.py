@@ -11,10 +11,13 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from easel_mcp.errors import BudgetExceeded
+from easel_mcp.times import parse_time, utc
+
+__all__ = ["utc"]  # re-exported: the ledgers' and settling's clock (owned by easel_mcp.times)
 
 ENV_PER_CALL = "EASEL_MAX_COST_PER_CALL_USD"
 ENV_DAILY = "EASEL_DAILY_BUDGET_USD"
@@ -49,13 +52,6 @@ class Budgets:
     def any_limit(self) -> bool:
         limits = (self.max_cost_per_call_usd, self.daily_usd, self.monthly_usd, self.user_daily_usd)
         return any(v is not None for v in (*limits, self.user_monthly_usd))
-
-
-def utc(now: datetime | None = None) -> datetime:
-    """`now` as an aware UTC datetime (naive values are taken as UTC); the current time when None."""
-    if now is None:
-        return datetime.now(UTC)
-    return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
 
 
 def day_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -177,7 +173,7 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     try:
         if span:
             return at - timedelta(seconds=float(span.group(1)) * _UNIT_S[span.group(2)])
-        return utc(datetime.fromisoformat(text.strip()))
+        return parse_time(text)
     except OverflowError as e:  # a span reaching before year 1, or a date that leaves it in UTC
         raise ValueError(
             f"the time {text[:40]!r} is out of range: use a shorter span (such as 30d or 52w), "

@@ -16,6 +16,15 @@ from typing import Any
 
 import click
 
+from easel_mcp.cli_shared import (
+    EXIT_BUDGET,
+    EXIT_CONFIG,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_UPSTREAM,
+)
+
 COMMANDS = {
     "generate": "generate_image",
     "edit": "edit_image",
@@ -24,7 +33,6 @@ COMMANDS = {
     "estimate": "estimate_cost",
 }
 SKIPPED = {"preview", "wait"}  # the CLI always waits and prints paths
-EXIT_OK, EXIT_UPSTREAM, EXIT_INVALID, EXIT_BUDGET, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 def _unwrap(spec: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +149,7 @@ class _Display:
 def run_tool(tool: str, args: dict[str, Any], *, workspace: str | None, as_json: bool) -> int:
     import anyio
 
-    from easel_mcp.cli import configure_logging
+    from easel_mcp.cli_shared import configure_logging
     from easel_mcp.errors import BudgetExceeded, ConfigurationError, EaselError, InvalidRequest, WorkspaceError
     from easel_mcp.imaging.errors import ImagingError
     from easel_mcp.progress import listen
@@ -167,7 +175,7 @@ def run_tool(tool: str, args: dict[str, Any], *, workspace: str | None, as_json:
     except Exception as e:
         display.close()
         cause = _root_cause(e)
-        print(f"easel-mcp: {cause if isinstance(cause, EaselError | ImagingError) else e}", file=sys.stderr)
+        print(f"easel-mcp: {cause if isinstance(cause, EaselError) else e}", file=sys.stderr)
         if isinstance(cause, BudgetExceeded):
             return EXIT_BUDGET
         if isinstance(cause, ConfigurationError):
@@ -188,11 +196,10 @@ def run_tool(tool: str, args: dict[str, Any], *, workspace: str | None, as_json:
 
 def _root_cause(e: BaseException) -> BaseException:
     from easel_mcp.errors import EaselError
-    from easel_mcp.imaging.errors import ImagingError
 
     seen: BaseException | None = e
     while seen is not None:
-        if isinstance(seen, EaselError | ImagingError):
+        if isinstance(seen, EaselError):
             return seen
         seen = seen.__cause__
     return e

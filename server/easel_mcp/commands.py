@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import click
 
-from easel_mcp.cli import configure_logging, serve_stdio_or_http
+from easel_mcp.cli_shared import EXIT_CONFIG, configure_logging, serve_stdio_or_http
 
 
 class _Group(click.Group):
@@ -95,7 +95,6 @@ def usage(since: str | None, by: str | None, as_json: bool) -> None:
             "groups": [],
         }
     else:
-        from easel_mcp.cli_tools import EXIT_CONFIG
         from easel_mcp.errors import DatabaseUnavailable, LedgerUnreadable
 
         group = cast(GroupBy | None, by)

@@ -6,6 +6,8 @@
     ├── InvalidRequest              caught before any request leaves the machine
     │   └── BudgetExceeded          the call would break a configured spending limit
     ├── AnswerNotSaved              the upstream answered (and billed) but the images could not all be saved
+    ├── ImagingError                the pixel layer: an image, mask or geometry it cannot honour
+    │                               (defined in `easel_mcp.imaging.errors`; also a ValueError)
     ├── WorkspaceError              files: a path outside the sandbox, a missing image
     │   ├── PathNotAllowed
     │   ├── ImageNotFound

@@ -28,19 +28,19 @@ from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from easel_mcp.imaging.formats import SUFFIX_FORMATS as FORMATS
+from easel_mcp.index_rows import ImageEntry as ImageEntry  # re-exported: the index's entries
+from easel_mcp.index_rows import decode_cursor as decode_cursor  # re-exported
 from easel_mcp.index_rows import (
-    FORMATS,
     encode_cursor,
     entry_of,
-    iso,
     read_row,
     stamp_of,
     summary_of,
     utf8_name,
 )
-from easel_mcp.index_rows import ImageEntry as ImageEntry  # re-exported: the index's entries
-from easel_mcp.index_rows import decode_cursor as decode_cursor  # re-exported
 from easel_mcp.sqlite import connect, damaged
+from easel_mcp.times import index_time
 from easel_mcp.workspace import STATE_DIR, Workspace
 from easel_mcp.workspace_files import real_dir
 
@@ -355,7 +355,7 @@ class ImageIndex:
                 args.append("%" + re.sub(r"([%_\\])", r"\\\1", term) + "%")
         if since is not None:
             where.append("created_at >= ?")
-            args.append(iso(since))
+            args.append(index_time(since))
         if model:
             where.append("model = ?")
             args.append(model)

@@ -15,16 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from easel_mcp.imaging.formats import SUFFIX_FORMATS
+from easel_mcp.times import index_time
 from easel_mcp.workspace import ID_PATTERN, Workspace
 
-FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
 _ID_SUFFIX = re.compile(r"-[0-9a-f]{12}$")
-
-
-def iso(at: datetime) -> str:
-    """UTC, fixed width, sortable as text: 2026-11-25T09:30:00.000000+00:00."""
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    return at.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 def read_row(workspace: Workspace, path: Path, rel: str, stamp: str) -> dict[str, Any]:
@@ -35,7 +30,7 @@ def read_row(workspace: Workspace, path: Path, rel: str, stamp: str) -> dict[str
     side_id = side["id"] if isinstance(side.get("id"), str) and ID_PATTERN.match(side["id"]) else None
     image_id = name_id or side_id or hashlib.sha256(rel.encode()).hexdigest()[:12]
     try:
-        created_at = iso(datetime.fromisoformat(side["created_at"]))
+        created_at = index_time(datetime.fromisoformat(side["created_at"]))
     except (KeyError, TypeError, ValueError, OverflowError):  # overflow: year 1 or 9999 moved to UTC
         created_at = _file_time(mtime_ns)
     width, height, fmt = _int(side.get("width")), _int(side.get("height")), _text(side.get("format"))
@@ -63,7 +58,7 @@ def read_row(workspace: Workspace, path: Path, rel: str, stamp: str) -> dict[str
         "provider": _text(side.get("provider")),
         "width": width,
         "height": height,
-        "format": (fmt or FORMATS[path.suffix.lower()]).lower(),
+        "format": (fmt or SUFFIX_FORMATS[path.suffix.lower()]).lower(),
         "bytes": size,
         "cost_usd": float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
         "parents": json.dumps(parent_ids),
@@ -99,9 +94,9 @@ def _int(value: Any) -> int | None:
 
 def _file_time(mtime_ns: int) -> str:
     try:
-        return iso(datetime.fromtimestamp(mtime_ns / 1e9, UTC))
+        return index_time(datetime.fromtimestamp(mtime_ns / 1e9, UTC))
     except (OverflowError, OSError, ValueError):  # a file time set far outside what datetime holds
-        return iso(datetime.fromtimestamp(0, UTC))
+        return index_time(datetime.fromtimestamp(0, UTC))
 
 
 def _header(workspace: Workspace, path: Path) -> tuple[int | None, int | None, str | None]:

@@ -36,9 +36,10 @@ from easel_mcp.budgets import (
     utc,
 )
 from easel_mcp.errors import BudgetExceeded, EaselError, LedgerUnreadable
-from easel_mcp.ledger_rows import Attempt, canonical_json, iso, settled_amounts, usage_tokens
+from easel_mcp.ledger_rows import Attempt, canonical_json, settled_amounts, usage_tokens
 from easel_mcp.ledger_schema import MIGRATIONS, OPEN_SQL, OPEN_STATUSES, migrate
 from easel_mcp.sqlite import connect
+from easel_mcp.times import ledger_time
 
 __all__ = [
     "MIGRATIONS",
@@ -49,7 +50,6 @@ __all__ = [
     "Ledger",
     "canonical_json",
     "format_report",
-    "iso",
     "migrate",
     "parse_since",
     "settled_amounts",
@@ -176,10 +176,10 @@ class Ledger:
         self, conn: sqlite3.Connection, since: datetime, until: datetime | None, user: str | None = None
     ) -> float:
         sql = "SELECT COALESCE(SUM(counted_usd), 0.0) FROM attempts WHERE started_at >= ?"
-        args = [iso(since)]
+        args = [ledger_time(since)]
         if until is not None:
             sql += " AND started_at < ?"
-            args.append(iso(until))
+            args.append(ledger_time(until))
         if user is not None:
             sql += " AND user_id = ?"
             args.append(user)
@@ -224,7 +224,7 @@ class Ledger:
                 " estimated_usd, reserved_usd, counted_usd, job_id, pid, user_id)"
                 " VALUES (?,?,?,?,?,?,'reserved',?,?,?,?,?,?)",
                 (
-                    iso(at),
+                    ledger_time(at),
                     tool,
                     provider,
                     model,
@@ -276,7 +276,7 @@ class Ledger:
             " WHERE id = ? AND status IN ('reserved', 'sent', 'abandoned')",
             (
                 status,
-                iso(utc(now)),
+                ledger_time(utc(now)),
                 request_id,
                 canonical_json(usage) if usage else None,
                 tokens_in,
@@ -301,7 +301,7 @@ class Ledger:
         at = utc(now)
         cursor = self._conn().execute(
             f"UPDATE attempts SET status = 'abandoned', finished_at = ? WHERE {OPEN_SQL} AND started_at < ?",
-            (iso(at), iso(at - timedelta(seconds=older_than_s))),
+            (ledger_time(at), ledger_time(at - timedelta(seconds=older_than_s))),
         )
         if cursor.rowcount:
             log.warning("ledger: %d attempt(s) never settled; marked abandoned (still counted)", cursor.rowcount)
@@ -313,7 +313,7 @@ class Ledger:
 
     def rows(self, *, since: datetime | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Rows started at or after `since`, oldest first; with `limit`, only the latest `limit` of them."""
-        where, args = ("WHERE started_at >= ?", [iso(since)]) if since is not None else ("", [])
+        where, args = ("WHERE started_at >= ?", [ledger_time(since)]) if since is not None else ("", [])
         if limit is None:
             return self._select(f"{where} ORDER BY id", args)
         return self._select(f"{where} ORDER BY id DESC LIMIT ?", [*args, limit])[::-1]
@@ -351,7 +351,7 @@ class Ledger:
             return self._report(since, by)
 
     def _report(self, since: datetime | None, by: GroupBy | None) -> dict[str, Any]:
-        where, args = ("WHERE started_at >= ?", [iso(since)]) if since is not None else ("", [])
+        where, args = ("WHERE started_at >= ?", [ledger_time(since)]) if since is not None else ("", [])
         conn = self._conn()
         total = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(images), 0), COALESCE(SUM(cost_usd), 0.0),"
@@ -372,7 +372,7 @@ class Ledger:
             ):
                 groups.append(dict(row))
         return {
-            "since": iso(since) if since is not None else None,
+            "since": ledger_time(since) if since is not None else None,
             "by": by,
             "calls": total[0],
             "images": total[1],

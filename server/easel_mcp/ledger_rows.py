@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from easel_mcp.budgets import utc
-
 
 @dataclass(frozen=True)
 class Attempt:
@@ -19,11 +17,6 @@ class Attempt:
     started_at: datetime
     estimated_usd: float | None
     reserved_usd: float
-
-
-def iso(at: datetime) -> str:
-    """UTC, fixed width, sortable as text: 2026-11-25T09:30:00.000000Z."""
-    return utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def canonical_json(value: Any) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from easel_mcp.budgets import utc
 from easel_mcp.errors import ConfigurationError
-from easel_mcp.ledger_rows import iso
+from easel_mcp.times import ledger_time
 
 log = logging.getLogger("easel_mcp")
 
@@ -90,7 +90,7 @@ def migrate(
         for name, apply in migrations:
             if name not in done:
                 apply(conn)
-                conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, iso(utc())))
+                conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, ledger_time(utc())))
                 applied.append(name)
         conn.execute("COMMIT")
     except BaseException:

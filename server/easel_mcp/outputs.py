@@ -17,6 +17,8 @@ from easel_mcp.catalog.prices import cost_from_usage
 from easel_mcp.providers.base import ProviderResult
 from easel_mcp.schemas.jobs import JobView
 from easel_mcp.schemas.results import ImageOut, ImageResult
+from easel_mcp.times import sidecar_time
+from easel_mcp.uris import image_uri
 from easel_mcp.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -56,7 +58,7 @@ def write_outputs(
                 id=file.id,
                 path=str(file.path),
                 relative_path=file.relative_path,
-                uri=f"easel://images/{file.id}",
+                uri=image_uri(file.id),
                 width=info.width,
                 height=info.height,
                 format=info.format,
@@ -118,7 +120,7 @@ def sidecar(
         "easel_version": __version__,
         "id": image.id,
         "file": Path(image.path).name,
-        "created_at": now.isoformat(),
+        "created_at": sidecar_time(now),
         "operation": record.operation,
         "prompt": record.prompt,
         "revised_prompt": outcome.revised_prompt,
@@ -186,7 +188,7 @@ def rebuild_job(workspace: Workspace, rows: list[dict[str, Any]], job_id: str) -
                 id=side["id"],
                 path=str(path),
                 relative_path=rel,
-                uri=f"easel://images/{side['id']}",
+                uri=image_uri(side["id"]),
                 width=side["width"],
                 height=side["height"],
                 format=side["format"],

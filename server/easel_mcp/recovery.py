@@ -18,6 +18,7 @@ from easel_mcp.catalog.prices import cost_from_usage
 from easel_mcp.ledger import Attempt
 from easel_mcp.providers import bills
 from easel_mcp.storage.ports import LedgerPort
+from easel_mcp.times import day_folder, parse_time
 from easel_mcp.workspace import Workspace
 
 log = logging.getLogger("easel_mcp")
@@ -50,7 +51,7 @@ MAX_SIDECAR_BYTES = 1024 * 1024  # sidecars are a few KB; anything larger is not
 def _sidecars_of_job(workspace: Workspace, job_id: str, started: datetime) -> list[dict[str, Any]]:
     found = []
     for day in sorted({started.date(), (started + timedelta(days=1)).date()}):
-        folder = workspace.root / day.isoformat()
+        folder = workspace.root / day_folder(day)
         if folder.is_symlink() or not folder.is_dir():
             continue
         for path in folder.glob("*.json"):
@@ -82,7 +83,7 @@ def recover(workspace: Workspace, ledger: LedgerPort) -> int:
 
 
 def _recover_row(workspace: Workspace, ledger: LedgerPort, row: dict[str, Any]) -> int:
-    started = datetime.fromisoformat(row["started_at"].replace("Z", "+00:00"))
+    started = parse_time(row["started_at"])
     attempt = Attempt(row["id"], started, row.get("estimated_usd"), row.get("reserved_usd") or 0.0)
     sides = _sidecars_of_job(workspace, row["job_id"], started)
     if not sides:

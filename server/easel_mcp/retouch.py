@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from easel_mcp.catalog import get_model
 from easel_mcp.catalog.models import GPT_FIXED, Size, SizeRule, format_size, parse_size
+from easel_mcp.imaging.formats import MIME_TYPES
 from easel_mcp.providers.base import InputImage
 
 Anchor = Literal["center", "left", "right", "top", "bottom"]
@@ -81,7 +82,7 @@ def prepare_inpaint(
     plan = plan_inpaint(size, size_rule(model), requested_size)
     if plan.resized:
         request_img = imgio.to_rgb(source).resize(plan.request_size, Image.Resampling.LANCZOS)
-        image = InputImage(_png(request_img), "image.png", "image/png")
+        image = InputImage(_png(request_img), "image.png", MIME_TYPES["png"])
     else:
         sent, info, _ = imgio.ensure_model_input(source_data, what="the image")
         image = InputImage(sent, f"image.{info.format}", imgio.mime_of(info.format))
@@ -179,7 +180,7 @@ def prepare_outpaint(
         "preserve_original": preserve_original,
     }
     warnings = _lossy_warning(output_format, "original") if preserve_original else []
-    image = InputImage(_png(request_img), "canvas.png", "image/png")
+    image = InputImage(_png(request_img), "canvas.png", MIME_TYPES["png"])
     return PreparedEdit(image, mask_png, plan.request_size, geometry, finish, warnings)
 
 

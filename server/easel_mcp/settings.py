@@ -150,15 +150,6 @@ class Settings(BaseSettings):
             return [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
         return value
 
-    @field_validator("provider")
-    @classmethod
-    def _known_provider(cls, value: str) -> str:
-        from easel_mcp.providers import REGISTRY
-
-        if value != "auto" and value not in REGISTRY:
-            raise ValueError(f"{value!r} is not a provider: use auto or one of {', '.join(REGISTRY)}")
-        return value
-
     @field_validator("oauth_scopes", mode="before")
     @classmethod
     def _split_scopes(cls, value: object) -> object:
@@ -188,22 +179,6 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         # The official SDK treats an empty variable as unset; so do we.
         return None if isinstance(value, str) and not value.strip() else value
-
-    def resolved_provider(self) -> str:
-        if self.provider != "auto":
-            return self.provider
-        configured = self.configured_providers()
-        return configured[0]
-
-    def configured_providers(self) -> list[str]:
-        """Providers whose credentials are present (each profile's `configured`), in the order auto picks
-        them: registry order, the one named by EASEL_PROVIDER first; the last (offline) needs nothing."""
-        from easel_mcp.providers import all_profiles
-
-        out = [p.name for p in all_profiles() if p.configured(self)]
-        if self.provider not in ("auto", *out):
-            out.insert(0, self.provider)
-        return out
 
     def workspace_path(self) -> Path:
         return (self.workspace or default_workspace()).expanduser()

@@ -179,7 +179,6 @@ async def save_answer(
     """Write the answer and settle its row. An answer that cannot be saved (undecodable, a full disk)
     still settles with its usage, cost and request id, and the error says so (and what was saved)."""
     from easel_mcp.catalog.prices import cost_from_usage
-    from easel_mcp.imaging.errors import ImagingError
 
     saved: list[ImageOut] = []
     provider = studio.provider(record.provider).name
@@ -188,7 +187,7 @@ async def save_answer(
             record, result, time.monotonic() - started, estimate.total_usd, provider, finish, progress, saved
         )
     except Exception as e:  # settled either way; the error says what it cost and what was kept
-        if not isinstance(e, EaselError | ImagingError | OSError):
+        if not isinstance(e, EaselError | OSError):
             log.exception("could not save the answer of ledger row %d", attempt.id)
         cost = cost_from_usage(record.options.model, result.usage)[0] if result.ai_generated else 0.0
         error = not_saved_error(studio.workspace, e, result, cost, estimate.total_usd, saved)

@@ -21,7 +21,7 @@ import anyio.to_thread
 from easel_mcp.errors import InvalidRequest
 from easel_mcp.identity import current_user
 from easel_mcp.progress import Progress
-from easel_mcp.providers import create_provider
+from easel_mcp.providers import configured_providers, create_provider, resolved_provider
 from easel_mcp.settings import Settings
 from easel_mcp.workspace import Workspace
 
@@ -66,7 +66,7 @@ class Studio:
 
         self.settings = settings
         self.root_workspace = workspace
-        self.default_provider = settings.resolved_provider()
+        self.default_provider = resolved_provider(settings)
         self.task_group: anyio.abc.TaskGroup | None = None  # where background jobs run (see running())
         self._providers: dict[str, ImageProvider] = {}
         self._ledger: LedgerPort | None = None
@@ -200,13 +200,17 @@ class Studio:
                 self._indexes[user] = ImageIndex(workspace)
             return self._indexes[user]
 
+    def configured_providers(self) -> list[str]:
+        """The providers whose credentials are present, in the order `auto` tries them."""
+        return configured_providers(self.settings)
+
     def pick(self, provider: str | None, model: str | None) -> tuple[str, str]:
         """The provider and model a call uses: the per-call choice (among the configured providers) or the
         server's; without a model, the configured one if that provider serves it, else its own default."""
         from easel_mcp.providers import model_for_provider
 
         name = (provider or self.default_provider).strip().lower()
-        configured = self.settings.configured_providers()
+        configured = configured_providers(self.settings)
         if name not in configured:
             raise InvalidRequest(
                 f"provider {name!r} is not configured on this server; configured: {', '.join(configured)}",

@@ -24,6 +24,9 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
 from easel_mcp.errors import ConfigurationError, ImageNotFound, PathNotAllowed, WorkspaceError
+from easel_mcp.imaging.formats import IMAGE_SUFFIXES
+from easel_mcp.times import day_folder
+from easel_mcp.uris import parse_image_uri
 from easel_mcp.workspace_files import (
     MAX_SIDECAR_BYTES,
     open_regular,
@@ -35,7 +38,7 @@ from easel_mcp.workspace_files import (
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{12}$")
 _ID_IN_NAME = re.compile(r"-([0-9a-f]{12})\.[a-z0-9]+$")
-IMAGE_EXTENSIONS = (".png", ".jpeg", ".jpg", ".webp")
+IMAGE_EXTENSIONS = IMAGE_SUFFIXES
 STATE_DIR = ".easel"
 USERS_DIR = "users"  # <root>/users/<user folder>/: each user's own workspace (a team deployment with OAuth)
 MAX_PATH_CHARS = 1024
@@ -116,8 +119,8 @@ class Workspace:
             raise PathNotAllowed(f"{what} reference is empty; pass a workspace path or an image id")
         if "\x00" in ref or len(ref) > MAX_PATH_CHARS:
             raise PathNotAllowed(f"{what} reference is not a usable path (NUL byte or over {MAX_PATH_CHARS} chars)")
-        if ref.startswith("easel://images/"):
-            ref = ref.removeprefix("easel://images/")
+        if (uri := parse_image_uri(ref)) is not None:
+            ref = uri.image_id  # the display rendition (.../display) names the same image
         if ID_PATTERN.match(ref):
             return self.find_image(ref)
         if ref.startswith("file:"):
@@ -210,7 +213,7 @@ class Workspace:
         fsync, then a hard link that fails rather than overwrite); never replaces an existing file. The
         folders are real folders of the workspace: a day folder that is a link is refused, never followed."""
         when = when or datetime.now(UTC)
-        folder = [when.strftime("%Y-%m-%d"), *([slugify(subfolder)] if subfolder else [])]
+        folder = [day_folder(when), *([slugify(subfolder)] if subfolder else [])]
         with real_dir(self.root, folder, what="the output folder") as dir_fd:
             tmp = self.write_temp(data)
             try:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator
 
 from easel_mcp.catalog import MODELS, get_model, set_custom_models
-from easel_mcp.catalog.models import ModelSpec, SizeRule, parse_size
+from easel_mcp.catalog.models import ModelSpec, SizeRule, format_size, parse_size
 from easel_mcp.catalog.prices import CUSTOM_PRICES, PriceRow, price_row
 from easel_mcp.errors import ConfigurationError
 
@@ -76,7 +76,7 @@ class Sizes(BaseModel):
         )
         for name, size in named.items():
             if (problem := rule.problem(size)) is not None:
-                raise ValueError(f"the {name} size {size[0]}x{size[1]} breaks the model's own rule: {problem}")
+                raise ValueError(f"the {name} size {format_size(size)} breaks the model's own rule: {problem}")
         return rule
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from easel_mcp.catalog import get_model
-from easel_mcp.catalog.models import parse_size
+from easel_mcp.catalog.models import format_size, parse_size
 from easel_mcp.catalog.prices import PriceRow, fidelity_tokens, input_image_tokens, price_row
 
 TYPICAL_QUALITY = "medium"
@@ -149,7 +149,7 @@ def estimate(
     if quality == "auto" or size == "auto":
         notes.append(
             "quality or size is auto: the typical figure assumes "
-            f"{typical_q} at {typical_s[0]}x{typical_s[1]}; min/max bound the range"
+            f"{typical_q} at {format_size(typical_s)}; min/max bound the range"
         )
 
     input_usd = None

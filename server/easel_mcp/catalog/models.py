@@ -11,20 +11,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
+from easel_mcp.sizes import Dimensions, format_size, parse_size
+
+__all__ = ["Size", "format_size", "parse_size"]  # re-exported: sizes are owned by `easel_mcp.sizes`
+
+Size = Dimensions  # the catalog's name for a (width, height) pair; `easel_mcp.sizes.Size` is the parsed value
+
 Status = Literal["live", "deprecated", "retired", "listed"]
-Size = tuple[int, int]
-
-
-def format_size(size: Size) -> str:
-    return f"{size[0]}x{size[1]}"
-
-
-def parse_size(text: str) -> Size | None:
-    """'1536x1024' -> (1536, 1024); anything else -> None."""
-    parts = text.lower().replace("×", "x").split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        return None
-    return int(parts[0]), int(parts[1])
 
 
 @dataclass(frozen=True, slots=True)

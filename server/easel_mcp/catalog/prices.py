@@ -45,7 +45,7 @@ class PriceRow:
     def output_tokens_for(self, size: tuple[int, int], quality: str) -> int | None:
         """Output image tokens for one image, or None when the row cannot say."""
         if self.output_tokens == "table":
-            return self.table.get(quality, {}).get(f"{size[0]}x{size[1]}")
+            return self.table.get(quality, {}).get(format_size(size))
         if self.output_tokens == "formula" and quality in self.bases:
             return formula_tokens(self.bases[quality], size)
         return None
@@ -54,7 +54,7 @@ class PriceRow:
         prices = self.per_image.get(quality)
         if not prices:
             return None
-        return prices.get(f"{size[0]}x{size[1]}", prices.get("*"))
+        return prices.get(format_size(size), prices.get("*"))
 
 
 def formula_tokens(base: int, size: tuple[int, int]) -> int:

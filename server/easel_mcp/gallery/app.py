@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from easel_mcp.budgets import day_bounds, month_bounds, parse_since
 from easel_mcp.errors import FileTooLarge, WorkspaceError
 from easel_mcp.gallery.thumbs import RENDERS, ensure_thumbnail, snap_size, thumbnail_path
+from easel_mcp.imaging.formats import MIME_TYPES, mime_of_file
 from easel_mcp.imaging.io import MAX_INPUT_BYTES
 from easel_mcp.index import ImageEntry, ImageIndex
 from easel_mcp.ledger import Ledger
@@ -41,7 +42,6 @@ from easel_mcp.workspace import ID_PATTERN, Workspace
 UI_DIR = Path(__file__).resolve().parent.parent / "ui" / "gallery"
 LOOPBACK_HOSTS = ("127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*")
 COOKIE = "easel_gallery"
-MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
 GROUPS = ("day", "model", "tool", "provider")
 SECURITY_HEADERS = [
     (
@@ -130,7 +130,7 @@ class _Gallery:
         path = await anyio.to_thread.run_sync(self._path, request.path_params["image_id"])
         if path is None:
             return _error(404, "no such image")
-        media_type = MIME.get(path.suffix.lower(), "application/octet-stream")
+        media_type = mime_of_file(path.name)
         return await _file(request, self.workspace, path, media_type, "private, max-age=3600")
 
     async def thumb(self, request: Request) -> Response:
@@ -151,7 +151,7 @@ class _Gallery:
             return _error(413 if isinstance(e, FileTooLarge) else 404, str(e))
         except (OSError, ValueError) as e:
             return _error(415, f"cannot make a thumbnail of this image: {e}")
-        return await _file(request, self.workspace, thumb, "image/webp", "private, max-age=86400")
+        return await _file(request, self.workspace, thumb, MIME_TYPES["webp"], "private, max-age=86400")
 
     async def spend(self, request: Request) -> Response:
         by = request.query_params.get("by") or "day"

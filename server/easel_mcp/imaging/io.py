@@ -26,6 +26,7 @@ from PIL import (
 )
 
 from .errors import ImagingError
+from .formats import FORMATS, MIME_TYPES
 
 MAX_INPUT_BYTES: Final = 50 * 1024 * 1024
 MAX_PIXELS: Final = 8_294_400 * 4  # decompression-bomb cap: four times the largest request size
@@ -33,8 +34,7 @@ MAX_PIXELS: Final = 8_294_400 * 4  # decompression-bomb cap: four times the larg
 # Deliberate and process-wide: Pillow's own guard agrees with ours for any other caller.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
-ACCEPTED: Final = ("png", "jpeg", "webp")
-_MIME: Final = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+ACCEPTED: Final = FORMATS
 _OPENERS: Final[dict[str, type[ImageFile.ImageFile]]] = {
     "png": PngImagePlugin.PngImageFile,
     "jpeg": JpegImagePlugin.JpegImageFile,  # an MPO (multi-picture JPEG) reads as its first picture
@@ -260,7 +260,7 @@ def normalize_format(fmt: str) -> str:
 
 
 def mime_of(fmt: str) -> str:
-    return _MIME[normalize_format(fmt)]
+    return MIME_TYPES[normalize_format(fmt)]
 
 
 def quality_for(compression: int | None) -> int:

@@ -22,11 +22,12 @@ from typing import Final, Literal, get_args
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
+from ..sizes import Dimensions as Size
+from ..sizes import format_size as _fmt
 from . import io as imgio
 from .errors import ImagingError
 
 Convention = Literal["auto", "alpha", "white", "black"]
-Size = tuple[int, int]
 
 THRESHOLD: Final = 128
 MAX_MASK_BYTES: Final = 4 * 1024 * 1024
@@ -56,10 +57,6 @@ class MaskResult:
     edit_fraction: float  # share of pixels with alpha 0
     resized_from: tuple[int, int] | None
     edit_bbox: tuple[int, int, int, int] | None  # x, y, w, h of the edit area
-
-
-def _fmt(size: Size) -> str:
-    return f"{size[0]}x{size[1]}"
 
 
 def mask_png_from_edit(edit: Image.Image) -> bytes:

@@ -15,10 +15,11 @@ from typing import Final
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from ..sizes import Dimensions as Size
+from ..sizes import format_size
 from . import io as imgio
 from .errors import ImagingError
 
-Size = tuple[int, int]
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 OFFLINE_MARK: Final = "OFFLINE PREVIEW — no AI model was used"
@@ -210,7 +211,7 @@ def _edit_area(mask_png: bytes, image_size: Size, size: Size) -> Image.Image:
     mask = imgio.open_image(mask_png, what="the mask")
     if mask.size != image_size:
         raise ImagingError(
-            f"the mask is {mask.width}x{mask.height} but the image is {image_size[0]}x{image_size[1]}: they must "
+            f"the mask is {format_size(mask.size)} but the image is {format_size(image_size)}: they must "
             "be the same size."
         )
     if not imgio.has_alpha(mask) or mask.mode in imgio.HIGH_DEPTH_MODES:

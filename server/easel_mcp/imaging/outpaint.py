@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
+from ..sizes import format_size
 from . import io as imgio
 from .composite import paste_original
 from .errors import ImagingError
@@ -15,7 +16,7 @@ def _check(source: Image.Image, plan: OutpaintPlan) -> None:
     if source.size != plan.source_size:
         raise ImagingError(
             f"the image is {source.width}x{source.height} but the outpaint plan was made for "
-            f"{plan.source_size[0]}x{plan.source_size[1]}: plan again for this image."
+            f"{format_size(plan.source_size)}: plan again for this image."
         )
 
 

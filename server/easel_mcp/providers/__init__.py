@@ -64,3 +64,24 @@ def model_for_provider(name: str, configured: str) -> str:
     """The model a call on `name` without `model` uses (`ProviderProfile.model_for`)."""
     found = profile_of(name)
     return configured if found is None else found.model_for(configured)
+
+
+def configured_providers(settings: Settings) -> list[str]:
+    """Providers whose credentials are present (each profile's `configured`), in the order auto picks them:
+    registry order, the one named by EASEL_PROVIDER first; the last (offline) needs nothing."""
+    from easel_mcp.errors import ConfigurationError
+
+    if settings.provider != "auto" and settings.provider not in REGISTRY:
+        raise ConfigurationError(
+            f"EASEL_PROVIDER={settings.provider!r} is not a provider: use auto or one of {', '.join(REGISTRY)}"
+        )
+    out = [p.name for p in all_profiles() if p.configured(settings)]
+    if settings.provider not in ("auto", *out):
+        out.insert(0, settings.provider)
+    return out
+
+
+def resolved_provider(settings: Settings) -> str:
+    """The provider a call uses when it names none: EASEL_PROVIDER, or with auto the first configured."""
+    configured = configured_providers(settings)
+    return settings.provider if settings.provider != "auto" else configured[0]

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from easel_mcp.budgets import Budgets, GroupBy, SpentFn, budget_left, check_budgets, usd, utc
 from easel_mcp.errors import DatabaseUnavailable
-from easel_mcp.ledger_rows import Attempt, canonical_json, iso, settled_amounts, usage_tokens
+from easel_mcp.ledger_rows import Attempt, canonical_json, settled_amounts, usage_tokens
 from easel_mcp.storage.postgres_replicas import ReplicaCoordination, replica_name
 from easel_mcp.storage.postgres_schema import OPEN_SQL, migrate
+from easel_mcp.times import ledger_time
 
 if TYPE_CHECKING:
     import psycopg
@@ -309,7 +310,7 @@ class PostgresLedger(ReplicaCoordination):
                     )
                 ]
         return {
-            "since": iso(since) if since is not None else None,
+            "since": ledger_time(since) if since is not None else None,
             "by": by,
             "calls": int(total["calls"]),
             "images": int(total["images"]),
@@ -345,7 +346,7 @@ def _as_sqlite_row(row: dict[str, Any]) -> dict[str, Any]:
     item = dict(row)
     for key in ("started_at", "finished_at"):
         if isinstance(item.get(key), datetime):
-            item[key] = iso(item[key])
+            item[key] = ledger_time(item[key])
     item["cost_estimated"] = int(bool(item["cost_estimated"]))
     item["billed"] = None if item["billed"] is None else int(item["billed"])
     item["params_json"] = canonical_json(item["params"])

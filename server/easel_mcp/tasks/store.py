@@ -10,7 +10,6 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mcp_types import INTERNAL_ERROR, CallToolResult, TextContent
@@ -18,6 +17,7 @@ from mcp_types.methods import serialize_server_result
 
 from easel_mcp.settings import Settings
 from easel_mcp.tasks.wire import TERMINAL, GetTaskResult, TaskStatus
+from easel_mcp.times import wire_time
 from easel_mcp.tools.common import PreviewMode, shape_result
 
 if TYPE_CHECKING:
@@ -30,10 +30,6 @@ POLL_INTERVAL_MS = 2000  # image calls take seconds to minutes
 MAX_TASKS = 1000  # past this, the oldest finished tasks are forgotten first
 # How mcp's Tool.run words a ToolError; test_tasks_wire compares the task's result with the plain call's.
 TOOL_ERROR = "Error executing tool {tool}: {error}"
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(eq=False)
@@ -70,8 +66,8 @@ class TaskRecord:
             "task_id": self.task_id,
             "status": status,
             "status_message": message,
-            "created_at": _iso(self.created),
-            "last_updated_at": _iso(self.updated),
+            "created_at": wire_time(self.created),
+            "last_updated_at": wire_time(self.updated),
             "ttl_ms": TTL_MS,
             "poll_interval_ms": None if status in TERMINAL else POLL_INTERVAL_MS,
         }

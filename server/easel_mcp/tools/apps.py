@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import anyio.to_thread
 from mcp.server.apps import Apps
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 
+from easel_mcp.errors import InvalidRequest
+from easel_mcp.sizes import format_size
 from easel_mcp.ui import VIEWER_URI, load_app_html
 
 if TYPE_CHECKING:
@@ -59,11 +60,11 @@ def build_apps(studio: Studio) -> Apps:
 
         with tool_errors():
             if len(mask_png_base64) > MAX_MASK_BYTES * 4 // 3:
-                raise ToolError("the mask is too large (over 8 MB)")
+                raise InvalidRequest("the mask is too large (over 8 MB)", field="mask_png_base64")
             try:
                 data = base64.b64decode(mask_png_base64, validate=True)
             except (binascii.Error, ValueError) as e:
-                raise ToolError("mask_png_base64 is not valid base64") from e
+                raise InvalidRequest("mask_png_base64 is not valid base64", field="mask_png_base64") from e
             source = await anyio.to_thread.run_sync(studio.workspace.find_image, image.strip().lower())
 
             def save() -> SavedMask:
@@ -73,11 +74,12 @@ def build_apps(studio: Studio) -> Apps:
                 image_data = studio.workspace.read_file(source, limit=MAX_INPUT_BYTES)
                 header, _ = open_header(image_data, what="the image")
                 if info.format != "png":
-                    raise ToolError("the mask must be a PNG")
+                    raise InvalidRequest("the mask must be a PNG", field="mask_png_base64")
                 if (info.width, info.height) != header.size:
-                    raise ToolError(
-                        f"the mask is {info.width}x{info.height} but the image is "
-                        f"{header.size[0]}x{header.size[1]}: paint it at the image's size"
+                    raise InvalidRequest(
+                        f"the mask is {format_size((info.width, info.height))} but the image is "
+                        f"{format_size(header.size)}: paint it at the image's size",
+                        field="mask_png_base64",
                     )
                 name = f"mask-for-{image}-{secrets.token_hex(4)}.png"
                 target = studio.workspace.write_file(("masks", name), data)  # a real folder: never via a link

@@ -14,6 +14,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 
 from easel_mcp.errors import EaselError
+from easel_mcp.imaging.formats import mime_type
 from easel_mcp.schemas.results import ImageResult
 from easel_mcp.settings import Settings
 from easel_mcp.ui import VIEWER_URI
@@ -26,22 +27,17 @@ PreviewMode = Literal["auto", "none", "full"]
 # other hosts ignore the key and get exactly the same result.
 VIEWER_META: dict[str, Any] = {"ui": {"resourceUri": VIEWER_URI}}
 FULL_PREVIEW_LIMIT = 1024 * 1024  # Claude Desktop refuses results over 1 MiB
-MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 
 @contextlib.contextmanager
 def tool_errors() -> Iterator[None]:
-    """Turn Easel's errors (and the pixel layer's) into ToolErrors the agent can act on.
+    """Turn Easel's errors (the pixel layer's among them) into ToolErrors the agent can act on.
 
     Anything else propagates: the SDK logs its traceback on stderr and tells the model only
     that the tool failed, and the server keeps running."""
-    from easel_mcp.imaging.errors import ImagingError
-
     try:
         yield
     except EaselError as e:
-        raise ToolError(str(e)) from e
-    except ImagingError as e:
         raise ToolError(str(e)) from e
 
 
@@ -63,7 +59,7 @@ async def shape_result(result: ImageResult, *, preview: PreviewMode, settings: S
                 uri=image.uri,
                 name=image.relative_path,
                 title=f"{image.width}x{image.height} {image.format}",
-                mime_type=MIME.get(image.format, "application/octet-stream"),
+                mime_type=mime_type(image.format),
                 size=image.bytes,
             )
         )
@@ -101,7 +97,9 @@ def _previews(
         note = None
         if mode == "full":
             if full_total * 4 // 3 <= FULL_PREVIEW_LIMIT:
-                out.append((ImageContent(data=base64.b64encode(data).decode(), mime_type=MIME[image.format]), None))
+                out.append(
+                    (ImageContent(data=base64.b64encode(data).decode(), mime_type=mime_type(image.format)), None)
+                )
                 continue
             note = (
                 f"preview=full: {image.relative_path} is too large to send inline within 1 MiB; a downscaled "

@@ -14,6 +14,7 @@ from easel_mcp.errors import FileTooLarge, ImageNotFound
 from easel_mcp.schemas.gallery import ImageDetail, ImageList, ImageSummary
 from easel_mcp.studio import Studio
 from easel_mcp.tools.common import tool_errors
+from easel_mcp.uris import image_uri
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -27,7 +28,7 @@ def summary(entry: ImageEntry) -> ImageSummary:
     return ImageSummary(
         id=entry.id,
         relative_path=entry.relative_path,
-        uri=f"easel://images/{entry.id}",
+        uri=image_uri(entry.id),
         created_at=entry.created_at,
         operation=entry.operation,
         prompt=entry.prompt,

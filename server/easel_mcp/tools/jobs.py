@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import anyio.to_thread
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from easel_mcp.engine import Job
+from easel_mcp.errors import InvalidRequest
 from easel_mcp.progress import Progress
 from easel_mcp.schemas.jobs import JobView
 from easel_mcp.studio import Studio
-from easel_mcp.tools.common import VIEWER_META, shape_result
+from easel_mcp.tools.common import VIEWER_META, shape_result, tool_errors
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -46,9 +46,12 @@ def register(server: MCPServer, studio: Studio) -> None:
             await job.follow(Progress(ctx), wait_s)
             view = _view(job)
         else:
-            found = await anyio.to_thread.run_sync(studio.find_job, job_id)
-            if found is None:
-                raise ToolError(f"no job {job_id!r} is known to this server or recorded in its ledger")
+            with tool_errors():
+                found = await anyio.to_thread.run_sync(studio.find_job, job_id)
+                if found is None:
+                    raise InvalidRequest(
+                        f"no job {job_id!r} is known to this server or recorded in its ledger", field="job_id"
+                    )
             view = found
         if view.result is None:
             return CallToolResult(
@@ -63,9 +66,10 @@ def register(server: MCPServer, studio: Studio) -> None:
     async def cancel_job(job_id: JobId) -> JobView:
         job = studio.job(job_id)
         if job is None:
-            view = await studio.cancel_elsewhere(job_id)
-            if view is None:
-                raise ToolError(f"no running job {job_id!r}")
+            with tool_errors():
+                view = await studio.cancel_elsewhere(job_id)
+                if view is None:
+                    raise InvalidRequest(f"no running job {job_id!r}", field="job_id")
             return view
         if not job.done.is_set():
             studio.engine.cancel(job)

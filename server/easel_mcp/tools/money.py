@@ -129,7 +129,7 @@ def register(server: MCPServer, studio: Studio) -> None:
     async def list_models() -> ModelsList:
         settings = studio.settings
         return await anyio.to_thread.run_sync(
-            lambda: catalog_list(settings.configured_providers(), studio.default_provider, settings.model)
+            lambda: catalog_list(studio.configured_providers(), studio.default_provider, settings.model)
         )
 
     server.add_tool(
