@@ -123,6 +123,20 @@ def _wait(browser: Any, condition: Any, timeout: float = 90) -> Any:
     return WebDriverWait(browser, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
+def _click(browser: Any, css: str) -> None:
+    """Click the element matching `css`, looking it up again if the page re-rendered it meanwhile."""
+    from selenium.webdriver.common.by import By
+
+    _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, css).click() or True)
+
+
+def _select(browser: Any, element_id: str, value: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    _wait(browser, lambda d: Select(d.find_element(By.ID, element_id)).select_by_value(value) or True)
+
+
 def _texts(browser: Any, css: str) -> list[str]:
     """The text of every element matching `css`, read in one step in the page (never a stale element)."""
     texts: list[str] = browser.execute_script(
@@ -176,16 +190,15 @@ def test_gallery_in_a_browser(driver: Any, tmp_path: Path, start_gallery: Any) -
     driver.save_screenshot(str(ARTIFACTS / "gallery-filtered.png"))
     search.clear()
     search.send_keys(" ")
-    from selenium.webdriver.support.ui import Select
 
-    Select(driver.find_element(By.ID, "tool")).select_by_value("edit")
+    _select(driver, "tool", "edit")
     _wait(
         driver,
         lambda d: set(_texts(d, ".card-title")) == {"lighthouse-moon", "lighthouse-stars"},
     )
 
     # The detail view of the middle of the edit chain: its parent and its children in the lineage graph.
-    driver.find_element(By.CSS_SELECTOR, f'.card[data-id="{made["moon"]}"]').click()
+    _click(driver, f'.card[data-id="{made["moon"]}"]')
     _wait(driver, lambda d: d.find_element(By.ID, "d-title").text == "lighthouse-moon")
     _wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#d-lineage .node")) == 4)
     _wait(
@@ -196,20 +209,19 @@ def test_gallery_in_a_browser(driver: Any, tmp_path: Path, start_gallery: Any) -
     )
     assert driver.current_url.endswith(f"#/image/{made['moon']}")
     assert len(driver.find_elements(By.CSS_SELECTOR, "#d-lineage path.edge")) == 3
-    fields = driver.find_element(By.ID, "d-fields").text
+    fields = _wait(driver, lambda d: d.find_element(By.ID, "d-fields").text)
     assert "Add a full moon in the sky" in fields and "parents" in fields and made["lighthouse"] in fields
     driver.save_screenshot(str(ARTIFACTS / "gallery-detail.png"))
     driver.execute_script("document.querySelector('.detail-side').scrollTop = 10000")
     driver.save_screenshot(str(ARTIFACTS / "gallery-sidecar.png"))
 
     # Click the parent in the graph: the detail view follows the lineage.
-    parent = driver.find_element(By.CSS_SELECTOR, "#d-lineage .node:not(.current)")
-    parent.click()
+    _click(driver, "#d-lineage .node:not(.current)")
     _wait(driver, lambda d: d.current_url.endswith(f"#/image/{made['lighthouse']}"))
     _wait(driver, lambda d: d.find_element(By.ID, "d-title").text == "lighthouse")
     _wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#d-lineage .node")) == 5)
     driver.save_screenshot(str(ARTIFACTS / "gallery-detail-root.png"))
-    driver.find_element(By.ID, "d-close").click()
+    _click(driver, "#d-close")
     _wait(driver, lambda d: not d.find_element(By.ID, "detail").is_displayed())
 
     errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
@@ -218,7 +230,6 @@ def test_gallery_in_a_browser(driver: Any, tmp_path: Path, start_gallery: Any) -
 
 def test_infinite_scroll_filters_and_empty_state(driver: Any, tmp_path: Path, start_gallery: Any) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
 
     workspace = tmp_path / "workspace"
     fabricate(workspace, 120, per_day=40, data=png((48, 32), (200, 120, 40)))
@@ -247,12 +258,12 @@ def test_infinite_scroll_filters_and_empty_state(driver: Any, tmp_path: Path, st
     )
     driver.save_screenshot(str(ARTIFACTS / "gallery-scrolled.png"))
 
-    Select(driver.find_element(By.ID, "model")).select_by_value("gemini-2.5-flash-image")
+    _select(driver, "model", "gemini-2.5-flash-image")
     _wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".card")) == 40)
-    Select(driver.find_element(By.ID, "since")).select_by_value("7d")
+    _select(driver, "since", "7d")
     _wait(driver, lambda d: d.find_element(By.ID, "empty").is_displayed())
     _wait(driver, lambda d: d.find_element(By.ID, "empty").text == "No image matches these filters.")
-    Select(driver.find_element(By.ID, "since")).select_by_value("date")
+    _select(driver, "since", "date")
     date_input = driver.find_element(By.ID, "since-date")
     assert date_input.is_displayed()
     driver.execute_script(
