@@ -36,7 +36,7 @@ from easel_mcp.budgets import (
     utc,
 )
 from easel_mcp.errors import BudgetExceeded, EaselError, LedgerUnreadable
-from easel_mcp.ledger_rows import Attempt, canonical_json, settled_amounts, usage_tokens
+from easel_mcp.ledger_rows import Attempt, canonical_json, report_of, settled_amounts, usage_tokens
 from easel_mcp.ledger_schema import MIGRATIONS, OPEN_SQL, OPEN_STATUSES, migrate
 from easel_mcp.sqlite import connect
 from easel_mcp.times import ledger_time
@@ -371,17 +371,7 @@ class Ledger:
                 args,
             ):
                 groups.append(dict(row))
-        return {
-            "since": ledger_time(since) if since is not None else None,
-            "by": by,
-            "calls": total[0],
-            "images": total[1],
-            "cost_usd": total[2],
-            "estimated_usd": total[3],
-            "failed": total[4],
-            "open": total[5],
-            "groups": groups,
-        }
+        return report_of(since, by, tuple(total), groups)
 
 
 _GROUP_KEYS = {

@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from easel_mcp.times import ledger_time
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,24 @@ class Attempt:
     started_at: datetime
     estimated_usd: float | None
     reserved_usd: float
+
+
+def report_of(
+    since: datetime | None, by: str | None, totals: Sequence[Any], groups: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The usage report every ledger answers: `totals` are calls, images, cost, estimated, failed, open."""
+    calls, images, cost, estimated, failed, open_ = totals
+    return {
+        "since": ledger_time(since) if since is not None else None,
+        "by": by,
+        "calls": int(calls),
+        "images": int(images),
+        "cost_usd": float(cost),
+        "estimated_usd": float(estimated),
+        "failed": int(failed),
+        "open": int(open_),
+        "groups": groups,
+    }
 
 
 def canonical_json(value: Any) -> str:

@@ -37,7 +37,7 @@ def write_outputs(
 ) -> ImageResult:
     """Write every image and its sidecar. `images` were decoded already (see `usable_images`);
     each image is appended to `saved` as soon as it is on disk (so a caller knows what a failure kept)."""
-    from easel_mcp.imaging.io import probe
+    from easel_mcp.imaging.io import open_header
 
     o = record.options
     cost, cost_note = cost_from_usage(o.model, result.usage)
@@ -51,17 +51,19 @@ def write_outputs(
     written: list[ImageOut] = [] if saved is None else saved
     warnings = [*o.warnings, *record.warnings, *result.notes]
     for data in images:
-        info = probe(data, what="the model's answer")
-        file = workspace.write_image(data, ext=info.format, label=record.label, when=now)
+        header, fmt = open_header(data, what="the model's answer")  # fully decoded already: the header suffices
+        width, height = header.size
+        header.close()
+        file = workspace.write_image(data, ext=fmt, label=record.label, when=now)
         written.append(
             ImageOut(
                 id=file.id,
                 path=str(file.path),
                 relative_path=file.relative_path,
                 uri=image_uri(file.id),
-                width=info.width,
-                height=info.height,
-                format=info.format,
+                width=width,
+                height=height,
+                format=fmt,
                 bytes=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
             )

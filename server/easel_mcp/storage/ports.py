@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ class LedgerPort(Protocol):
     def report(self, *, since: datetime | None, by: GroupBy | None) -> dict[str, Any]: ...
 
 
-def open_ledger(settings: Settings, state_dir: Any) -> LedgerPort:
+def open_ledger(settings: Settings, state_dir: Path) -> LedgerPort:
     """The configured ledger, not yet connected: PostgreSQL with EASEL_DATABASE_URL, else the workspace's SQLite."""
     if settings.database_url is not None:
         from easel_mcp.storage.postgres_ledger import PostgresLedger

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from easel_mcp.budgets import Budgets, GroupBy, SpentFn, budget_left, check_budgets, usd, utc
 from easel_mcp.errors import DatabaseUnavailable
-from easel_mcp.ledger_rows import Attempt, canonical_json, settled_amounts, usage_tokens
+from easel_mcp.ledger_rows import Attempt, canonical_json, report_of, settled_amounts, usage_tokens
 from easel_mcp.storage.postgres_replicas import ReplicaCoordination, replica_name
 from easel_mcp.storage.postgres_schema import OPEN_SQL, migrate
 from easel_mcp.times import ledger_time
@@ -309,17 +309,9 @@ class PostgresLedger(ReplicaCoordination):
                         args,
                     )
                 ]
-        return {
-            "since": ledger_time(since) if since is not None else None,
-            "by": by,
-            "calls": int(total["calls"]),
-            "images": int(total["images"]),
-            "cost_usd": float(total["cost"]),
-            "estimated_usd": float(total["estimated"]),
-            "failed": int(total["failed"]),
-            "open": int(total["open"]),
-            "groups": groups,
-        }
+        return report_of(
+            since, by, [total[k] for k in ("calls", "images", "cost", "estimated", "failed", "open")], groups
+        )
 
 
 def _spent(
