@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from easel_mcp.index_rows import ImageEntry
     from easel_mcp.ledger import Attempt
     from easel_mcp.settings import Settings
+    from easel_mcp.workspace import Workspace
 
 
 class LedgerPort(Protocol):
@@ -132,6 +133,24 @@ class ImageIndexPort(Protocol):
     def facets(self) -> dict[str, list[str]]: ...
 
     def close(self) -> None: ...
+
+
+def open_index(
+    settings: Settings, workspace: Workspace, user: str | None, ledger: LedgerPort | None = None
+) -> ImageIndexPort:
+    """The configured image index of one user: with EASEL_DATABASE_URL the PostgreSQL table (through the pool of
+    `ledger` when it is the PostgreSQL ledger, else a pool of its own), else the workspace's SQLite cache."""
+    if settings.database_url is not None:
+        from easel_mcp.storage.postgres_index import PostgresImageIndex
+        from easel_mcp.storage.postgres_ledger import PostgresLedger
+
+        if isinstance(ledger, PostgresLedger):
+            return PostgresImageIndex(ledger.connection, workspace, user)
+        own = PostgresLedger(settings.database_url.get_secret_value(), max_connections=2)
+        return PostgresImageIndex(own.connection, workspace, user, on_close=own.close)
+    from easel_mcp.index import ImageIndex
+
+    return ImageIndex(workspace)
 
 
 @dataclass(frozen=True)
