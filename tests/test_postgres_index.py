@@ -14,12 +14,13 @@ import pytest
 
 from easel_mcp.errors import DatabaseUnavailable
 from easel_mcp.index import ImageIndex
+from easel_mcp.index_common import folder_rows
 from easel_mcp.settings import Settings
 from easel_mcp.storage.ports import ImageIndexPort, open_index
 from easel_mcp.storage.postgres_index import PostgresImageIndex
 from easel_mcp.storage.postgres_ledger import PostgresLedger
 from easel_mcp.workspace import Workspace
-from tests.test_index import T0, make_image
+from tests.test_index import T0, age_folders, make_image
 
 
 @pytest.fixture
@@ -174,9 +175,13 @@ def test_a_user_never_sees_another_users_images(database: PostgresLedger, tmp_pa
     assert anyone.count() == 0 and anyone.get(root) is None
 
 
-def test_backfill_once_again_after_a_failed_write_and_full_refresh(database: PostgresLedger, tmp_path: Path) -> None:
+def test_refresh_reads_new_and_changed_folders_and_makes_good_a_failed_write(
+    database: PostgresLedger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "ws"
     first, first_path = make_image(root, prompt="there before start")
+    make_image(root, day="2026-03-01")
+    age_folders(root)
     failing = {"now": False}
 
     def connect() -> AbstractContextManager[Any]:
@@ -185,17 +190,27 @@ def test_backfill_once_again_after_a_failed_write_and_full_refresh(database: Pos
         return database.connection()
 
     index = PostgresImageIndex(connect, Workspace.open(root), None)
-    assert index.refresh() == 1 and index.get(first) is not None
+    assert index.refresh() == 2 and index.get(first) is not None
+    scanned: list[str] = []
+    monkeypatch.setattr(
+        "easel_mcp.storage.postgres_index.folder_rows",
+        lambda ws, days, known: (scanned.extend(days), folder_rows(ws, days, known))[1],
+    )
+    assert index.refresh() == 0 and scanned == []  # nothing changed: no folder read
+    by_hand, _ = make_image(root, day="2026-03-01", prompt="copied in by hand")
+    assert index.refresh() == 1 and scanned == ["2026-03-01"] and index.get(by_hand) is not None
     late, late_path = make_image(root, prompt="written while the database was down")
+    age_folders(root)  # the folder's mtime back to what the last scan saw: only the failed write tells
+    assert index.refresh() == 0
     failing["now"] = True
     with pytest.raises(DatabaseUnavailable):
         index.note_written([late_path])
     failing["now"] = False
     assert index.get(late) is None
-    assert index.refresh() == 1 and index.get(late) is not None  # the failed write is made good
-    assert index.refresh() == 0
-    side = first_path.with_suffix(".json")  # edited in place: only a full refresh reads it again
+    assert index.refresh() == 1 and index.get(late) is not None  # every folder read again after the failure
+    side = first_path.with_suffix(".json")  # edited in place: the folder's mtime does not move
     side.write_text(json.dumps({**json.loads(side.read_text()), "prompt": "edited"}) + " ")
+    age_folders(root)
     assert index.refresh() == 0 and index.refresh(full=True) == 1
     assert index.get(first).prompt == "edited"  # type: ignore[union-attr]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -61,12 +61,19 @@ def written_rows(workspace: Workspace, image_paths: Sequence[Path]) -> tuple[lis
     return rows, gone
 
 
-def folder_rows(workspace: Workspace, known: Mapping[str, str], *, changed: bool = False) -> Iterator[IndexRow]:
-    """Rows of the images in the day folders that `known` (relative path -> stamp) lacks; with `changed`, also of
-    those whose file or sidecar changed since (another stamp)."""
-    days: list[str] = []
+def day_folders(workspace: Workspace) -> dict[str, int]:
+    """The workspace's top-level day folders (<root>/YYYY-MM-DD) and their mtimes (ns)."""
+    seen: dict[str, int] = {}
     with suppress(FileNotFoundError), os.scandir(workspace.root) as listing:
-        days = [e.name for e in listing if DAY_FOLDER.match(e.name) and e.is_dir(follow_symlinks=False)]
+        for entry in listing:
+            if DAY_FOLDER.match(entry.name) and entry.is_dir(follow_symlinks=False):
+                seen[entry.name] = entry.stat(follow_symlinks=False).st_mtime_ns
+    return seen
+
+
+def folder_rows(workspace: Workspace, days: Iterable[str], known: Mapping[str, str]) -> Iterator[IndexRow]:
+    """Rows of the images in these day folders that `known` (relative path -> stamp) lacks or has with another
+    stamp (the file or its sidecar changed since)."""
     for day in sorted(days):
         try:
             with os.scandir(workspace.root / day) as listing:
@@ -74,8 +81,7 @@ def folder_rows(workspace: Workspace, known: Mapping[str, str], *, changed: bool
         except (FileNotFoundError, NotADirectoryError):
             continue
         for file_name, entry in sorted(files.items()):
-            rel = f"{day}/{file_name}"
-            if not indexable(file_name) or (rel in known and not changed):
+            if not indexable(file_name):
                 continue
             side = files.get(Path(file_name).stem + ".json")
             try:
@@ -83,7 +89,7 @@ def folder_rows(workspace: Workspace, known: Mapping[str, str], *, changed: bool
                 side_st = side.stat(follow_symlinks=False) if side else None
             except FileNotFoundError:
                 continue
-            stamp = stamp_of(st, side_st)
+            rel, stamp = f"{day}/{file_name}", stamp_of(st, side_st)
             if known.get(rel) != stamp:
                 yield read_row(workspace, Path(entry.path), rel, stamp)
 

@@ -3,9 +3,9 @@ replica, so an image written by one replica is listed and found by id by all of 
 
 Each instance is one user's view (the OAuth subject; "" in the table for the user without OAuth): every
 statement filters on the user, so another user's id is simply not found. Rows are the ones `index_rows.read_row`
-builds; they arrive on write (`note_written`, from the replica that wrote the image) and by a one-time backfill of
-the files in this replica's folder that the table lacks (the first `refresh`, again after a failed write, or
-`refresh(full=True)`, which also re-reads files whose stamp changed). A refresh never drops rows: the folder of
+builds; they arrive on write (`note_written`, from the replica that wrote the image) and from `refresh`, which
+reads this replica's day folders (all of them the first time, then those whose mtime changed, as the SQLite index
+does) and writes the rows the table lacks or holds with another stamp. A refresh never drops rows: the folder of
 one replica is not the whole index. Answers, order, cursors and errors are the SQLite index's (`index.py`).
 
 Synchronous (a pooled connection per statement, usually the ledger's pool): call from a worker thread.
@@ -17,12 +17,14 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from easel_mcp.index_common import IndexRow, folder_rows, lineage_of, search_terms, written_rows
+from easel_mcp.index import RACY_NS
+from easel_mcp.index_common import IndexRow, day_folders, folder_rows, lineage_of, search_terms, written_rows
 from easel_mcp.index_rows import ImageEntry, decode_cursor, encode_cursor
 from easel_mcp.times import index_time
 
@@ -76,8 +78,8 @@ class PostgresImageIndex:
         self.user = user or ""
         self._connect = connect
         self._on_close = on_close
-        self._backfill_lock = threading.Lock()
-        self._backfilled = False
+        self._scan_lock = threading.Lock()
+        self._folders: dict[str, tuple[int, int]] = {}  # day folder -> (mtime_ns, scanned_ns) at its last scan
 
     def close(self) -> None:
         if self._on_close is not None:
@@ -100,7 +102,7 @@ class PostgresImageIndex:
                     for start in range(0, len(rows), _BATCH):
                         cur.executemany(_UPSERT, [self._values(r) for r in rows[start : start + _BATCH]])
         except Exception:
-            self._backfilled = False  # the next refresh adds what this write could not
+            self._folders = {}  # the next refresh reads every folder again: it adds what this write could not
             raise
 
     def _values(self, row: IndexRow) -> list[Any]:
@@ -115,23 +117,36 @@ class PostgresImageIndex:
         return values
 
     def refresh(self, *, full: bool = False) -> int:
-        """Add the images of this replica's folder that the table lacks (once per process, or again after a
-        failed write; with `full`, also files changed since they were indexed); return how many were written."""
-        if self._backfilled and not full:
-            return 0
-        with self._backfill_lock:
-            if self._backfilled and not full:
+        """Add the images of this replica's day folders that the table lacks or holds with another stamp, reading
+        only folders new or changed since this process last looked (all of them the first time, after a failed
+        write, or with `full`); return how many rows were written. Rows are never dropped here."""
+        with self._scan_lock:
+            seen = day_folders(self.workspace)
+            days = [
+                name
+                for name, mtime_ns in seen.items()
+                if full
+                or (state := self._folders.get(name)) is None
+                or state[0] != mtime_ns
+                or mtime_ns + RACY_NS >= state[1]
+            ]
+            if not days:
                 return 0
+            scanned_ns = time.time_ns()
             with self._connect() as conn:
                 known = {
                     r["relative_path"]: r["stamp"]
-                    for r in conn.execute("SELECT relative_path, stamp FROM images WHERE user_id = %s", (self.user,))
+                    for r in conn.execute(
+                        "SELECT relative_path, stamp FROM images WHERE user_id = %s AND folder = ANY(%s)",
+                        (self.user, days),
+                    )
                 }
-            rows = list(folder_rows(self.workspace, known, changed=full))
-            self.note_rows(rows)
-            self._backfilled = True
+            rows = list(folder_rows(self.workspace, days, known))
+            if rows:
+                self.note_rows(rows)
+            self._folders.update({name: (seen[name], scanned_ns) for name in days})
         if rows:
-            log.info("image index: %d image(s) of %s added to the database", len(rows), self.workspace.root)
+            log.info("image index: %d image(s) of %s written to the database", len(rows), self.workspace.root)
         return len(rows)
 
     # ----------------------------------------------------------------- queries
