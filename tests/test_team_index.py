@@ -3,6 +3,10 @@ different folders list and find each other's images by id; over HTTP with OAuth,
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -48,6 +52,18 @@ async def test_an_image_written_by_one_replica_is_listed_and_found_by_another(
         assert image["uri"] in resources and child["uri"] in resources
     assert isinstance(two.studio.index, PostgresImageIndex)
     assert not (tmp_path / "two" / ".easel" / "index.sqlite3").exists()  # no SQLite index beside it
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EASEL_")}
+    env.update(EASEL_WORKSPACE=str(tmp_path / "elsewhere"), EASEL_DATABASE_URL=postgres_url)
+    cli = subprocess.run(
+        [sys.executable, "-m", "easel_mcp", "images", "--json", "--query", "moon"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert [i["id"] for i in json.loads(cli.stdout)] == [child["id"]]  # the command line reads the same index
 
 
 @asynccontextmanager
