@@ -216,11 +216,12 @@ def test_refresh_reads_new_and_changed_folders_and_makes_good_a_failed_write(
 
 
 def test_text_postgresql_cannot_store_is_replaced_not_fatal(database: PostgresLedger, tmp_path: Path) -> None:
-    image_id, path = make_image(tmp_path / "ws", prompt="a NUL \x00 and a lone \ud800 surrogate")
+    image_id, path = make_image(tmp_path / "ws", prompt="a NUL \x00 and a lone \ud800 surrogate", width=2**40)
     index = pg(database, tmp_path / "ws")
     index.note_written([path])
     entry = index.get(image_id)
     assert entry is not None and entry.prompt == "a NUL \ufffd and a lone ? surrogate"
+    assert (entry.width, entry.height) == (None, 2)
 
 
 def test_open_index_follows_the_settings(database: PostgresLedger, postgres_url: str, workspace_dir: Path) -> None:

@@ -98,9 +98,10 @@ class PostgresImageIndex:
                     conn.execute(
                         "DELETE FROM images WHERE user_id = %s AND relative_path = ANY(%s)", (self.user, list(gone))
                     )
+                ordered = sorted(rows, key=lambda r: str(r["relative_path"]))  # one lock order for every writer
                 with conn.cursor() as cur:
-                    for start in range(0, len(rows), _BATCH):
-                        cur.executemany(_UPSERT, [self._values(r) for r in rows[start : start + _BATCH]])
+                    for start in range(0, len(ordered), _BATCH):
+                        cur.executemany(_UPSERT, [self._values(r) for r in ordered[start : start + _BATCH]])
         except Exception:
             self._folders = {}  # the next refresh reads every folder again: it adds what this write could not
             raise
@@ -113,6 +114,8 @@ class PostgresImageIndex:
                 value = [_storable(p) for p in json.loads(value or "[]")]
             elif isinstance(value, str):
                 value = _storable(value)
+            elif column in ("width", "height") and value is not None and not 0 <= value < 2**31:
+                value = None  # a sidecar's nonsense size: unknown, like a missing one
             values.append(value)
         return values
 
