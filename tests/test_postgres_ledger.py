@@ -133,7 +133,14 @@ def test_migrations_run_once_and_a_newer_database_is_refused(postgres_url: str) 
     second.close()
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM easel_migrations ORDER BY name")]
-        assert names == ["001_attempts", "002_user_id", "003_replicas", "004_cancel_requests", "005_tasks"]
+        assert names == [
+            "001_attempts",
+            "002_user_id",
+            "003_replicas",
+            "004_cancel_requests",
+            "005_tasks",
+            "006_images",
+        ]
         conn.execute("INSERT INTO easel_migrations VALUES ('999_from_the_future', now())")
     with pytest.raises(ConfigurationError, match=r"newer Easel.*999_from_the_future"):
         PostgresLedger.open(postgres_url)

@@ -129,16 +129,19 @@ def images(limit: int, query: str | None, as_json: bool) -> None:
     """List the newest images in the workspace."""
     import json
 
-    from easel_mcp.index import ImageIndex
     from easel_mcp.settings import Settings
+    from easel_mcp.storage.ports import open_index
     from easel_mcp.workspace import Workspace
 
-    index = ImageIndex(Workspace.open(Settings().workspace_path()))
-    index.refresh()
+    settings = Settings()
+    index = open_index(settings, Workspace.open(settings.workspace_path()), None)  # PostgreSQL in team mode
     try:
+        index.refresh()
         entries, _ = index.query(text=query, limit=limit)
     except ValueError as err:  # a query that is not text (a NUL, or bytes that are not UTF-8)
         raise click.BadParameter(str(err), param_hint="--query") from err
+    finally:
+        index.close()
     if as_json:
         click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
         return

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from easel_mcp.imaging.formats import SUFFIX_FORMATS as FORMATS
+from easel_mcp.index_common import DAY_FOLDER, IndexRow, lineage_of, written_rows
 from easel_mcp.index_rows import ImageEntry as ImageEntry  # re-exported: the index's entries
 from easel_mcp.index_rows import decode_cursor as decode_cursor  # re-exported
 from easel_mcp.index_rows import (
@@ -36,7 +37,6 @@ from easel_mcp.index_rows import (
     entry_of,
     read_row,
     stamp_of,
-    summary_of,
     utf8_name,
 )
 from easel_mcp.sqlite import connect, damaged
@@ -49,8 +49,6 @@ log = logging.getLogger("easel_mcp")
 INDEX_FILE = "index.sqlite3"
 SCHEMA_VERSION = 1
 RACY_NS = 2_000_000_000
-MAX_LINEAGE_NODES = 200
-DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _FIELDS = (
     "id",
     "relative_path",
@@ -272,33 +270,20 @@ class ImageIndex:
             log.debug("index: %s: %d updated, %d removed", name, len(rows), len(gone))
         return len(rows) + len(gone)
 
-    @_rebuilt_when_damaged
     def note_written(self, image_paths: Sequence[Path]) -> None:
         """Index images the server has just written (their sidecars beside them) without waiting for a scan."""
+        rows, gone = written_rows(self.workspace, image_paths)
+        self.note_rows(rows, gone)
+
+    @_rebuilt_when_damaged
+    def note_rows(self, rows: Sequence[IndexRow], gone: Sequence[str] = ()) -> None:
+        """Add or replace these rows (as index_rows.read_row builds them); drop the entries at the `gone` paths."""
         conn = self._conn()
-        for path in image_paths:
-            with suppress(ValueError):
-                rel = path.resolve().relative_to(self.workspace.root).as_posix()
-                day, _, name = rel.partition("/")
-                if DAY_FOLDER.match(day) and "/" not in name and Path(name).suffix.lower() in FORMATS:
-                    try:
-                        st = (self.workspace.root / rel).lstat()
-                    except FileNotFoundError:
-                        st = None
-                    if st is None or not stat.S_ISREG(st.st_mode):
-                        with self._write(conn):
-                            self._delete(conn, rel)
-                        continue
-                    side = (self.workspace.root / rel).with_suffix(".json")
-                    try:
-                        side_st: os.stat_result | None = side.lstat()
-                    except FileNotFoundError:
-                        side_st = None
-                    if side_st is not None and not stat.S_ISREG(side_st.st_mode):
-                        side_st = None
-                    row = read_row(self.workspace, self.workspace.root / rel, rel, stamp_of(st, side_st))
-                    with self._write(conn):
-                        self._upsert(conn, row)
+        with self._write(conn):
+            for rel in gone:
+                self._delete(conn, rel)
+            for row in rows:
+                self._upsert(conn, row)
 
     def _upsert(self, conn: sqlite3.Connection, row: dict[str, Any]) -> None:
         columns = list(row)
@@ -386,39 +371,8 @@ class ImageIndex:
         return [entry_of(r) for r in self._conn().execute(sql, (image_id,))]
 
     def lineage(self, image_id: str, depth: int = 10) -> dict[str, Any]:
-        """Ancestors and descendants up to `depth` steps: {"root", "nodes": [{id, level, present, ...}],
-        "edges": [[parent, child], ...]}; level < 0 for ancestors, > 0 for descendants."""
-        found: dict[str, ImageEntry | None] = {image_id: self.get(image_id)}
-        levels, edges = {image_id: 0}, set[tuple[str, str]]()
-        for direction in (-1, 1):
-            frontier = [image_id]
-            for step in range(1, depth + 1):
-                nxt: list[str] = []
-                for node in frontier:
-                    entry = found[node]
-                    links: list[tuple[str, str, str | ImageEntry]]
-                    if direction < 0:
-                        links = [(p, node, p) for p in (entry.parents if entry else ())]
-                    else:
-                        links = [(node, k.id, k) for k in self.children(node)]
-                    for parent, child, other in links:
-                        edges.add((parent, child))
-                        other_id = other if isinstance(other, str) else other.id
-                        if other_id not in found and len(found) < MAX_LINEAGE_NODES:
-                            found[other_id] = self.get(other) if isinstance(other, str) else other
-                            levels[other_id] = direction * step
-                            nxt.append(other_id)
-                frontier = nxt
-        nodes = [
-            {"id": i, "level": levels[i], "present": e is not None, **(summary_of(e) if e else {})}
-            for i, e in found.items()
-        ]
-        nodes.sort(key=lambda n: (n["level"], n.get("created_at", ""), n["id"]))
-        return {
-            "root": image_id,
-            "nodes": nodes,
-            "edges": sorted([p, c] for p, c in edges if p in found and c in found),
-        }
+        """Ancestors and descendants up to `depth` steps (see index_common.lineage_of)."""
+        return lineage_of(self, image_id, depth)
 
     @_rebuilt_when_damaged
     def count(self) -> int:

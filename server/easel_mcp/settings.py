@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     )
     database_url: SecretStr | None = Field(
         default=None,
-        description="postgresql://user:pass@host:port/db: the ledger (money, budgets, jobs) in PostgreSQL.",
+        description="postgresql://user:pass@host:port/db: the ledger (money, budgets, jobs) and the image index "
+        "in PostgreSQL.",
     )
     replica_heartbeat_s: float = Field(
         default=10.0,

@@ -33,12 +33,11 @@ if TYPE_CHECKING:
     from easel_mcp.catalog.estimate import Estimate
     from easel_mcp.catalog.validate import Options
     from easel_mcp.engine import Engine, Job
-    from easel_mcp.index import ImageIndex
     from easel_mcp.inputs import InputLoader, LoadedInput
     from easel_mcp.providers.base import EditRequest, GenerateRequest, ImageProvider, ProviderResult
     from easel_mcp.schemas.jobs import JobView
     from easel_mcp.schemas.results import ImageOut, ImageResult
-    from easel_mcp.storage.ports import LedgerPort
+    from easel_mcp.storage.ports import ImageIndexPort, LedgerPort
 
 log = logging.getLogger("easel_mcp")
 
@@ -75,7 +74,7 @@ class Studio:
         self._areas_lock = threading.Lock()
         self._workspaces: dict[str | None, Workspace] = {None: workspace}
         self._inputs: dict[str | None, InputLoader] = {None: InputLoader(settings, workspace)}
-        self._indexes: dict[str | None, ImageIndex] = {}
+        self._indexes: dict[str | None, ImageIndexPort] = {}
 
     # Each user sees their own workspace: every read, write, id and path of a call resolves inside it.
     @property
@@ -189,15 +188,17 @@ class Studio:
         return view
 
     @property
-    def index(self) -> ImageIndex:
-        """The workspace's image index (built on first use; call from a worker thread)."""
-        from easel_mcp.index import ImageIndex
+    def index(self) -> ImageIndexPort:
+        """The caller's image index: the workspace's SQLite cache, or the shared PostgreSQL table (built on first
+        use; call from a worker thread)."""
+        from easel_mcp.storage.ports import open_index
 
         user = current_user()
         workspace = self._area(user)[0]
+        ledger = self.ledger if self.settings.database_url is not None else None  # its pool serves the index
         with self._areas_lock:
             if user not in self._indexes:
-                self._indexes[user] = ImageIndex(workspace)
+                self._indexes[user] = open_index(self.settings, workspace, user, ledger)
             return self._indexes[user]
 
     def configured_providers(self) -> list[str]:

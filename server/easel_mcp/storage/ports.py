@@ -1,4 +1,5 @@
-"""What the rest of Easel needs from a ledger, whatever stores it (SQLite by default, PostgreSQL for a team)."""
+"""What the rest of Easel needs from a ledger, an image index and an image store, whatever keeps them (SQLite and
+the workspace folder by default, PostgreSQL and S3 for a team)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from easel_mcp.budgets import Budgets, GroupBy
+    from easel_mcp.index_common import IndexRow
+    from easel_mcp.index_rows import ImageEntry
     from easel_mcp.ledger import Attempt
     from easel_mcp.settings import Settings
+    from easel_mcp.workspace import Workspace
 
 
 class LedgerPort(Protocol):
@@ -84,6 +88,69 @@ def open_ledger(settings: Settings, state_dir: Path) -> LedgerPort:
     from easel_mcp.ledger import Ledger
 
     return Ledger(state_dir / "ledger.sqlite3")
+
+
+class ImageIndexPort(Protocol):
+    """One user's images, newest first (created_at, then id, then relative path, all descending), searchable, with
+    their lineage. Synchronous: call from a worker thread. SQLite per workspace (`index.ImageIndex`) or one
+    PostgreSQL table shared by the replicas (`storage.postgres_index.PostgresImageIndex`)."""
+
+    def refresh(self, *, full: bool = False) -> int:
+        """Bring the index up to date with the workspace's day folders (as far as this backend scans them);
+        return how many entries changed."""
+        ...
+
+    def note_written(self, image_paths: Sequence[Path]) -> None:
+        """Index images just written in the workspace (their sidecars beside them) without waiting for a scan."""
+        ...
+
+    def note_rows(self, rows: Sequence[IndexRow], gone: Sequence[str] = ()) -> None:
+        """Add or replace rows (as `index_rows.read_row` builds them); drop the entries at the `gone` paths."""
+        ...
+
+    def query(
+        self,
+        *,
+        text: str | None = None,
+        since: datetime | None = None,
+        model: str | None = None,
+        tool: str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> tuple[list[ImageEntry], str | None]:
+        """A page and the cursor of the next one (None at the end); ValueError for a cursor it did not return
+        and for filters that are not text."""
+        ...
+
+    def get(self, image_id: str) -> ImageEntry | None: ...
+
+    def children(self, image_id: str) -> list[ImageEntry]: ...
+
+    def lineage(self, image_id: str, depth: int = 10) -> dict[str, Any]: ...
+
+    def count(self) -> int: ...
+
+    def facets(self) -> dict[str, list[str]]: ...
+
+    def close(self) -> None: ...
+
+
+def open_index(
+    settings: Settings, workspace: Workspace, user: str | None, ledger: LedgerPort | None = None
+) -> ImageIndexPort:
+    """The configured image index of one user: with EASEL_DATABASE_URL the PostgreSQL table (through the pool of
+    `ledger` when it is the PostgreSQL ledger, else a pool of its own), else the workspace's SQLite cache."""
+    if settings.database_url is not None:
+        from easel_mcp.storage.postgres_index import PostgresImageIndex
+        from easel_mcp.storage.postgres_ledger import PostgresLedger
+
+        if isinstance(ledger, PostgresLedger):
+            return PostgresImageIndex(ledger.connection, workspace, user)
+        own = PostgresLedger(settings.database_url.get_secret_value(), max_connections=2)
+        return PostgresImageIndex(own.connection, workspace, user, on_close=own.close)
+    from easel_mcp.index import ImageIndex
+
+    return ImageIndex(workspace)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -120,6 +120,11 @@ class PostgresLedger(ReplicaCoordination):
                 raise
             self._pool = pool
         return self._pool
+
+    def connection(self) -> AbstractContextManager[psycopg.Connection[DictRow]]:
+        """A pooled connection to the same database (migrated, autocommit) for its other tables (the image index);
+        DatabaseUnavailable when the server cannot be reached."""
+        return self._conn()
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[DictRow]]:

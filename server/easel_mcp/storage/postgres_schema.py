@@ -84,12 +84,51 @@ CREATE TABLE tasks (
 );
 """
 
+# The image index (storage/postgres_index.py): one row per (user, image file), "" for the user without OAuth. Text
+# columns sort and compare in byte order (COLLATE "C"), as SQLite does, so pages and cursors match the SQLite index.
+# The trigram index (substring search) is made only where the pg_trgm extension can be created.
+_M006 = """
+CREATE TABLE images (
+    user_id TEXT COLLATE "C" NOT NULL,
+    relative_path TEXT COLLATE "C" NOT NULL,
+    folder TEXT COLLATE "C" NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
+    created_at TEXT COLLATE "C" NOT NULL,
+    operation TEXT COLLATE "C" NOT NULL,
+    prompt TEXT,
+    model TEXT COLLATE "C",
+    provider TEXT COLLATE "C",
+    width INTEGER,
+    height INTEGER,
+    format TEXT NOT NULL,
+    bytes BIGINT NOT NULL,
+    cost_usd DOUBLE PRECISION,
+    parents TEXT[] COLLATE "C" NOT NULL,
+    name_slug TEXT NOT NULL,
+    search TEXT NOT NULL,
+    stamp TEXT NOT NULL,
+    indexed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, relative_path)
+);
+CREATE INDEX images_order ON images (user_id, created_at DESC, id DESC, relative_path DESC);
+CREATE INDEX images_id ON images (user_id, id);
+CREATE INDEX images_parents ON images USING gin (parents);
+DO $$
+BEGIN
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    CREATE INDEX images_search ON images USING gin (search gin_trgm_ops);
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'no pg_trgm (%): the image search scans the rows of the user', SQLERRM;
+END $$;
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_attempts", _M001),
     ("002_user_id", _M002),
     ("003_replicas", _M003),
     ("004_cancel_requests", _M004),
     ("005_tasks", _M005),
+    ("006_images", _M006),
 ]
 
 
