@@ -93,8 +93,12 @@ def breakdown(reps: int) -> list[Figure]:
             timed("decode check (every pixel)", lambda: decode_check(data, what="the answer"))
             timed("preview (decode, downscale, encode)", lambda: make_preview(data, budget, fmt="auto"))
             timed("sha256", lambda: hashlib.sha256(data).hexdigest())
-            timed("image file (atomic, fsync)", lambda: workspace.write_image(data, ext="png", label=f"bench {i}"))
-            timed("sidecar file (atomic, fsync)", lambda: workspace.write_file(("side", f"{i}.json"), sidecar.encode()))
+            name = f"bench-{i}"
+            timed("image file (atomic, fsync)", lambda n=name: workspace.write_image(data, ext="png", label=n))
+            timed(
+                "sidecar file (atomic, fsync)",
+                lambda n=name: workspace.write_file(("side", f"{n}.json"), sidecar.encode()),
+            )
 
             def ledger_row() -> None:
                 attempt = ledger.begin(

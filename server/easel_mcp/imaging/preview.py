@@ -66,9 +66,7 @@ def _encode(img: Image.Image, fmt: str, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def make_preview(
-    data: bytes, max_bytes: int, *, max_edge: int = PREVIEW_MAX_EDGE, fmt: str = "webp"
-) -> Preview:
+def make_preview(data: bytes, max_bytes: int, *, max_edge: int = PREVIEW_MAX_EDGE, fmt: str = "webp") -> Preview:
     """A WebP (alpha kept) or JPEG (alpha flattened onto white) preview of `data`, long edge at most
     `max_edge` (never upscaled), at most `max_bytes` bytes. fmt="auto": JPEG for opaque images (several
     times faster to encode), WebP when there is transparency.
