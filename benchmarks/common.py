@@ -110,6 +110,26 @@ class StdioServer:
         )
         return self.wait_for(self._id)
 
+    def call_many(self, name: str, arguments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send every call at once (as a host does when an agent fans out), then read until all are answered."""
+        assert self.proc.stdout is not None
+        pending: dict[int, int] = {}
+        for i, args in enumerate(arguments):
+            self._id += 1
+            pending[self._id] = i
+            self.send(
+                {"jsonrpc": "2.0", "id": self._id, "method": "tools/call", "params": {"name": name, "arguments": args}}
+            )
+        answers: list[dict[str, Any]] = [{} for _ in arguments]
+        while pending:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("server closed stdout")
+            message = json.loads(line)
+            if message.get("id") in pending:
+                answers[pending.pop(message["id"])] = message
+        return answers
+
     def peak_rss(self) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):

@@ -6,7 +6,7 @@ import sys
 import traceback
 from collections.abc import Callable
 
-from benchmarks import calls, resources, team
+from benchmarks import calls, overhead, resources, team
 from benchmarks.common import Figure
 
 
@@ -23,6 +23,8 @@ def measure_all(*, quick: bool) -> list[Figure]:
     figures: list[Figure] = []
     figures += _safe("stdio cold start", lambda: [calls.startup(reps)])
     figures += _safe("per-call overhead", lambda: list(calls.per_call(5 if quick else 20)))
+    figures += _safe("per-call parts", lambda: overhead.breakdown(5 if quick else 20))
+    figures += _safe("first calls", lambda: overhead.first_calls(quick))
     figures += _safe("preview", lambda: [resources.preview(3 if quick else 9)])
     figures += _safe("concurrency", lambda: calls.concurrency(quick))
     figures += _safe("memory", lambda: [resources.memory()])

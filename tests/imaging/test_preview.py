@@ -31,8 +31,8 @@ def test_4k_png_preview_is_small() -> None:
     p = make_preview(data, 150_000)
     elapsed = time.perf_counter() - start
     print(f"\npreview of a 3840x2160 PNG ({len(data):,} bytes): {elapsed * 1000:.0f} ms, {len(p.data):,} bytes")
-    assert len(p.data) <= 150_000 and max(p.width, p.height) <= 768 and (p.width, p.height) == (768, 432)
-    assert p.mime_type == "image/webp" and Image.open(io.BytesIO(p.data)).size == (768, 432)
+    assert len(p.data) <= 150_000 and (p.width, p.height) == (512, 288)
+    assert p.mime_type == "image/webp" and Image.open(io.BytesIO(p.data)).size == (512, 288)
 
 
 def test_four_previews_share_a_budget() -> None:

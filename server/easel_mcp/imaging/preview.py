@@ -14,6 +14,10 @@ from .errors import ImagingError
 MIN_PREVIEW_BYTES: Final = 2048
 _QUALITIES: Final = (80, 62, 45, 30)
 _SHRINK_QUALITY: Final = 45
+PREVIEW_MAX_EDGE: Final = 512
+"""A preview is for the agent to check composition and content: 512 px on the long side shows that, costs
+about half the vision tokens of 768 px, and is cut from a 1024 px answer by one `reduce(2)` (under 1 ms, where
+a 1024 -> 768 resample takes about 10 ms)."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ def _encode(img: Image.Image, fmt: str, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def make_preview(data: bytes, max_bytes: int, *, max_edge: int = 768, fmt: str = "webp") -> Preview:
+def make_preview(data: bytes, max_bytes: int, *, max_edge: int = PREVIEW_MAX_EDGE, fmt: str = "webp") -> Preview:
     """A WebP (alpha kept) or JPEG (alpha flattened onto white) preview of `data`, long edge at most
     `max_edge` (never upscaled), at most `max_bytes` bytes. fmt="auto": JPEG for opaque images (several
     times faster to encode), WebP when there is transparency.

@@ -1,0 +1,122 @@
+"""Where a call's time goes: the first calls on a fresh server, and the per-call work beside the upstream.
+
+Issue 14's targets: N simultaneous calls on a FRESH server (EASEL_MAX_CONCURRENCY=N, 1 s upstream) finish within
+0.3 s of the same N requests posted raw; and one call costs at most 25 ms over a raw client that posts, decodes the
+base64 and writes the file. The breakdown rows time each piece of Easel's own per-call work on the same 1024x1024
+answer, so the next person sees where the time goes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import PYTHON, Figure, StdioServer, clean_env, median
+
+ARGS = {"size": "1024x1024", "quality": "low"}
+
+
+def first_calls(quick: bool) -> list[Figure]:
+    """N calls sent together right after the handshake of a fresh stdio server (limit N), against the same N
+    requests posted raw to the same fake, N at a time."""
+    from tests.fakes.openai_images import FakeOpenAIImages
+
+    from benchmarks.calls import _raw_concurrent
+
+    figures: list[Figure] = []
+    for n in (8,) if quick else (8, 50):
+        with FakeOpenAIImages(latency_s=1.0) as fake, tempfile.TemporaryDirectory() as ws:
+            env = clean_env(
+                EASEL_WORKSPACE=ws,
+                OPENAI_API_KEY="sk-test",
+                OPENAI_BASE_URL=fake.base_url,
+                EASEL_MAX_CONCURRENCY=str(n),
+            )
+            server = StdioServer([PYTHON, "-m", "easel_mcp"], env)
+            server.initialize()
+            started = time.perf_counter()
+            answers = server.call_many("generate_image", [{"prompt": f"p{i}", **ARGS} for i in range(n)])
+            wall = time.perf_counter() - started
+            server.close()
+            failed = sum(1 for a in answers if "error" in a or a.get("result", {}).get("isError"))
+            raw = _raw_concurrent(fake.base_url, n, n)
+        figures.append(
+            Figure(
+                f"first {n} calls on a fresh server, 1 s upstream, limit {n}",
+                wall,
+                raw,
+                "s",
+                "within 0.3 s of raw",
+                wall - raw <= 0.3 and failed == 0,
+                f"stdio; sent together right after initialize; baseline: the same {n} requests posted raw, {n} at a "
+                f"time; {failed} failed",
+            )
+        )
+    return figures
+
+
+def breakdown(reps: int) -> list[Figure]:
+    """Each piece of Easel's per-call work on one 1024x1024 answer of the fake, timed on its own (median)."""
+    import httpx2
+    from tests.fakes.openai_images import FakeOpenAIImages
+
+    from easel_mcp.budgets import Budgets
+    from easel_mcp.imaging.io import decode_check
+    from easel_mcp.imaging.preview import make_preview
+    from easel_mcp.ledger import Ledger
+    from easel_mcp.settings import Settings
+    from easel_mcp.workspace import Workspace
+
+    with FakeOpenAIImages() as fake:
+        with httpx2.Client(base_url=fake.base_url, headers={"Authorization": "Bearer sk-test"}, timeout=60) as http:
+            body = http.post("/images/generations", json={"model": "gpt-image-1.5", "prompt": "a lighthouse", **ARGS})
+        data = base64.b64decode(body.json()["data"][0]["b64_json"])
+    budget = min(Settings().preview_budget_bytes, Settings().preview_max_bytes_per_image)
+    timings: dict[str, list[float]] = {}
+
+    def timed(name: str, fn: object) -> None:
+        assert callable(fn)
+        started = time.perf_counter()
+        fn()
+        timings.setdefault(name, []).append(time.perf_counter() - started)
+
+    with tempfile.TemporaryDirectory() as folder:
+        workspace = Workspace.open(Path(folder))
+        ledger = Ledger(workspace.state_dir / "ledger.sqlite3")
+        budgets = Budgets(None, None, None, None, None)
+        sidecar = json.dumps({"prompt": "a lighthouse", "parameters": ARGS, "usage": {}} | {"pad": "x" * 1500})
+        for i in range(reps + 2):
+            timed("decode check (every pixel)", lambda: decode_check(data, what="the answer"))
+            timed("preview (decode, downscale, encode)", lambda: make_preview(data, budget, fmt="auto"))
+            timed("sha256", lambda: hashlib.sha256(data).hexdigest())
+            name = f"bench-{i}"
+            timed("image file (atomic, fsync)", lambda n=name: workspace.write_image(data, ext="png", label=n))
+            timed(
+                "sidecar file (atomic, fsync)",
+                lambda n=name: workspace.write_file(("side", f"{n}.json"), sidecar.encode()),
+            )
+
+            def ledger_row() -> None:
+                attempt = ledger.begin(
+                    tool="generate",
+                    provider="openai",
+                    model="gpt-image-1.5",
+                    params={"prompt": "a lighthouse"},
+                    estimated_usd=0.01,
+                    reserve_usd=0.02,
+                    budgets=budgets,
+                )
+                ledger.mark_sent(attempt)
+                ledger.settle(attempt, status="ok", cost_usd=0.01, usage={}, request_id="req", outputs=["x.png"])
+
+            timed("ledger row (reserve, sent, settle)", ledger_row)
+        ledger.close()
+    figures = []
+    for name, values in timings.items():
+        value = median(values[2:])
+        figures.append(Figure(f"per-call part: {name}", value, None, "ms", "", True, f"median of {reps}"))
+    return figures
