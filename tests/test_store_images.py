@@ -151,6 +151,12 @@ def test_a_user_reads_their_own_images_on_any_replica_and_nobody_elses(
     pixels = png((8, 8))
     written = alice.write_image(pixels, ext="png", label="kite")
     alice.write_sidecar(written.path, {"id": written.id, "prompt": "alice's kite"})
+    alice.write_file(("masks", "mask-for-kite.png"), pixels)  # masks (and partials) are stored too
+    alice.write_file((".easel", "thumbs", "kite.webp"), pixels)  # Easel's own state stays local
+    prefix = f"team/users/{user_folder('alice')}"
+    keys = anyio.run(_keys, s3_server, bucket)
+    assert {f"{prefix}/masks/mask-for-kite.png", f"{prefix}/{written.relative_path}"} <= set(keys)
+    assert not [key for key in keys if ".easel" in key]
     url = alice.result_path(written.relative_path)
     assert url == f"s3://{bucket}/team/users/{user_folder('alice')}/{written.relative_path}"
 
