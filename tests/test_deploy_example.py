@@ -48,12 +48,13 @@ def _free(port: int) -> bool:
 async def test_local_team_stack(postgres_cluster: object, haproxy_available: None, tmp_path: Path) -> None:
     # postgres_cluster: only for its skip when PostgreSQL is not installed (the script starts its own cluster).
     port = _free_port_block(4)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EASEL_", "OPENAI_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EASEL_", "OPENAI_", "AWS_"))}
     env.update(
         EASEL_TEAM_DIR=str(tmp_path / "team"),
         EASEL_TEAM_PORT=str(port),
         EASEL_TEAM_PG_PORT=str(_free_port_block(1)),
         EASEL_TEAM_ISSUER_PORT=str(_free_port_block(1)),
+        EASEL_TEAM_S3_PORT=str(_free_port_block(1)),
         PYTHON=sys.executable,
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
     )
@@ -85,6 +86,7 @@ async def test_local_team_stack(postgres_cluster: object, haproxy_available: Non
                 made = structured(await client.call_tool("generate_image", {"prompt": "a team kite"}))
                 listed = structured(await client.call_tool("list_images", {}))
         assert [i["id"] for i in listed["images"]] == [made["images"][0]["id"]]
+        assert made["images"][0]["path"].startswith("s3://easel-team/images/users/")  # the S3 server has it
         assert httpx2.post(url.group(1), json={}, timeout=30).status_code == 401
     finally:
         process.send_signal(signal.SIGTERM)

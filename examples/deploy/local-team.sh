@@ -4,14 +4,17 @@
 # stops everything. Needs: easel-mcp installed with the team extra (pip install -e ".[team]"), Debian's
 # postgresql and haproxy packages (apt-get install postgresql haproxy).
 #
+# Images go to a local S3 server (moto_server, from `pip install "moto[server]"`) when it is installed.
+#
 # Ports and folders can be changed: EASEL_TEAM_DIR (./easel-team), EASEL_TEAM_PORT (8100; replicas on the next
-# three), EASEL_TEAM_PG_PORT (54329), EASEL_TEAM_ISSUER_PORT (9400).
+# three), EASEL_TEAM_PG_PORT (54329), EASEL_TEAM_ISSUER_PORT (9400), EASEL_TEAM_S3_PORT (9500).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mkdir -p "${EASEL_TEAM_DIR:-./easel-team}" && cd "${EASEL_TEAM_DIR:-./easel-team}" && pwd)
 port=${EASEL_TEAM_PORT:-8100}
 pg_port=${EASEL_TEAM_PG_PORT:-54329}
 issuer_port=${EASEL_TEAM_ISSUER_PORT:-9400}
+s3_port=${EASEL_TEAM_S3_PORT:-9500}
 python=${PYTHON:-python3}
 pids=()
 
@@ -55,6 +58,28 @@ export EASEL_PUBLIC_URL="http://127.0.0.1:$port/mcp"
 export EASEL_OAUTH_ISSUER="http://127.0.0.1:$issuer_port"
 export EASEL_DATABASE_URL="postgresql://easel@127.0.0.1:$pg_port/easel"
 export EASEL_WORKSPACE="${EASEL_WORKSPACE:-$dir/workspace}"
+
+# The S3 server (moto, in memory: its objects last as long as the stack) and a bucket for the images.
+if command -v moto_server >/dev/null; then
+    moto_server -H 127.0.0.1 -p "$s3_port" >"$dir/s3.log" 2>&1 &
+    pids+=($!)
+    "$python" - "http://127.0.0.1:$s3_port/easel-team" <<'PY'
+import sys, time, urllib.request
+for _ in range(600):
+    try:
+        urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="PUT"), timeout=2)  # CreateBucket
+        break
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit("the S3 server did not start: see s3.log")
+PY
+    export EASEL_STORE_URL="s3://easel-team/images" EASEL_S3_ENDPOINT="http://127.0.0.1:$s3_port"
+    export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local-team}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local-team}"
+    export AWS_REGION="${AWS_REGION:-us-east-1}"
+else
+    echo "moto_server is not installed (pip install 'moto[server]'): images stay in the shared folder" >&2
+fi
 for i in 1 2 3; do
     easel-mcp serve --transport http --stateless --host 127.0.0.1 --port $((port + i)) >"$dir/replica-$i.log" 2>&1 &
     pids+=($!)
@@ -82,6 +107,7 @@ Easel team stack ready
   token for alice: $(token alice)
   token for bob:   $(token bob)
   PostgreSQL: $EASEL_DATABASE_URL   workspace: $EASEL_WORKSPACE   logs: $dir
+  images: ${EASEL_STORE_URL:-the workspace folder} ${EASEL_S3_ENDPOINT:+at $EASEL_S3_ENDPOINT}
 Clients send 'Authorization: Bearer <token>'. Ctrl-C stops everything.
 MSG
 wait

@@ -58,7 +58,7 @@ def write_outputs(
         written.append(
             ImageOut(
                 id=file.id,
-                path=str(file.path),
+                path=workspace.result_path(file.relative_path),
                 relative_path=file.relative_path,
                 uri=image_uri(file.id),
                 width=width,
@@ -88,7 +88,9 @@ def write_outputs(
         warnings=warnings,
     )
     for index, image in enumerate(written):
-        workspace.write_sidecar(Path(image.path), sidecar(workspace, record, outcome, image, index, now))
+        payload = sidecar(workspace, record, outcome, image, index, now)
+        workspace.write_sidecar(workspace.root / image.relative_path, payload)
+    outcome.warnings.extend(workspace.storage_notes([image.relative_path for image in written]))
     return outcome
 
 
@@ -121,7 +123,7 @@ def sidecar(
     return {
         "easel_version": __version__,
         "id": image.id,
-        "file": Path(image.path).name,
+        "file": Path(image.relative_path).name,
         "created_at": sidecar_time(now),
         "operation": record.operation,
         "prompt": record.prompt,
@@ -177,7 +179,7 @@ def rebuild_job(workspace: Workspace, rows: list[dict[str, Any]], job_id: str) -
     last = rows[-1]
     images: list[ImageOut] = []
     for rel in last["outputs"]:
-        path = workspace.root / rel  # never resolved: a file replaced by a link is not followed
+        path = workspace.local_file(rel)  # never resolved: a file replaced by a link is not followed
         side = workspace.read_sidecar(path)
         try:
             size = path.lstat().st_size
@@ -188,7 +190,7 @@ def rebuild_job(workspace: Workspace, rows: list[dict[str, Any]], job_id: str) -
         try:
             image = ImageOut(
                 id=side["id"],
-                path=str(path),
+                path=workspace.result_path(rel),
                 relative_path=rel,
                 uri=image_uri(side["id"]),
                 width=side["width"],
@@ -213,7 +215,7 @@ def rebuild_job(workspace: Workspace, rows: list[dict[str, Any]], job_id: str) -
     }.get(last["status"], "unknown")
     result = None
     if status == "done" and images:
-        side = workspace.read_sidecar(Path(images[0].path)) or {}
+        side = workspace.read_sidecar(workspace.root / images[0].relative_path) or {}
         params = side["parameters"] if isinstance(side.get("parameters"), dict) else {}
 
         def text(value: Any, default: str | None) -> str | None:

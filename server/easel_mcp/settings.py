@@ -80,6 +80,22 @@ class Settings(BaseSettings):
         description="postgresql://user:pass@host:port/db: the ledger (money, budgets, jobs) and the image index "
         "in PostgreSQL.",
     )
+    store_url: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix: images, sidecars, masks and partials in an S3-compatible store (the "
+        "workspace folder becomes this replica's cache; uploads the store cannot take wait in a local spool).",
+    )
+    s3_endpoint: str | None = Field(
+        default=None,
+        description="With EASEL_STORE_URL: the endpoint of a non-AWS store (R2, MinIO, Ceph); credentials and "
+        "region from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION.",
+    )
+    s3_allow_http: bool = Field(
+        default=False, description="Allow a plain http:// EASEL_S3_ENDPOINT on a non-loopback host (private networks)."
+    )
+    store_flush_s: float = Field(
+        default=30.0, gt=0, description="With EASEL_STORE_URL: how often images waiting in the spool are uploaded."
+    )
     replica_heartbeat_s: float = Field(
         default=10.0,
         gt=0,
@@ -168,6 +184,8 @@ class Settings(BaseSettings):
     @field_validator(
         "oauth_issuer",
         "public_url",
+        "store_url",
+        "s3_endpoint",
         "openai_base_url",
         "openai_org_id",
         "openai_project_id",

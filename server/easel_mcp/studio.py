@@ -156,6 +156,11 @@ class Studio:
                 tg.start_soon(
                     keep_alive, self.ledger, self.settings.replica_heartbeat_s, self._running_jobs, self._cancel_job
                 )
+            if self.settings.store_url is not None:
+                from easel_mcp.storage.stored_workspace import StoredWorkspace
+
+                if isinstance(self.root_workspace, StoredWorkspace):
+                    tg.start_soon(self.root_workspace.keep_store, self.settings.store_flush_s)
             try:
                 yield self
             finally:
@@ -369,7 +374,7 @@ class Studio:
 
     def _note_written(self, outcome: ImageResult) -> None:
         try:
-            self.index.note_written([Path(i.path) for i in outcome.images])
+            self.index.note_written([self.workspace.root / i.relative_path for i in outcome.images])
         except Exception:  # the index is a cache: a failure here must not fail a paid call
             log.exception("could not add the new images to the index")
 
@@ -472,7 +477,12 @@ def open_studio(settings: Settings) -> Studio:
 
         names = load_price_overrides(settings.prices_file)
         log.info("prices from %s for %s", settings.prices_file, ", ".join(names))
-    workspace = Workspace.open(settings.workspace_path(), settings.input_dirs)
+    if settings.store_url is not None:  # the store is the truth, the workspace folder this replica's cache
+        from easel_mcp.storage.stored_workspace import open_stored_workspace
+
+        workspace: Workspace = open_stored_workspace(settings)
+    else:
+        workspace = Workspace.open(settings.workspace_path(), settings.input_dirs)
     studio = Studio(settings, workspace)
     studio.provider()
     if settings.database_url is not None or (workspace.state_dir / "ledger.sqlite3").exists():

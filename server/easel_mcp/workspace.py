@@ -205,6 +205,19 @@ class Workspace:
         except ValueError:
             return str(path)
 
+    # Hooks a workspace backed by an object store overrides (storage/stored_workspace.py).
+    def result_path(self, relative_path: str) -> str:
+        """A result's `path` for a file written here: the local file (with a store: the object's s3:// URL)."""
+        return str(self.root / relative_path)
+
+    def local_file(self, relative_path: str) -> Path:
+        """The local copy of a file of this workspace, never resolved (with a store: fetched when missing)."""
+        return self.root / relative_path
+
+    def storage_notes(self, relative_paths: Sequence[str]) -> list[str]:
+        """Warnings for a result about where its files are kept (with a store: the ones waiting in the spool)."""
+        return []
+
     # ---------------------------------------------------------------- outputs
     def write_image(
         self, data: bytes, *, ext: str, label: str, when: datetime | None = None, subfolder: str | None = None

@@ -6,6 +6,9 @@ from cancellation: a call cancelled mid-upload still ends with the image stored 
 the spool oldest first and deletes each entry only after its upload succeeded; `keep_flushing(every_s)` runs it
 in the server's task group. `get`, `head` and `list` see spooled images too, so they stay readable meanwhile.
 
+Replicas may share one spool (one workspace folder): an entry another replica uploaded and removed meanwhile is
+skipped, and the same bytes already in the store count as uploaded.
+
 One entry is one folder, `<spool_dir>/<sha256 of the key>/` holding `data` (the bytes) and `entry.json` (key,
 content type, size, when). It is written under a temporary name (files fsynced) and renamed into place, so an
 entry is whole or absent; the rename also refuses a second entry for the same key (no-clobber, as the store).
@@ -65,6 +68,7 @@ class SpooledImageStore:
         spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock: anyio.Lock | None = None
         self._drained: anyio.Event | None = None
+        self._spool_count = 0  # puts spooled so far: a flush that raced with one does not report the spool drained
 
     def url(self, key: str) -> str:
         return self.store.url(key)
@@ -75,6 +79,10 @@ class SpooledImageStore:
     def pending(self) -> int:
         """How many images wait in the spool."""
         return len(self._entry_dirs())
+
+    def is_spooled(self, key: str) -> bool:
+        """Whether `key` waits in the spool (not uploaded yet)."""
+        return self._entry_dir(check_key(key)).exists()
 
     async def put(self, key: str, data: bytes, content_type: str) -> StoredObject:
         check_key(key)
@@ -91,6 +99,7 @@ class SpooledImageStore:
     async def _spool(self, key: str, data: bytes, content_type: str, err: StoreUnavailable) -> StoredObject:
         entry = SpoolEntry(key=key, content_type=content_type, size=len(data), spooled_at=datetime.now(UTC))
         await anyio.to_thread.run_sync(self._write_entry, entry, data)
+        self._spool_count += 1
         if self._drained is not None and self._drained.is_set():
             self._drained = anyio.Event()
         log.warning("spooled %s to %s until the store is back: %s", key, self.spool_dir, err)
@@ -134,6 +143,7 @@ class SpooledImageStore:
             self._lock = anyio.Lock()
         uploaded: list[str] = []
         error: str | None = None
+        spooled_before = self._spool_count
         async with self._lock:
             for folder, entry in await anyio.to_thread.run_sync(self._entries):
                 try:
@@ -148,6 +158,8 @@ class SpooledImageStore:
                 except StoreUnavailable as err:
                     error = str(err)
                     break
+                except FileNotFoundError:  # another replica sharing this spool uploaded and removed it meanwhile
+                    continue
                 except (OSError, WorkspaceError) as err:  # one damaged entry must not hold back the others
                     error = f"spooled {entry.key!r} in {folder} could not be uploaded: {err}"
                     log.error("%s", error)
@@ -155,7 +167,7 @@ class SpooledImageStore:
                 await anyio.to_thread.run_sync(_remove_entry, folder)
                 uploaded.append(entry.key)
         remaining = await anyio.to_thread.run_sync(self.pending)
-        if remaining == 0:
+        if remaining == 0 and self._spool_count == spooled_before:
             if self._drained is None:
                 self._drained = anyio.Event()
             self._drained.set()
@@ -270,7 +282,10 @@ def _fsync_dir(path: Path) -> None:
 
 def _remove_entry(folder: Path) -> None:
     gone = folder.with_name(f".done-{folder.name}-{uuid.uuid4().hex[:8]}")
-    folder.rename(gone)
+    try:
+        folder.rename(gone)
+    except FileNotFoundError:  # removed by another replica that shares the spool (and uploaded the same bytes)
+        return
     shutil.rmtree(gone)
 
 

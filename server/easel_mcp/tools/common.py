@@ -15,7 +15,7 @@ from mcp_types import CallToolResult, ContentBlock, ImageContent, ResourceLink, 
 
 from easel_mcp.errors import EaselError
 from easel_mcp.imaging.formats import mime_type
-from easel_mcp.schemas.results import ImageResult
+from easel_mcp.schemas.results import ImageOut, ImageResult
 from easel_mcp.settings import Settings
 from easel_mcp.ui import VIEWER_URI
 from easel_mcp.workspace import Workspace
@@ -73,6 +73,17 @@ async def shape_result(result: ImageResult, *, preview: PreviewMode, settings: S
     return CallToolResult(content=blocks, structured_content=structured)
 
 
+def _local_copy(root: Path, image: ImageOut) -> Path:
+    """The local file of a result's image: its `path`, or with an object store (an s3:// path) the caller's cache."""
+    if not image.path.startswith("s3://"):
+        return Path(image.path)
+    from easel_mcp.identity import current_user
+    from easel_mcp.workspace import USERS_DIR, user_folder
+
+    user = current_user()
+    return (root if user is None else root / USERS_DIR / user_folder(user)) / image.relative_path
+
+
 def _previews(
     result: ImageResult, mode: PreviewMode, budget_bytes: int, per_image_cap: int, root: Path
 ) -> list[tuple[ImageContent | None, str | None]]:
@@ -90,7 +101,7 @@ def _previews(
     full_total = sum(i.bytes for i in result.images)
     for image in result.images:
         try:
-            data = read_regular(root, Path(image.path), limit=MAX_INPUT_BYTES, what=image.relative_path)
+            data = read_regular(root, _local_copy(root, image), limit=MAX_INPUT_BYTES, what=image.relative_path)
         except (OSError, EaselError) as e:  # saved and paid for: the result stands, without this preview
             out.append((None, f"no preview of {image.relative_path}: {e}"))
             continue

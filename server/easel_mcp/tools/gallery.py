@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio.to_thread
@@ -83,6 +84,11 @@ def register(server: MCPServer, studio: Studio) -> None:
             index = studio.index
             index.refresh()
             entry = index.get(id.strip().lower())
+            if entry is None:  # with an object store: an image of another replica, fetched into the local cache
+                with contextlib.suppress(ImageNotFound):
+                    studio.workspace.find_image(id.strip().lower())
+                    index.refresh()
+                    entry = index.get(id.strip().lower())
             if entry is None:
                 raise ToolError(
                     f"no image with id {id!r} in the workspace {studio.workspace.root}; list_images shows what there is"
@@ -91,7 +97,7 @@ def register(server: MCPServer, studio: Studio) -> None:
             parents = [p for p in (index.get(pid) for pid in entry.parents) if p is not None]
             image = ImageDetail(
                 image=summary(entry),
-                path=str(path),
+                path=studio.workspace.result_path(entry.relative_path),
                 sidecar=studio.workspace.read_sidecar(path),
                 parents=[summary(p) for p in parents],
                 children=[summary(c) for c in index.children(entry.id)],
