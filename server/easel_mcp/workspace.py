@@ -11,7 +11,6 @@ Every function here is synchronous file work: call it from a worker thread.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import secrets
@@ -20,17 +19,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
 from easel_mcp.errors import ConfigurationError, ImageNotFound, PathNotAllowed, WorkspaceError
 from easel_mcp.imaging.formats import IMAGE_SUFFIXES
+from easel_mcp.schemas.sidecar import Sidecar
 from easel_mcp.times import day_folder
 from easel_mcp.uris import parse_image_uri
 from easel_mcp.workspace_files import (
     MAX_SIDECAR_BYTES,
+    fsync_dir,
+    link_no_clobber,
     open_regular,
-    parse_sidecar,
     parts_below,
     read_regular,
     real_dir,
@@ -220,8 +221,8 @@ class Workspace:
                 for _ in range(20):
                     image_id = secrets.token_hex(6)
                     name = f"{slugify(label)}-{image_id}.{ext.lower().lstrip('.')}"
-                    if _link_no_clobber(tmp, name, dir_fd, self.root.joinpath(*folder)):
-                        _fsync_dir(dir_fd)
+                    if link_no_clobber(tmp, name, dir_fd, self.root.joinpath(*folder)):
+                        fsync_dir(dir_fd)
                         target = self.root.joinpath(*folder, name)
                         return WrittenFile(image_id, target, self.relative(target))
                 raise OSError("could not find a free file name after 20 tries")  # pragma: no cover
@@ -232,10 +233,9 @@ class Workspace:
     def sidecar_path(self, image_path: Path) -> Path:
         return image_path.with_suffix(".json")
 
-    def write_sidecar(self, image_path: Path, payload: dict[str, Any]) -> Path:
-        target = self.sidecar_path(image_path)
-        data = json.dumps(payload, indent=2, ensure_ascii=False, default=str).encode()
-        return self.write_file(parts_below(self.root, target), data)
+    def write_sidecar(self, image_path: Path, sidecar: Sidecar) -> Path:
+        """Write the image's sidecar atomically (replacing the one there)."""
+        return self.write_file(parts_below(self.root, self.sidecar_path(image_path)), sidecar.dump())
 
     def write_file(self, parts: Sequence[str], data: bytes) -> Path:
         """Write `data` atomically at root/parts (replacing what is there), in real folders of the workspace."""
@@ -247,14 +247,14 @@ class Workspace:
                 os.replace(tmp, parts[-1], dst_dir_fd=dir_fd)
         return self.root.joinpath(*parts)
 
-    def read_sidecar(self, image_path: Path) -> dict[str, Any] | None:
+    def read_sidecar(self, image_path: Path) -> Sidecar | None:
         """The image's sidecar, or None when it is missing or unusable (a link, not a regular file, over
-        MAX_SIDECAR_BYTES, not UTF-8 JSON of a sane shape): a bad sidecar only costs its own image's details."""
+        MAX_SIDECAR_BYTES, not one Easel wrote: see `Sidecar.read`): a bad one costs only its own image's details."""
         try:
             data = read_regular(self.root, self.sidecar_path(image_path), limit=MAX_SIDECAR_BYTES, what="the sidecar")
         except (WorkspaceError, OSError):
             return None
-        return parse_sidecar(data)
+        return Sidecar.read(data)
 
     def write_temp(self, data: bytes) -> Path:
         """`data` in a new, fsynced file under the state folder (rename it into place)."""
@@ -276,29 +276,3 @@ class Workspace:
 
     def _tmp(self, name: str) -> Path:
         return self.state_dir / "tmp" / name
-
-
-def _link_no_clobber(src: Path, name: str, dir_fd: int, folder: Path) -> bool:
-    """Publish `src` as `name` in the folder `dir_fd` atomically unless the name is taken (then False)."""
-    fd_args: dict[str, Any] = {"dst_dir_fd": dir_fd} if dir_fd >= 0 else {}
-    dst: str | Path = name if dir_fd >= 0 else folder / name
-    try:
-        os.link(src, dst, **fd_args)
-        return True
-    except FileExistsError:
-        return False
-    except OSError:
-        # No hard links on this file system: reserve the name exclusively, then replace it.
-        try:
-            fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, **({"dir_fd": dir_fd} if fd_args else {}))
-        except FileExistsError:
-            return False
-        os.close(fd)
-        os.replace(src, dst, **fd_args)  # noqa: PTH105 - relative to a folder descriptor
-        return True
-
-
-def _fsync_dir(dir_fd: int) -> None:
-    if os.name != "posix" or dir_fd < 0:  # pragma: no cover
-        return
-    os.fsync(dir_fd)

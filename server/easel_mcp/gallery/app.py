@@ -118,7 +118,7 @@ class _Gallery:
             sidecar = self.workspace.read_sidecar(self.workspace.root / entry.relative_path)
             return {
                 "entry": entry.to_dict(),
-                "sidecar": sidecar,
+                "sidecar": sidecar.shown() if sidecar else None,
                 "lineage": self.index.lineage(entry.id),
                 "children": [c.id for c in self.index.children(entry.id)],
             }

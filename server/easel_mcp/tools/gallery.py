@@ -89,10 +89,11 @@ def register(server: MCPServer, studio: Studio) -> None:
                 )
             path = studio.workspace.root / entry.relative_path  # read below without following links
             parents = [p for p in (index.get(pid) for pid in entry.parents) if p is not None]
+            side = studio.workspace.read_sidecar(path)
             image = ImageDetail(
                 image=summary(entry),
                 path=str(path),
-                sidecar=studio.workspace.read_sidecar(path),
+                sidecar=side.shown() if side else None,
                 parents=[summary(p) for p in parents],
                 children=[summary(c) for c in index.children(entry.id)],
                 lineage=index.lineage(entry.id),

@@ -1,0 +1,129 @@
+"""The sidecar model: the one owner of the file beside each image."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mcp import Client
+from PIL import Image
+
+from easel_mcp.app import build_server
+from easel_mcp.index import ImageIndex
+from easel_mcp.schemas.sidecar import SIDECAR_VERSION, Sidecar
+from easel_mcp.settings import Settings
+from easel_mcp.workspace import Workspace
+from tests.helpers import png, structured
+
+# Written by the code before the model existed (an edit with a mask and an input by id, run as a job): no
+# "version", an "easel_version". Kept as it was written; every reader must keep reading it.
+UNVERSIONED = Path(__file__).parent / "fixtures" / "sidecar-unversioned.json"
+DAY = "2026-03-14"
+
+
+@pytest.fixture
+def ws(workspace_dir: Path) -> Workspace:
+    return Workspace.open(workspace_dir)
+
+
+def make_image(ws: Workspace, image_id: str, *, folder: str = DAY, slug: str = "red-fox") -> Path:
+    (ws.root / folder).mkdir(parents=True, exist_ok=True)
+    path = ws.root / folder / f"{slug}-{image_id}.png"
+    path.write_bytes(png((3, 2)))
+    return path
+
+
+# ------------------------------------------------------------------- the model
+def test_an_unversioned_sidecar_reads_as_version_1_and_is_shown_unchanged() -> None:
+    raw = UNVERSIONED.read_bytes()
+    side = Sidecar.read(raw)
+    assert side is not None and side.version == 1 == SIDECAR_VERSION
+    assert side.easel_version == "0.1.0" and side.operation == "edit" and side.prompt == "Add a moon"
+    assert side.parameters is not None and side.parameters.size == "auto" and side.parameters.n == 1
+    assert side.inputs[0].id == "b371b6f64825" and side.parents == ["b371b6f64825"]
+    assert side.job_id == "7190002760fb" and side.mask is not None and side.mask["convention"] == "white"
+    assert side.ai_generated is False and side.cost_usd == 0.0 and side.width == side.height == 1024
+    assert side.shown() == json.loads(raw)  # nothing added (no version), nothing lost
+
+
+def test_round_trip_keeps_every_field_and_extra_keys() -> None:
+    old = json.loads(UNVERSIONED.read_text())
+    side = Sidecar.model_validate({**old, "version": SIDECAR_VERSION, "prompt": "Füchse 🦊", "seed": {"a": [1]}})
+    data = side.dump()
+    assert "Füchse 🦊" in data.decode("utf-8")  # UTF-8, not escapes
+    assert data.decode().startswith('{\n  "version": 1,\n')  # indented, the version first
+    again = Sidecar.read(data)
+    assert again == side and again is not None and again.model_extra == {"seed": {"a": [1]}}
+    assert set(json.loads(data)) == {*old, "version", "seed"}
+
+
+def test_a_sidecar_built_without_a_version_is_written_with_one() -> None:
+    side = Sidecar(prompt="fox")
+    assert json.loads(side.dump()) == {"version": 1, "prompt": "fox"}
+    assert Sidecar.read(side.dump()) == side
+
+
+def test_a_newer_version_is_read_for_the_fields_it_shares() -> None:
+    side = Sidecar.read(json.dumps({"version": 2, "prompt": "fox", "something_new": {"x": 1}}).encode())
+    assert side is not None and side.version == 2 and side.prompt == "fox"
+    assert side.shown() == {"version": 2, "prompt": "fox", "something_new": {"x": 1}}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"not json",
+        b"[1, 2, 3]",
+        b'"a string"',
+        b'{"prompt": "\xff\xfe broken"}',
+        b'{"cost_usd": NaN}',
+        b'{"x": ' + b"[" * 100 + b"]" * 100 + b"}",
+        b'{"width": ' + b"9" * 30 + b"}",
+        b'{"width": "12"}',
+        b'{"width": true}',
+        b'{"version": 0}',
+        b'{"version": "1"}',
+        b'{"parents": "x"}',
+        b'{"parameters": []}',
+        b'{"inputs": [{"width": 1.5}]}',
+        b'{"created_at": 5}',
+    ],
+)
+def test_a_damaged_or_foreign_sidecar_reads_as_none(data: bytes) -> None:
+    assert Sidecar.read(data) is None
+
+
+def test_a_bad_sidecar_costs_only_its_own_images_details(ws: Workspace) -> None:
+    good, bad = make_image(ws, "aaaaaaaaaaaa", slug="good"), make_image(ws, "bbbbbbbbbbbb", slug="bad")
+    ws.write_sidecar(good, Sidecar(prompt="a fox", width=3, height=2))
+    ws.sidecar_path(bad).write_text(json.dumps({"prompt": "x", "width": "wide"}))
+    assert ws.read_sidecar(bad) is None
+    index = ImageIndex(ws)
+    try:
+        index.refresh()
+        entries = {e.id: e for e in index.query()[0]}
+    finally:
+        index.close()
+    assert entries["aaaaaaaaaaaa"].prompt == "a fox"
+    assert entries["bbbbbbbbbbbb"].prompt is None and entries["bbbbbbbbbbbb"].width == 3  # from the header
+
+
+@pytest.mark.anyio
+async def test_the_files_easel_writes_keep_the_keys_they_had(offline_settings: Settings) -> None:
+    ws = offline_settings.workspace_path()
+    mask = Image.new("L", (1024, 1024), 0)
+    mask.paste(255, (100, 100, 400, 300))
+    mask.save(ws / "mask.png")
+    async with Client(build_server(offline_settings)) as client:
+        first = structured(await client.call_tool("generate_image", {"prompt": "a fox", "preview": "none"}))
+        source = first["images"][0]["id"]
+        edit = {"prompt": "Add a moon", "images": [source], "mask": "mask.png", "preview": "none"}
+        made = structured(await client.call_tool("edit_image", edit))
+    written = json.loads(Path(made["images"][0]["path"]).with_suffix(".json").read_text())
+    old = json.loads(UNVERSIONED.read_text())
+    assert set(written) == {*old, "version"}
+    assert written["version"] == 1 and written["parents"] == [source] and written["ai_generated"] is False
+    assert written["mask"]["convention"] == "white" and set(written["mask"]) == set(old["mask"])
+    assert set(written["parameters"]) == set(old["parameters"]) and set(written["inputs"][0]) == set(old["inputs"][0])
