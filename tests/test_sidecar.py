@@ -1,15 +1,19 @@
-"""The sidecar model: the one owner of the file beside each image."""
+"""The sidecar model (one owner of the file beside each image) and the one image-id resolver."""
 
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 from mcp import Client
 from PIL import Image
 
+import easel_mcp.workspace as workspace_module
 from easel_mcp.app import build_server
+from easel_mcp.errors import ImageNotFound, PathNotAllowed
 from easel_mcp.index import ImageIndex
 from easel_mcp.schemas.sidecar import SIDECAR_VERSION, Sidecar
 from easel_mcp.settings import Settings
@@ -127,3 +131,113 @@ async def test_the_files_easel_writes_keep_the_keys_they_had(offline_settings: S
     assert written["version"] == 1 and written["parents"] == [source] and written["ai_generated"] is False
     assert written["mask"]["convention"] == "white" and set(written["mask"]) == set(old["mask"])
     assert set(written["parameters"]) == set(old["parameters"]) and set(written["inputs"][0]) == set(old["inputs"][0])
+
+
+# --------------------------------------------------------- the one id resolver
+def test_the_resolver_finds_by_the_index_without_scanning(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = make_image(ws, "0123456789ab")
+    index = ImageIndex(ws)
+    try:
+        assert ws.index is index
+        index.refresh()
+
+        def no_scan(*_: object) -> None:
+            raise AssertionError("the folders were scanned")
+
+        monkeypatch.setattr(workspace_module.os, "scandir", no_scan)
+        assert ws.find_image("0123456789ab") == path
+        assert ws.resolve_input("easel://images/0123456789ab") == path
+    finally:
+        index.close()
+
+
+def test_the_resolver_scans_without_an_index_or_when_it_lacks_the_id(ws: Workspace) -> None:
+    assert ws.index is None
+    path = make_image(ws, "0123456789ab")
+    assert ws.find_image("0123456789ab") == path
+    index = ImageIndex(ws)
+    try:
+        index.refresh()
+        later = make_image(ws, "ba9876543210", folder="2026-03-15")  # written after the last scan
+        assert index.get("ba9876543210") is None
+        assert ws.find_image("ba9876543210") == later
+        assert index.find("ba9876543210").relative_path == "2026-03-15/" + later.name  # brought up to date
+        outside_days = make_image(ws, "cccccccccccc", folder="imports")  # never indexed: the scan finds it
+        assert ws.find_image("cccccccccccc") == outside_days
+        entry = index.find("cccccccccccc")
+        assert entry.relative_path == "imports/" + outside_days.name and (entry.width, entry.height) == (3, 2)
+    finally:
+        index.close()
+
+
+def test_the_resolver_scans_when_the_index_fails(ws: Workspace) -> None:
+    path = make_image(ws, "0123456789ab")
+
+    class Broken:
+        def locate(self, image_id: str) -> str | None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    ws.index = Broken()
+    assert ws.find_image("0123456789ab") == path
+    ws.index = None
+    (ws.state_dir / "index.sqlite3").write_bytes(b"not a database" * 100)  # damaged: rebuilt, then asked
+    index = ImageIndex(ws)
+    try:
+        assert ws.find_image("0123456789ab") == path and index.get("0123456789ab") is not None
+    finally:
+        index.close()
+
+
+def test_the_resolver_refuses_links(ws: Workspace, tmp_path: Path) -> None:
+    secret = tmp_path / "outside" / "secret.png"
+    secret.parent.mkdir()
+    secret.write_bytes(png((5, 5)))
+    path = make_image(ws, "0123456789ab")
+    index = ImageIndex(ws)
+    try:
+        index.refresh()
+        path.unlink()
+        path.symlink_to(secret)  # indexed as a file, now a link: refused, never followed
+        with pytest.raises(PathNotAllowed, match="link"):
+            ws.find_image("0123456789ab")
+        with pytest.raises(PathNotAllowed):
+            index.find("0123456789ab")
+        ws.index = None
+        with pytest.raises(ImageNotFound, match="no image with id"):  # the scan skips links
+            ws.find_image("0123456789ab")
+        (ws.root / "2026-03-16").symlink_to(secret.parent, target_is_directory=True)
+        os.rename(secret, secret.with_name("linked-fedcba987654.png"))
+        with pytest.raises(ImageNotFound):  # a day folder that is a link is never entered
+            ws.find_image("fedcba987654")
+    finally:
+        index.close()
+
+
+def test_an_image_gone_since_it_was_indexed_is_not_found(ws: Workspace) -> None:
+    path = make_image(ws, "0123456789ab")
+    index = ImageIndex(ws)
+    try:
+        index.refresh()
+        path.unlink()
+        with pytest.raises(ImageNotFound, match="no image with id 0123456789ab"):
+            ws.find_image("0123456789ab")
+        with pytest.raises(ImageNotFound, match="not an image id"):
+            ws.find_image("../../etc/passwd")
+    finally:
+        index.close()
+
+
+def test_another_users_id_is_not_found(ws: Workspace) -> None:
+    alice, bob = ws.for_user("alice"), ws.for_user("bob")
+    path = make_image(alice, "0123456789ab")
+    indexes = [ImageIndex(alice), ImageIndex(bob), ImageIndex(ws)]
+    try:
+        for index in indexes:
+            index.refresh()
+        assert alice.find_image("0123456789ab") == path
+        for other in (bob, ws):
+            with pytest.raises(ImageNotFound, match="no image with id"):
+                other.find_image("0123456789ab")
+    finally:
+        for index in indexes:
+            index.close()

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sqlite3
+import stat
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,6 +156,19 @@ def utf8_name(name: str) -> bool:
 def entry_of(row: sqlite3.Row) -> ImageEntry:
     values = dict(row)
     values["parents"] = tuple(json.loads(values["parents"]))
+    return ImageEntry(**values)
+
+
+def entry_from_files(workspace: Workspace, path: Path, rel: str) -> ImageEntry:
+    """The entry of an image the index does not hold, read from its files as a scan reads them."""
+    st = path.lstat()
+    try:
+        side: os.stat_result | None = path.with_suffix(".json").lstat()
+    except OSError:
+        side = None
+    row = read_row(workspace, path, rel, stamp_of(st, side if side and stat.S_ISREG(side.st_mode) else None))
+    values = {name: row[name] for name in ImageEntry.__dataclass_fields__}
+    values["parents"] = tuple(json.loads(row["parents"]))
     return ImageEntry(**values)
 
 

@@ -11,15 +11,17 @@ Every function here is synchronous file work: call it from a worker thread.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import secrets
+import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 from urllib.parse import unquote, urlparse
 
 from easel_mcp.errors import ConfigurationError, ImageNotFound, PathNotAllowed, WorkspaceError
@@ -43,6 +45,15 @@ IMAGE_EXTENSIONS = IMAGE_SUFFIXES
 STATE_DIR = ".easel"
 USERS_DIR = "users"  # <root>/users/<user folder>/: each user's own workspace (a team deployment with OAuth)
 MAX_PATH_CHARS = 1024
+log = logging.getLogger("easel_mcp")
+
+
+class IdIndex(Protocol):
+    """What the id resolver asks an image index first (`index.ImageIndex` attaches itself as `Workspace.index`)."""
+
+    def locate(self, image_id: str) -> str | None:
+        """The workspace-relative path the index records for this id, or None."""
+        ...
 
 
 def slugify(text: str, *, max_len: int = 48) -> str:
@@ -74,6 +85,7 @@ class Workspace:
     def __init__(self, root: Path, input_dirs: Sequence[Path] = ()) -> None:
         self.root = root.expanduser().resolve()
         self.input_dirs = tuple(d.expanduser().resolve() for d in input_dirs)
+        self.index: IdIndex | None = None  # the index built for this workspace: find_image asks it first
 
     @classmethod
     def open(cls, root: Path, input_dirs: Sequence[Path] = ()) -> Workspace:
@@ -160,10 +172,30 @@ class Workspace:
         return resolved
 
     def find_image(self, image_id: str) -> Path:
-        """The image file with this id (ids are unique; the name ends with '-<id>.<ext>'): a regular file in a
-        real folder of the workspace (links are not followed); read it with `read_file`."""
+        """The one image-id resolver: the image file with this id (the name ends with '-<id>.<ext>'), a regular
+        file in a real folder of the workspace (links are not followed); read it with `read_file`.
+
+        The index answers first and its answer is checked on disk (opened like every read); without an index,
+        when it does not know the id, its file is gone, or it fails (damaged, unwritable), the day folders are
+        scanned. ImageNotFound when there is no such image (an id of another user's workspace included);
+        PathNotAllowed when the index's file was replaced by a link (or something not a regular file)."""
         if not ID_PATTERN.match(image_id):
             raise ImageNotFound(f"{image_id!r} is not an image id (12 hex digits)")
+        names = tuple(f"-{image_id}{ext}" for ext in IMAGE_EXTENSIONS)
+        refused: WorkspaceError | None = None
+        if self.index is not None:
+            try:
+                rel = self.index.locate(image_id)
+            except Exception as e:  # the index is a cache: never a reason not to find an image
+                log.warning("the image index failed (%s: %s); scanning the folders", type(e).__name__, e)
+                rel = None
+            try:
+                if rel is not None and (path := self._verified(rel, names)) is not None:
+                    return path
+            except ImageNotFound:
+                pass  # gone since it was indexed
+            except WorkspaceError as e:
+                refused = e  # a link now: refused unless the scan finds a real file
         with os.scandir(self.root) as listing:
             days = sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name, reverse=True)
         for day in days:
@@ -171,12 +203,21 @@ class Workspace:
                 continue
             with contextlib.suppress(OSError), os.scandir(day.path) as files:
                 for hit in sorted(files, key=lambda e: e.name):
-                    name = hit.name
-                    if name.endswith(tuple(f"-{image_id}{ext}" for ext in IMAGE_EXTENSIONS)) and hit.is_file(
-                        follow_symlinks=False
-                    ):
-                        return self.root / day.name / name
-        raise ImageNotFound(f"no image with id {image_id} in the workspace {self.root}")
+                    if hit.name.endswith(names) and hit.is_file(follow_symlinks=False):
+                        return self.root / day.name / hit.name
+        raise refused or ImageNotFound(f"no image with id {image_id} in the workspace {self.root}")
+
+    def _verified(self, rel: str, names: tuple[str, ...]) -> Path | None:
+        """root/rel if it is an image file with one of `names` in a day folder, opened (then closed) like every
+        read: a regular file, no link on the way (else the opener's WorkspaceError); None if it is not such a name."""
+        parts = parts_below(self.root, rel)
+        if len(parts) != 2 or parts[0].startswith(".") or not parts[1].endswith(names):
+            return None
+        try:
+            open_regular(self.root, rel, limit=sys.maxsize, what="the image").close()
+        except OSError:
+            return None
+        return self.root.joinpath(*parts)
 
     def read_file(self, path: Path, *, limit: int, what: str = "the image") -> bytes:
         """The bytes of a file in the workspace or an allowed input folder, read safely (see workspace_files):

@@ -82,11 +82,12 @@ def register(server: MCPServer, studio: Studio) -> None:
         def detail() -> tuple[ImageDetail, Any]:
             index = studio.index
             index.refresh()
-            entry = index.get(id.strip().lower())
-            if entry is None:
-                raise ToolError(
+            try:
+                entry = index.find(id.strip().lower())
+            except ImageNotFound as e:
+                raise ImageNotFound(
                     f"no image with id {id!r} in the workspace {studio.workspace.root}; list_images shows what there is"
-                )
+                ) from e
             path = studio.workspace.root / entry.relative_path  # read below without following links
             parents = [p for p in (index.get(pid) for pid in entry.parents) if p is not None]
             side = studio.workspace.read_sidecar(path)
