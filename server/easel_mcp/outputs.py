@@ -18,7 +18,7 @@ from easel_mcp.providers import bills
 from easel_mcp.providers.base import ProviderResult
 from easel_mcp.schemas.jobs import JobView
 from easel_mcp.schemas.results import ImageOut, ImageResult
-from easel_mcp.schemas.sidecar import SIDECAR_VERSION, Sidecar, SidecarParameters
+from easel_mcp.schemas.sidecar import SIDECAR_VERSION, Sidecar, SidecarInput, SidecarParameters
 from easel_mcp.times import sidecar_time
 from easel_mcp.uris import image_uri
 from easel_mcp.workspace import Workspace
@@ -119,60 +119,58 @@ def usable_images(images: list[bytes]) -> tuple[list[bytes], list[str]]:
 def sidecar(
     workspace: Workspace, record: CallRecord, outcome: ImageResult, image: ImageOut, index: int, now: datetime
 ) -> Sidecar:
-    """The sidecar of one image of a call (the call's per-operation facts, e.g. mask and job_id, included)."""
+    """The sidecar of one image of a call; the call's per-operation facts (`record.extra`: mask, job_id) too."""
     o = record.options
-    return Sidecar.model_validate(
-        {
-            "version": SIDECAR_VERSION,
-            "easel_version": __version__,
-            "id": image.id,
-            "file": Path(image.path).name,
-            "created_at": sidecar_time(now),
-            "operation": record.operation,
-            "prompt": record.prompt,
-            "revised_prompt": outcome.revised_prompt,
-            "parameters": {
-                "model": o.model,
-                "size": o.size,
-                "quality": o.quality,
-                "n": o.n,
-                "background": o.background,
-                "output_format": o.output_format,
-                "output_compression": o.output_compression,
-                "moderation": o.moderation,
-                "input_fidelity": o.input_fidelity,
-            },
-            "provider": outcome.provider,
-            "model": o.model,
-            "ai_generated": bills(outcome.provider),
-            "index": index,
-            "siblings": [i.id for i in outcome.images if i.id != image.id],
-            "usage": outcome.usage,
-            "cost_usd": outcome.cost_usd,
-            "cost_note": outcome.cost_note,
-            "call_cost_usd_shared_by": len(outcome.images),
-            "estimated_cost_usd": outcome.estimated_cost_usd,
-            "elapsed_s": outcome.elapsed_s,
-            "request_id": outcome.request_id,
-            "width": image.width,
-            "height": image.height,
-            "format": image.format,
-            "sha256": image.sha256,
-            "inputs": [
-                {
-                    "id": i.id,
-                    "path": workspace.relative(i.path) if i.path else i.ref,
-                    "sha256": i.sha256,
-                    "width": i.width,
-                    "height": i.height,
-                }
-                for i in record.inputs
-            ],
-            "parents": [i.id for i in record.inputs if i.id],
-            **record.extra,
-            "geometry": record.geometry,
-            "warnings": outcome.warnings,
-        }
+    return Sidecar(
+        version=SIDECAR_VERSION,
+        easel_version=__version__,
+        id=image.id,
+        file=Path(image.path).name,
+        created_at=sidecar_time(now),
+        operation=record.operation,
+        prompt=record.prompt,
+        revised_prompt=outcome.revised_prompt,
+        parameters=SidecarParameters(
+            model=o.model,
+            size=o.size,
+            quality=o.quality,
+            n=o.n,
+            background=o.background,
+            output_format=o.output_format,
+            output_compression=o.output_compression,
+            moderation=o.moderation,
+            input_fidelity=o.input_fidelity,
+        ),
+        provider=outcome.provider,
+        model=o.model,
+        ai_generated=bills(outcome.provider),
+        index=index,
+        siblings=[i.id for i in outcome.images if i.id != image.id],
+        usage=outcome.usage,
+        cost_usd=outcome.cost_usd,
+        cost_note=outcome.cost_note,
+        call_cost_usd_shared_by=len(outcome.images),
+        estimated_cost_usd=outcome.estimated_cost_usd,
+        elapsed_s=outcome.elapsed_s,
+        request_id=outcome.request_id,
+        width=image.width,
+        height=image.height,
+        format=image.format,
+        sha256=image.sha256,
+        inputs=[
+            SidecarInput(
+                id=i.id,
+                path=workspace.relative(i.path) if i.path else i.ref,
+                sha256=i.sha256,
+                width=i.width,
+                height=i.height,
+            )
+            for i in record.inputs
+        ],
+        parents=[i.id for i in record.inputs if i.id],
+        geometry=record.geometry,
+        warnings=outcome.warnings,
+        **record.extra,
     )
 
 
