@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,15 @@ from PIL import Image
 
 import easel_mcp.workspace as workspace_module
 from easel_mcp.app import build_server
+from easel_mcp.budgets import Budgets
 from easel_mcp.errors import ImageNotFound, PathNotAllowed
 from easel_mcp.index import ImageIndex
+from easel_mcp.ledger import Ledger
+from easel_mcp.outputs import rebuild_job
+from easel_mcp.recovery import recover
 from easel_mcp.schemas.sidecar import SIDECAR_VERSION, Sidecar
 from easel_mcp.settings import Settings
+from easel_mcp.times import day_folder
 from easel_mcp.workspace import Workspace
 from tests.helpers import png, structured
 
@@ -131,6 +137,42 @@ async def test_the_files_easel_writes_keep_the_keys_they_had(offline_settings: S
     assert written["version"] == 1 and written["parents"] == [source] and written["ai_generated"] is False
     assert written["mask"]["convention"] == "white" and set(written["mask"]) == set(old["mask"])
     assert set(written["parameters"]) == set(old["parameters"]) and set(written["inputs"][0]) == set(old["inputs"][0])
+
+
+def test_a_job_with_unversioned_sidecars_is_recovered_and_rebuilt(ws: Workspace) -> None:
+    """A call a crashed run left open, whose sidecar was written before the model: recovery settles it from
+    the sidecar, and get_job's rebuild reads it."""
+    old = json.loads(UNVERSIONED.read_text())
+    started = datetime.now(UTC)
+    folder = ws.root / day_folder(started)
+    folder.mkdir()
+    (folder / old["file"]).write_bytes(png((4, 4)))
+    (folder / old["file"]).with_suffix(".json").write_bytes(UNVERSIONED.read_bytes())
+    ledger = Ledger.open(ws.state_dir / "ledger.sqlite3")
+    try:
+        ledger.begin(
+            tool="edit",
+            provider="offline",
+            model="gpt-image-1.5",
+            params={},
+            estimated_usd=0.04,
+            reserve_usd=0.05,
+            budgets=Budgets(),
+            job_id=old["job_id"],
+            now=started,
+        )
+        with ledger._conn() as conn:
+            conn.execute("UPDATE attempts SET pid = ?", (2**31 - 2,))  # a process that is gone
+        assert recover(ws, ledger) == 1
+        rows = ledger.job_rows(old["job_id"])
+        assert rows[-1]["status"] == "ok" and rows[-1]["outputs"] == [f"{day_folder(started)}/{old['file']}"]
+        view = rebuild_job(ws, rows, old["job_id"])
+    finally:
+        ledger.close()
+    assert view is not None and view.status == "done" and view.result is not None
+    [image] = view.result.images
+    assert image.id == old["id"] and (image.width, image.height) == (1024, 1024) and image.sha256 == old["sha256"]
+    assert view.result.size == "auto" and view.result.quality == "auto"
 
 
 # --------------------------------------------------------- the one id resolver
