@@ -17,6 +17,7 @@ from easel_mcp.app import build_server
 from easel_mcp.budgets import Budgets
 from easel_mcp.errors import ImageNotFound, PathNotAllowed
 from easel_mcp.index import ImageIndex
+from easel_mcp.index_rows import find_entry
 from easel_mcp.ledger import Ledger
 from easel_mcp.outputs import rebuild_job
 from easel_mcp.recovery import recover
@@ -203,10 +204,10 @@ def test_the_resolver_scans_without_an_index_or_when_it_lacks_the_id(ws: Workspa
         later = make_image(ws, "ba9876543210", folder="2026-03-15")  # written after the last scan
         assert index.get("ba9876543210") is None
         assert ws.find_image("ba9876543210") == later
-        assert index.find("ba9876543210").relative_path == "2026-03-15/" + later.name  # brought up to date
+        assert find_entry(index, ws, "ba9876543210").relative_path == "2026-03-15/" + later.name  # brought up to date
         outside_days = make_image(ws, "cccccccccccc", folder="imports")  # never indexed: the scan finds it
         assert ws.find_image("cccccccccccc") == outside_days
-        entry = index.find("cccccccccccc")
+        entry = find_entry(index, ws, "cccccccccccc")
         assert entry.relative_path == "imports/" + outside_days.name and (entry.width, entry.height) == (3, 2)
     finally:
         index.close()
@@ -216,7 +217,7 @@ def test_the_resolver_scans_when_the_index_fails(ws: Workspace) -> None:
     path = make_image(ws, "0123456789ab")
 
     class Broken:
-        def locate(self, image_id: str) -> str | None:
+        def get(self, image_id: str) -> None:
             raise sqlite3.OperationalError("disk I/O error")
 
     ws.index = Broken()
@@ -243,7 +244,7 @@ def test_the_resolver_refuses_links(ws: Workspace, tmp_path: Path) -> None:
         with pytest.raises(PathNotAllowed, match="link"):
             ws.find_image("0123456789ab")
         with pytest.raises(PathNotAllowed):
-            index.find("0123456789ab")
+            find_entry(index, ws, "0123456789ab")
         ws.index = None
         with pytest.raises(ImageNotFound, match="no image with id"):  # the scan skips links
             ws.find_image("0123456789ab")

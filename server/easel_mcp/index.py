@@ -33,7 +33,6 @@ from easel_mcp.index_rows import ImageEntry as ImageEntry  # re-exported: the in
 from easel_mcp.index_rows import decode_cursor as decode_cursor  # re-exported
 from easel_mcp.index_rows import (
     encode_cursor,
-    entry_from_files,
     entry_of,
     read_row,
     stamp_of,
@@ -379,25 +378,6 @@ class ImageIndex:
     def get(self, image_id: str) -> ImageEntry | None:
         row = self._conn().execute(_SELECT + " WHERE id = ? ORDER BY created_at DESC LIMIT 1", (image_id,)).fetchone()
         return entry_of(row) if row else None
-
-    def locate(self, image_id: str) -> str | None:
-        """Where the index has the image with this id (workspace-relative), or None: what `Workspace.find_image`,
-        the one id resolver, asks before it scans (it checks the answer on disk)."""
-        entry = self.get(image_id)
-        return entry.relative_path if entry else None
-
-    def find(self, image_id: str) -> ImageEntry:
-        """The image with this id, resolved by `Workspace.find_image` (ImageNotFound when there is none), with its
-        entry: the index's, brought up to date when it lacks the image, else read from the files."""
-        path = self.workspace.find_image(image_id)
-        rel = self.workspace.relative(path)
-        entry = self.get(image_id)
-        if entry is None or entry.relative_path != rel:
-            self.refresh()  # written since the last scan, perhaps by another process
-            entry = self.get(image_id)
-        if entry is not None and entry.relative_path == rel:
-            return entry
-        return entry_from_files(self.workspace, path, rel)  # outside the day folders
 
     @_rebuilt_when_damaged
     def children(self, image_id: str) -> list[ImageEntry]:

@@ -14,7 +14,7 @@ import stat
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from easel_mcp.imaging.formats import SUFFIX_FORMATS
 from easel_mcp.schemas.sidecar import Sidecar, SidecarParameters
@@ -157,6 +157,29 @@ def entry_of(row: sqlite3.Row) -> ImageEntry:
     values = dict(row)
     values["parents"] = tuple(json.loads(values["parents"]))
     return ImageEntry(**values)
+
+
+class Entries(Protocol):
+    """What `find_entry` needs of an image index (the SQLite one, or any other with these methods)."""
+
+    def refresh(self, *, full: bool = False) -> int: ...
+
+    def get(self, image_id: str) -> ImageEntry | None: ...
+
+
+def find_entry(index: Entries, workspace: Workspace, image_id: str) -> ImageEntry:
+    """The image with this id, resolved by `Workspace.find_image` (the one resolver; ImageNotFound when there is
+    none, PathNotAllowed when its indexed file became a link), with its entry: the index's, brought up to date
+    when it lacks the image, else read from the files (an image outside the day folders)."""
+    path = workspace.find_image(image_id)
+    rel = workspace.relative(path)
+    entry = index.get(image_id)
+    if entry is None or entry.relative_path != rel:
+        index.refresh()  # written since the last scan, perhaps by another process
+        entry = index.get(image_id)
+    if entry is not None and entry.relative_path == rel:
+        return entry
+    return entry_from_files(workspace, path, rel)
 
 
 def entry_from_files(workspace: Workspace, path: Path, rel: str) -> ImageEntry:

@@ -48,12 +48,16 @@ MAX_PATH_CHARS = 1024
 log = logging.getLogger("easel_mcp")
 
 
-class IdIndex(Protocol):
-    """What the id resolver asks an image index first (`index.ImageIndex` attaches itself as `Workspace.index`)."""
+class IndexedImage(Protocol):
+    @property
+    def relative_path(self) -> str: ...
 
-    def locate(self, image_id: str) -> str | None:
-        """The workspace-relative path the index records for this id, or None."""
-        ...
+
+class IdIndex(Protocol):
+    """What the id resolver asks first: an image index (`index.ImageIndex` attaches itself as `Workspace.index`;
+    any index with `get`, e.g. the PostgreSQL one, can be attached)."""
+
+    def get(self, image_id: str) -> IndexedImage | None: ...
 
 
 def slugify(text: str, *, max_len: int = 48) -> str:
@@ -185,7 +189,8 @@ class Workspace:
         refused: WorkspaceError | None = None
         if self.index is not None:
             try:
-                rel = self.index.locate(image_id)
+                entry = self.index.get(image_id)
+                rel = entry.relative_path if entry is not None else None
             except Exception as e:  # the index is a cache: never a reason not to find an image
                 log.warning("the image index failed (%s: %s); scanning the folders", type(e).__name__, e)
                 rel = None

@@ -36,6 +36,7 @@ from easel_mcp.gallery.thumbs import RENDERS, ensure_thumbnail, snap_size, thumb
 from easel_mcp.imaging.formats import MIME_TYPES, mime_of_file
 from easel_mcp.imaging.io import MAX_INPUT_BYTES
 from easel_mcp.index import ImageEntry, ImageIndex
+from easel_mcp.index_rows import find_entry
 from easel_mcp.ledger import Ledger
 from easel_mcp.workspace import Workspace
 
@@ -186,7 +187,7 @@ class _Gallery:
     # ----------------------------------------------------------- thread side
     def _entry(self, image_id: str) -> ImageEntry | None:
         try:
-            return self.index.find(image_id)  # the one id resolver (the index, refreshed on a miss; the folders)
+            return find_entry(self.index, self.workspace, image_id)  # the one id resolver, with the entry
         except WorkspaceError:  # none, or its file is now a link
             return None
 

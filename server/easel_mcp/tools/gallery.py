@@ -80,10 +80,12 @@ def register(server: MCPServer, studio: Studio) -> None:
         preview: Annotated[bool, Field(description="Include a small preview of the image.")] = True,
     ) -> Annotated[CallToolResult, ImageDetail]:
         def detail() -> tuple[ImageDetail, Any]:
+            from easel_mcp.index_rows import find_entry
+
             index = studio.index
             index.refresh()
             try:
-                entry = index.find(id.strip().lower())
+                entry = find_entry(index, studio.workspace, id.strip().lower())
             except ImageNotFound as e:
                 raise ImageNotFound(
                     f"no image with id {id!r} in the workspace {studio.workspace.root}; list_images shows what there is"
