@@ -264,6 +264,11 @@ def test_an_image_gone_since_it_was_indexed_is_not_found(ws: Workspace) -> None:
         path.unlink()
         with pytest.raises(ImageNotFound, match="no image with id 0123456789ab"):
             ws.find_image("0123456789ab")
+        # Its details are still the index's (a shared index: the file may be on another replica) until a refresh.
+        assert find_entry(index, ws, "0123456789ab").relative_path == f"{DAY}/{path.name}"
+        index.refresh()  # the folder changed: the entry is dropped
+        with pytest.raises(ImageNotFound):
+            find_entry(index, ws, "0123456789ab")
         with pytest.raises(ImageNotFound, match="not an image id"):
             ws.find_image("../../etc/passwd")
     finally:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from easel_mcp.errors import ImageNotFound
 from easel_mcp.imaging.formats import SUFFIX_FORMATS
 from easel_mcp.schemas.sidecar import Sidecar, SidecarParameters
 from easel_mcp.times import index_time
@@ -168,10 +169,16 @@ class Entries(Protocol):
 
 
 def find_entry(index: Entries, workspace: Workspace, image_id: str) -> ImageEntry:
-    """The image with this id, resolved by `Workspace.find_image` (the one resolver; ImageNotFound when there is
-    none, PathNotAllowed when its indexed file became a link), with its entry: the index's, brought up to date
-    when it lacks the image, else read from the files (an image outside the day folders)."""
-    path = workspace.find_image(image_id)
+    """The image with this id, resolved by `Workspace.find_image` (the one resolver; PathNotAllowed when its indexed
+    file became a link), with its entry: the index's, brought up to date when it lacks the image, else read from the
+    files (an image outside the day folders). An image the index knows but this machine does not have (a shared
+    index: written by another replica) is its entry alone; ImageNotFound when neither knows the id."""
+    try:
+        path = workspace.find_image(image_id)
+    except ImageNotFound:
+        if (known := index.get(image_id)) is None:
+            raise
+        return known
     rel = workspace.relative(path)
     entry = index.get(image_id)
     if entry is None or entry.relative_path != rel:
