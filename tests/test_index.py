@@ -165,7 +165,9 @@ def test_deleted_files_folders_and_new_day_folders(ws: Workspace, index: ImageIn
 def test_sidecar_edits_are_seen(ws: Workspace, index: ImageIndex) -> None:
     image_id, path = make_image(ws.root, prompt="before")
     index.refresh()
-    ws.write_sidecar(path, {**json.loads(path.with_suffix(".json").read_text()), "prompt": "after"})  # atomic
+    before = ws.read_sidecar(path)
+    assert before is not None
+    ws.write_sidecar(path, before.model_copy(update={"prompt": "after"}))  # atomic
     assert index.refresh() == 1
     assert index.get(image_id).prompt == "after"  # type: ignore[union-attr]
     assert index.query(text="after")[0] and not index.query(text="before")[0]

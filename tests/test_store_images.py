@@ -19,6 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from easel_mcp.app import build_server
 from easel_mcp.errors import ConfigurationError, ImageNotFound, PathNotAllowed
+from easel_mcp.schemas.sidecar import Sidecar
 from easel_mcp.settings import Settings
 from easel_mcp.storage.object_store import S3ImageStore, StoreUnavailable
 from easel_mcp.storage.spool import SpooledImageStore
@@ -150,7 +151,7 @@ def test_a_user_reads_their_own_images_on_any_replica_and_nobody_elses(
     alice = _replica(tmp_path, "one", store).for_user("alice")
     pixels = png((8, 8))
     written = alice.write_image(pixels, ext="png", label="kite")
-    alice.write_sidecar(written.path, {"id": written.id, "prompt": "alice's kite"})
+    alice.write_sidecar(written.path, Sidecar(id=written.id, prompt="alice's kite"))
     alice.write_file(("masks", "mask-for-kite.png"), pixels)  # masks (and partials) are stored too
     alice.write_file((".easel", "thumbs", "kite.webp"), pixels)  # Easel's own state stays local
     prefix = f"team/users/{user_folder('alice')}"
@@ -163,7 +164,7 @@ def test_a_user_reads_their_own_images_on_any_replica_and_nobody_elses(
     other = _replica(tmp_path, "two", store)
     again = other.for_user("alice")
     found = again.find_image(written.id)
-    assert again.read_file(found, limit=1000) == pixels and (again.read_sidecar(found) or {})["id"] == written.id
+    assert again.read_file(found, limit=1000) == pixels and (again.read_sidecar(found) or Sidecar()).id == written.id
     assert again.resolve_input(url) == found and again.resolve_input(written.relative_path) == found
 
     bob = other.for_user("bob")

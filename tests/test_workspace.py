@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from easel_mcp.errors import ConfigurationError, ImageNotFound, PathNotAllowed
+from easel_mcp.schemas.sidecar import Sidecar
 from easel_mcp.workspace import Workspace, slugify
 
 
@@ -57,8 +58,8 @@ def test_failed_write_leaves_nothing_behind(ws: Workspace, monkeypatch: pytest.M
 
 def test_sidecar_round_trip_and_id_lookup(ws: Workspace) -> None:
     f = ws.write_image(b"img", ext="webp", label="fox")
-    ws.write_sidecar(f.path, {"prompt": "fox"})
-    assert ws.read_sidecar(f.path) == {"prompt": "fox"}
+    ws.write_sidecar(f.path, Sidecar(prompt="fox"))
+    assert ws.read_sidecar(f.path) == Sidecar(prompt="fox")
     assert ws.find_image(f.id) == f.path
     assert ws.resolve_input(f.id) == f.path
     assert ws.resolve_input(f"easel://images/{f.id}") == f.path

@@ -129,6 +129,7 @@ class ImageIndex:
         self._refresh_lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._fts: bool | None = None
+        workspace.index = self  # the workspace's id resolver asks this index first
 
     # ---------------------------------------------------------------- plumbing
     def _conn(self) -> sqlite3.Connection:

@@ -10,12 +10,15 @@ import json
 import os
 import re
 import sqlite3
+import stat
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from easel_mcp.errors import ImageNotFound
 from easel_mcp.imaging.formats import SUFFIX_FORMATS
+from easel_mcp.schemas.sidecar import Sidecar, SidecarParameters
 from easel_mcp.times import index_time
 from easel_mcp.workspace import ID_PATTERN, Workspace
 
@@ -24,50 +27,45 @@ _ID_SUFFIX = re.compile(r"-[0-9a-f]{12}$")
 
 def read_row(workspace: Workspace, path: Path, rel: str, stamp: str) -> dict[str, Any]:
     """The index row of one image: its sidecar's fields, or what the file header tells."""
-    side = (workspace.read_sidecar(path) if not stamp.endswith(":-") else None) or {}
+    side = (workspace.read_sidecar(path) if not stamp.endswith(":-") else None) or Sidecar()
     mtime_ns, size = (int(v) for v in stamp.split(":")[:2])
     name_id = workspace.id_of(path)
-    side_id = side["id"] if isinstance(side.get("id"), str) and ID_PATTERN.match(side["id"]) else None
+    side_id = side.id if side.id and ID_PATTERN.match(side.id) else None
     image_id = name_id or side_id or hashlib.sha256(rel.encode()).hexdigest()[:12]
     try:
-        created_at = index_time(datetime.fromisoformat(side["created_at"]))
-    except (KeyError, TypeError, ValueError, OverflowError):  # overflow: year 1 or 9999 moved to UTC
+        created_at = index_time(datetime.fromisoformat(side.created_at or ""))
+    except (ValueError, OverflowError):  # overflow: year 1 or 9999 moved to UTC
         created_at = _file_time(mtime_ns)
-    width, height, fmt = _int(side.get("width")), _int(side.get("height")), _text(side.get("format"))
+    width, height, fmt = side.width, side.height, _text(side.format)
     if width is None or height is None:
         width, height, header_format = _header(workspace, path)
         fmt = fmt or header_format
-    params: dict[str, Any] = side["parameters"] if isinstance(side.get("parameters"), dict) else {}
-    inputs: list[Any] = side["inputs"] if isinstance(side.get("inputs"), list) else []
-    parents: list[Any] = (
-        side["parents"]
-        if isinstance(side.get("parents"), list)
-        else [i.get("id") for i in inputs if isinstance(i, dict)]
-    )
-    parent_ids = list(dict.fromkeys(p for p in parents if isinstance(p, str) and ID_PATTERN.match(p)))
-    cost = side.get("cost_usd")
+    params = side.parameters or SidecarParameters()
+    # Older sidecars may lack "parents": the ids of the inputs tell the same.
+    parents = side.parents if "parents" in side.model_fields_set else [i.id for i in side.inputs]
+    parent_ids = list(dict.fromkeys(p for p in parents if p and ID_PATTERN.match(p)))
     slug = _ID_SUFFIX.sub("", path.stem) if name_id else path.stem
     row: dict[str, Any] = {
         "relative_path": rel,
         "folder": rel.split("/")[0],
         "id": image_id,
         "created_at": created_at,
-        "operation": _text(side.get("operation")) or "unknown",
-        "prompt": _text(side.get("prompt")),
-        "model": _text(side.get("model")) or _text(params.get("model")),
-        "provider": _text(side.get("provider")),
+        "operation": _text(side.operation) or "unknown",
+        "prompt": _text(side.prompt),
+        "model": _text(side.model) or _text(params.model),
+        "provider": _text(side.provider),
         "width": width,
         "height": height,
         "format": (fmt or SUFFIX_FORMATS[path.suffix.lower()]).lower(),
         "bytes": size,
-        "cost_usd": float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
+        "cost_usd": side.cost_usd,
         "parents": json.dumps(parent_ids),
         "name_slug": slug,
         "stamp": stamp,
     }
     words = (
         row["prompt"],
-        _text(side.get("revised_prompt")),
+        _text(side.revised_prompt),
         slug,
         slug.replace("-", " "),
         row["model"],
@@ -84,12 +82,8 @@ def stamp_of(st: os.stat_result, side: os.stat_result | None) -> str:
     return f"{st.st_mtime_ns}:{st.st_size}:" + (f"{side.st_mtime_ns}:{side.st_size}" if side else "-")
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _text(value: str | None) -> str | None:
+    return value or None
 
 
 def _file_time(mtime_ns: int) -> str:
@@ -163,6 +157,48 @@ def utf8_name(name: str) -> bool:
 def entry_of(row: sqlite3.Row) -> ImageEntry:
     values = dict(row)
     values["parents"] = tuple(json.loads(values["parents"]))
+    return ImageEntry(**values)
+
+
+class Entries(Protocol):
+    """What `find_entry` needs of an image index (the SQLite one, or any other with these methods)."""
+
+    def refresh(self, *, full: bool = False) -> int: ...
+
+    def get(self, image_id: str) -> ImageEntry | None: ...
+
+
+def find_entry(index: Entries, workspace: Workspace, image_id: str) -> ImageEntry:
+    """The image with this id, resolved by `Workspace.find_image` (the one resolver; PathNotAllowed when its indexed
+    file became a link), with its entry: the index's, brought up to date when it lacks the image, else read from the
+    files (an image outside the day folders). An image the index knows but this machine does not have (a shared
+    index: written by another replica) is its entry alone; ImageNotFound when neither knows the id."""
+    try:
+        path = workspace.find_image(image_id)
+    except ImageNotFound:
+        if (known := index.get(image_id)) is None:
+            raise
+        return known
+    rel = workspace.relative(path)
+    entry = index.get(image_id)
+    if entry is None or entry.relative_path != rel:
+        index.refresh()  # written since the last scan, perhaps by another process
+        entry = index.get(image_id)
+    if entry is not None and entry.relative_path == rel:
+        return entry
+    return entry_from_files(workspace, path, rel)
+
+
+def entry_from_files(workspace: Workspace, path: Path, rel: str) -> ImageEntry:
+    """The entry of an image the index does not hold, read from its files as a scan reads them."""
+    st = path.lstat()
+    try:
+        side: os.stat_result | None = path.with_suffix(".json").lstat()
+    except OSError:
+        side = None
+    row = read_row(workspace, path, rel, stamp_of(st, side if side and stat.S_ISREG(side.st_mode) else None))
+    values = {name: row[name] for name in ImageEntry.__dataclass_fields__}
+    values["parents"] = tuple(json.loads(row["parents"]))
     return ImageEntry(**values)
 
 

@@ -14,9 +14,11 @@ from pydantic import ValidationError
 
 from easel_mcp import __version__
 from easel_mcp.catalog.prices import cost_from_usage
+from easel_mcp.providers import bills
 from easel_mcp.providers.base import ProviderResult
 from easel_mcp.schemas.jobs import JobView
 from easel_mcp.schemas.results import ImageOut, ImageResult
+from easel_mcp.schemas.sidecar import SIDECAR_VERSION, Sidecar, SidecarInput, SidecarParameters
 from easel_mcp.times import sidecar_time
 from easel_mcp.uris import image_uri
 from easel_mcp.workspace import Workspace
@@ -118,58 +120,60 @@ def usable_images(images: list[bytes]) -> tuple[list[bytes], list[str]]:
 
 def sidecar(
     workspace: Workspace, record: CallRecord, outcome: ImageResult, image: ImageOut, index: int, now: datetime
-) -> dict[str, Any]:
+) -> Sidecar:
+    """The sidecar of one image of a call; the call's per-operation facts (`record.extra`: mask, job_id) too."""
     o = record.options
-    return {
-        "easel_version": __version__,
-        "id": image.id,
-        "file": Path(image.relative_path).name,
-        "created_at": sidecar_time(now),
-        "operation": record.operation,
-        "prompt": record.prompt,
-        "revised_prompt": outcome.revised_prompt,
-        "parameters": {
-            "model": o.model,
-            "size": o.size,
-            "quality": o.quality,
-            "n": o.n,
-            "background": o.background,
-            "output_format": o.output_format,
-            "output_compression": o.output_compression,
-            "moderation": o.moderation,
-            "input_fidelity": o.input_fidelity,
-        },
-        "provider": outcome.provider,
-        "model": o.model,
-        "ai_generated": outcome.provider != "offline",
-        "index": index,
-        "siblings": [i.id for i in outcome.images if i.id != image.id],
-        "usage": outcome.usage,
-        "cost_usd": outcome.cost_usd,
-        "cost_note": outcome.cost_note,
-        "call_cost_usd_shared_by": len(outcome.images),
-        "estimated_cost_usd": outcome.estimated_cost_usd,
-        "elapsed_s": outcome.elapsed_s,
-        "request_id": outcome.request_id,
-        "width": image.width,
-        "height": image.height,
-        "format": image.format,
-        "sha256": image.sha256,
-        "inputs": [
-            {
-                "id": i.id,
-                "path": workspace.relative(i.path) if i.path else i.ref,
-                "sha256": i.sha256,
-                "width": i.width,
-                "height": i.height,
-            }
+    return Sidecar(
+        version=SIDECAR_VERSION,
+        easel_version=__version__,
+        id=image.id,
+        file=Path(image.relative_path).name,
+        created_at=sidecar_time(now),
+        operation=record.operation,
+        prompt=record.prompt,
+        revised_prompt=outcome.revised_prompt,
+        parameters=SidecarParameters(
+            model=o.model,
+            size=o.size,
+            quality=o.quality,
+            n=o.n,
+            background=o.background,
+            output_format=o.output_format,
+            output_compression=o.output_compression,
+            moderation=o.moderation,
+            input_fidelity=o.input_fidelity,
+        ),
+        provider=outcome.provider,
+        model=o.model,
+        ai_generated=bills(outcome.provider),
+        index=index,
+        siblings=[i.id for i in outcome.images if i.id != image.id],
+        usage=outcome.usage,
+        cost_usd=outcome.cost_usd,
+        cost_note=outcome.cost_note,
+        call_cost_usd_shared_by=len(outcome.images),
+        estimated_cost_usd=outcome.estimated_cost_usd,
+        elapsed_s=outcome.elapsed_s,
+        request_id=outcome.request_id,
+        width=image.width,
+        height=image.height,
+        format=image.format,
+        sha256=image.sha256,
+        inputs=[
+            SidecarInput(
+                id=i.id,
+                path=workspace.relative(i.path) if i.path else i.ref,
+                sha256=i.sha256,
+                width=i.width,
+                height=i.height,
+            )
             for i in record.inputs
         ],
-        "parents": [i.id for i in record.inputs if i.id],
+        parents=[i.id for i in record.inputs if i.id],
+        geometry=record.geometry,
+        warnings=outcome.warnings,
         **record.extra,
-        "geometry": record.geometry,
-        "warnings": outcome.warnings,
-    }
+    )
 
 
 def rebuild_job(workspace: Workspace, rows: list[dict[str, Any]], job_id: str) -> JobView | None:
@@ -185,21 +189,21 @@ def rebuild_job(workspace: Workspace, rows: list[dict[str, Any]], job_id: str) -
             size = path.lstat().st_size
         except OSError:
             continue
-        if side is None or not path.is_file() or path.is_symlink():
+        if side is None or side.id is None or not path.is_file() or path.is_symlink():
             continue
         try:
             image = ImageOut(
-                id=side["id"],
+                id=side.id,
                 path=workspace.result_path(rel),
                 relative_path=rel,
-                uri=image_uri(side["id"]),
-                width=side["width"],
-                height=side["height"],
-                format=side["format"],
+                uri=image_uri(side.id),
+                width=side.width,
+                height=side.height,
+                format=side.format,
                 bytes=size,
-                sha256=side["sha256"],
+                sha256=side.sha256,
             )
-        except (KeyError, ValidationError):  # a sidecar Easel did not write: only that image is left out
+        except ValidationError:  # a sidecar Easel did not write (a field missing): only that image is left out
             continue
         images.append(image)
     # An open row of a shared ledger is a call another replica runs (its sweeper settles it if that one dies);
@@ -215,23 +219,19 @@ def rebuild_job(workspace: Workspace, rows: list[dict[str, Any]], job_id: str) -
     }.get(last["status"], "unknown")
     result = None
     if status == "done" and images:
-        side = workspace.read_sidecar(workspace.root / images[0].relative_path) or {}
-        params = side["parameters"] if isinstance(side.get("parameters"), dict) else {}
-
-        def text(value: Any, default: str | None) -> str | None:
-            return value if isinstance(value, str) else default
-
+        side = workspace.read_sidecar(workspace.root / images[0].relative_path) or Sidecar()
+        params = side.parameters or SidecarParameters()
         result = ImageResult(
             images=images,
             provider=last["provider"],
             model=last["model"],
             operation=last["tool"],
-            size=text(params.get("size"), "auto"),
-            quality=text(params.get("quality"), "auto"),
-            usage=side["usage"] if isinstance(side.get("usage"), dict) else None,
+            size=params.size if params.size is not None else "auto",
+            quality=params.quality if params.quality is not None else "auto",
+            usage=side.usage,
             cost_usd=last.get("cost_usd"),
             estimated_cost_usd=last.get("estimated_usd"),
-            revised_prompt=text(side.get("revised_prompt"), None),
+            revised_prompt=side.revised_prompt,
             elapsed_s=last.get("elapsed_s") or 0.0,
             request_id=last.get("request_id"),
             job_id=job_id,

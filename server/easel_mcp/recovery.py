@@ -17,6 +17,7 @@ from typing import Any
 from easel_mcp.catalog.prices import cost_from_usage
 from easel_mcp.ledger import Attempt
 from easel_mcp.providers import bills
+from easel_mcp.schemas.sidecar import Sidecar
 from easel_mcp.storage.ports import LedgerPort
 from easel_mcp.times import day_folder, parse_time
 from easel_mcp.workspace import Workspace
@@ -45,10 +46,9 @@ def pid_alive(pid: int | None) -> bool:
     return True
 
 
-MAX_SIDECAR_BYTES = 1024 * 1024  # sidecars are a few KB; anything larger is not one of ours
-
-
-def _sidecars_of_job(workspace: Workspace, job_id: str, started: datetime) -> list[dict[str, Any]]:
+def _sidecars_of_job(workspace: Workspace, job_id: str, started: datetime) -> list[tuple[Sidecar, str]]:
+    """The sidecars that name the job (written on the day it started or the next), each with its image's
+    workspace-relative path."""
     found = []
     for day in sorted({started.date(), (started + timedelta(days=1)).date()}):
         folder = workspace.root / day_folder(day)
@@ -59,10 +59,8 @@ def _sidecars_of_job(workspace: Workspace, job_id: str, started: datetime) -> li
             if side is None:
                 log.warning("recovery: skipped %s (not a readable sidecar)", path.name)
                 continue
-            if side is not None and side.get("job_id") == job_id and isinstance(side.get("file"), str):
-                image = path.with_name(Path(side["file"]).name)
-                side["_relative_path"] = workspace.relative(image)
-                found.append(side)
+            if side.job_id == job_id and side.file and Path(side.file).name:
+                found.append((side, workspace.relative(path.with_name(Path(side.file).name))))
     return found
 
 
@@ -88,10 +86,10 @@ def _recover_row(workspace: Workspace, ledger: LedgerPort, row: dict[str, Any]) 
     sides = _sidecars_of_job(workspace, row["job_id"], started)
     if not sides:
         return 0  # abandon_stale marks it later; it keeps counting its reservation
-    first = sides[0]
-    usage = first.get("usage") if isinstance(first.get("usage"), dict) else None
+    first = sides[0][0]
+    usage = first.usage
     cost, _ = cost_from_usage(row["model"], usage)
-    billed = bills(first.get("provider"))
+    billed = bills(first.provider)
     if not billed:
         cost = 0.0
     ledger.settle(
@@ -99,9 +97,9 @@ def _recover_row(workspace: Workspace, ledger: LedgerPort, row: dict[str, Any]) 
         status="ok",
         cost_usd=cost,
         usage=usage,
-        request_id=first.get("request_id"),
-        outputs=[s["_relative_path"] for s in sides],
-        elapsed_s=first.get("elapsed_s"),
+        request_id=first.request_id,
+        outputs=[rel for _, rel in sides],
+        elapsed_s=first.elapsed_s,
         billed=billed,
     )
     log.warning("recovered call %s (job %s) from a previous run: %d image(s)", row["id"], row["job_id"], len(sides))

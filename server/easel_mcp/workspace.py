@@ -11,26 +11,29 @@ Every function here is synchronous file work: call it from a worker thread.
 from __future__ import annotations
 
 import contextlib
-import json
+import logging
 import os
 import re
 import secrets
+import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO, Protocol
 from urllib.parse import unquote, urlparse
 
 from easel_mcp.errors import ConfigurationError, ImageNotFound, PathNotAllowed, WorkspaceError
 from easel_mcp.imaging.formats import IMAGE_SUFFIXES
+from easel_mcp.schemas.sidecar import Sidecar
 from easel_mcp.times import day_folder
 from easel_mcp.uris import parse_image_uri
 from easel_mcp.workspace_files import (
     MAX_SIDECAR_BYTES,
+    fsync_dir,
+    link_no_clobber,
     open_regular,
-    parse_sidecar,
     parts_below,
     read_regular,
     real_dir,
@@ -42,6 +45,19 @@ IMAGE_EXTENSIONS = IMAGE_SUFFIXES
 STATE_DIR = ".easel"
 USERS_DIR = "users"  # <root>/users/<user folder>/: each user's own workspace (a team deployment with OAuth)
 MAX_PATH_CHARS = 1024
+log = logging.getLogger("easel_mcp")
+
+
+class IndexedImage(Protocol):
+    @property
+    def relative_path(self) -> str: ...
+
+
+class IdIndex(Protocol):
+    """What the id resolver asks first: an image index (`index.ImageIndex` attaches itself as `Workspace.index`;
+    any index with `get`, e.g. the PostgreSQL one, can be attached)."""
+
+    def get(self, image_id: str) -> IndexedImage | None: ...
 
 
 def slugify(text: str, *, max_len: int = 48) -> str:
@@ -73,6 +89,7 @@ class Workspace:
     def __init__(self, root: Path, input_dirs: Sequence[Path] = ()) -> None:
         self.root = root.expanduser().resolve()
         self.input_dirs = tuple(d.expanduser().resolve() for d in input_dirs)
+        self.index: IdIndex | None = None  # the index built for this workspace: find_image asks it first
 
     @classmethod
     def open(cls, root: Path, input_dirs: Sequence[Path] = ()) -> Workspace:
@@ -159,10 +176,31 @@ class Workspace:
         return resolved
 
     def find_image(self, image_id: str) -> Path:
-        """The image file with this id (ids are unique; the name ends with '-<id>.<ext>'): a regular file in a
-        real folder of the workspace (links are not followed); read it with `read_file`."""
+        """The one image-id resolver: the image file with this id (the name ends with '-<id>.<ext>'), a regular
+        file in a real folder of the workspace (links are not followed); read it with `read_file`.
+
+        The index answers first and its answer is checked on disk (opened like every read); without an index,
+        when it does not know the id, its file is gone, or it fails (damaged, unwritable), the day folders are
+        scanned. ImageNotFound when there is no such image (an id of another user's workspace included);
+        PathNotAllowed when the index's file was replaced by a link (or something not a regular file)."""
         if not ID_PATTERN.match(image_id):
             raise ImageNotFound(f"{image_id!r} is not an image id (12 hex digits)")
+        names = tuple(f"-{image_id}{ext}" for ext in IMAGE_EXTENSIONS)
+        refused: WorkspaceError | None = None
+        if self.index is not None:
+            try:
+                entry = self.index.get(image_id)
+                rel = entry.relative_path if entry is not None else None
+            except Exception as e:  # the index is a cache: never a reason not to find an image
+                log.warning("the image index failed (%s: %s); scanning the folders", type(e).__name__, e)
+                rel = None
+            try:
+                if rel is not None and (path := self._verified(rel, names)) is not None:
+                    return path
+            except ImageNotFound:
+                pass  # gone since it was indexed
+            except WorkspaceError as e:
+                refused = e  # a link now: refused unless the scan finds a real file
         with os.scandir(self.root) as listing:
             days = sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name, reverse=True)
         for day in days:
@@ -170,12 +208,21 @@ class Workspace:
                 continue
             with contextlib.suppress(OSError), os.scandir(day.path) as files:
                 for hit in sorted(files, key=lambda e: e.name):
-                    name = hit.name
-                    if name.endswith(tuple(f"-{image_id}{ext}" for ext in IMAGE_EXTENSIONS)) and hit.is_file(
-                        follow_symlinks=False
-                    ):
-                        return self.root / day.name / name
-        raise ImageNotFound(f"no image with id {image_id} in the workspace {self.root}")
+                    if hit.name.endswith(names) and hit.is_file(follow_symlinks=False):
+                        return self.root / day.name / hit.name
+        raise refused or ImageNotFound(f"no image with id {image_id} in the workspace {self.root}")
+
+    def _verified(self, rel: str, names: tuple[str, ...]) -> Path | None:
+        """root/rel if it is an image file with one of `names` in a day folder, opened (then closed) like every
+        read: a regular file, no link on the way (else the opener's WorkspaceError); None if it is not such a name."""
+        parts = parts_below(self.root, rel)
+        if len(parts) != 2 or parts[0].startswith(".") or not parts[1].endswith(names):
+            return None
+        try:
+            open_regular(self.root, rel, limit=sys.maxsize, what="the image").close()
+        except OSError:
+            return None
+        return self.root.joinpath(*parts)
 
     def read_file(self, path: Path, *, limit: int, what: str = "the image") -> bytes:
         """The bytes of a file in the workspace or an allowed input folder, read safely (see workspace_files):
@@ -233,8 +280,8 @@ class Workspace:
                 for _ in range(20):
                     image_id = secrets.token_hex(6)
                     name = f"{slugify(label)}-{image_id}.{ext.lower().lstrip('.')}"
-                    if _link_no_clobber(tmp, name, dir_fd, self.root.joinpath(*folder)):
-                        _fsync_dir(dir_fd)
+                    if link_no_clobber(tmp, name, dir_fd, self.root.joinpath(*folder)):
+                        fsync_dir(dir_fd)
                         target = self.root.joinpath(*folder, name)
                         return WrittenFile(image_id, target, self.relative(target))
                 raise OSError("could not find a free file name after 20 tries")  # pragma: no cover
@@ -245,10 +292,9 @@ class Workspace:
     def sidecar_path(self, image_path: Path) -> Path:
         return image_path.with_suffix(".json")
 
-    def write_sidecar(self, image_path: Path, payload: dict[str, Any]) -> Path:
-        target = self.sidecar_path(image_path)
-        data = json.dumps(payload, indent=2, ensure_ascii=False, default=str).encode()
-        return self.write_file(parts_below(self.root, target), data)
+    def write_sidecar(self, image_path: Path, sidecar: Sidecar) -> Path:
+        """Write the image's sidecar atomically (replacing the one there)."""
+        return self.write_file(parts_below(self.root, self.sidecar_path(image_path)), sidecar.dump())
 
     def write_file(self, parts: Sequence[str], data: bytes) -> Path:
         """Write `data` atomically at root/parts (replacing what is there), in real folders of the workspace."""
@@ -260,14 +306,14 @@ class Workspace:
                 os.replace(tmp, parts[-1], dst_dir_fd=dir_fd)
         return self.root.joinpath(*parts)
 
-    def read_sidecar(self, image_path: Path) -> dict[str, Any] | None:
+    def read_sidecar(self, image_path: Path) -> Sidecar | None:
         """The image's sidecar, or None when it is missing or unusable (a link, not a regular file, over
-        MAX_SIDECAR_BYTES, not UTF-8 JSON of a sane shape): a bad sidecar only costs its own image's details."""
+        MAX_SIDECAR_BYTES, not one Easel wrote: see `Sidecar.read`): a bad one costs only its own image's details."""
         try:
             data = read_regular(self.root, self.sidecar_path(image_path), limit=MAX_SIDECAR_BYTES, what="the sidecar")
         except (WorkspaceError, OSError):
             return None
-        return parse_sidecar(data)
+        return Sidecar.read(data)
 
     def write_temp(self, data: bytes) -> Path:
         """`data` in a new, fsynced file under the state folder (rename it into place)."""
@@ -289,29 +335,3 @@ class Workspace:
 
     def _tmp(self, name: str) -> Path:
         return self.state_dir / "tmp" / name
-
-
-def _link_no_clobber(src: Path, name: str, dir_fd: int, folder: Path) -> bool:
-    """Publish `src` as `name` in the folder `dir_fd` atomically unless the name is taken (then False)."""
-    fd_args: dict[str, Any] = {"dst_dir_fd": dir_fd} if dir_fd >= 0 else {}
-    dst: str | Path = name if dir_fd >= 0 else folder / name
-    try:
-        os.link(src, dst, **fd_args)
-        return True
-    except FileExistsError:
-        return False
-    except OSError:
-        # No hard links on this file system: reserve the name exclusively, then replace it.
-        try:
-            fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, **({"dir_fd": dir_fd} if fd_args else {}))
-        except FileExistsError:
-            return False
-        os.close(fd)
-        os.replace(src, dst, **fd_args)  # noqa: PTH105 - relative to a folder descriptor
-        return True
-
-
-def _fsync_dir(dir_fd: int) -> None:
-    if os.name != "posix" or dir_fd < 0:  # pragma: no cover
-        return
-    os.fsync(dir_fd)

@@ -16,8 +16,6 @@ Synchronous file work: call it from a worker thread.
 from __future__ import annotations
 
 import errno
-import json
-import math
 import os
 import stat
 from collections.abc import Iterator, Sequence
@@ -28,8 +26,6 @@ from typing import Any, BinaryIO, Final
 from easel_mcp.errors import FileTooLarge, ImageNotFound, PathNotAllowed
 
 MAX_SIDECAR_BYTES: Final = 1024 * 1024
-MAX_SIDECAR_DEPTH: Final = 32
-_INT64: Final = 2**63
 _NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY: Final = getattr(os, "O_DIRECTORY", 0)
 _NONBLOCK: Final = getattr(os, "O_NONBLOCK", 0)
@@ -153,39 +149,27 @@ def _check_no_links(base: Path, parts: Sequence[str], what: str, *, create: bool
             raise _refused(base, parts[: i + 1], what)
 
 
-# ----------------------------------------------------------------- sidecars
-def parse_sidecar(data: bytes) -> dict[str, Any] | None:
-    """A sidecar's JSON object, or None when it is not one Easel can use: not UTF-8, not JSON, not an
-    object, NaN or Infinity, nested deeper than MAX_SIDECAR_DEPTH, or a number that does not fit 64 bits
-    (Python refuses ints over 4300 digits with a ValueError; deep nesting is a RecursionError)."""
+def link_no_clobber(src: Path, name: str, dir_fd: int, folder: Path) -> bool:
+    """Publish `src` as `name` in the folder `dir_fd` atomically unless the name is taken (then False)."""
+    fd_args: dict[str, Any] = {"dst_dir_fd": dir_fd} if dir_fd >= 0 else {}
+    dst: str | Path = name if dir_fd >= 0 else folder / name
     try:
-        loaded = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return None
-    if not isinstance(loaded, dict) or not _plain(loaded):
-        return None
-    return loaded
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _plain(value: Any) -> bool:
-    """True for JSON values within the depth limit whose numbers fit 64 bits (iterative: no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth >= MAX_SIDECAR_DEPTH:
-                return False
-            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
-        elif not _number_fits(item):
+        os.link(src, dst, **fd_args)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:
+        # No hard links on this file system: reserve the name exclusively, then replace it.
+        try:
+            fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, **({"dir_fd": dir_fd} if fd_args else {}))
+        except FileExistsError:
             return False
-    return True
+        os.close(fd)
+        os.replace(src, dst, **fd_args)  # noqa: PTH105 - relative to a folder descriptor
+        return True
 
 
-def _number_fits(item: Any) -> bool:
-    if isinstance(item, float):
-        return math.isfinite(item)
-    return not isinstance(item, int) or isinstance(item, bool) or -_INT64 <= item < _INT64
+def fsync_dir(dir_fd: int) -> None:
+    if os.name != "posix" or dir_fd < 0:  # pragma: no cover
+        return
+    os.fsync(dir_fd)

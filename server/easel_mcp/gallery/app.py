@@ -36,8 +36,9 @@ from easel_mcp.gallery.thumbs import RENDERS, ensure_thumbnail, snap_size, thumb
 from easel_mcp.imaging.formats import MIME_TYPES, mime_of_file
 from easel_mcp.imaging.io import MAX_INPUT_BYTES
 from easel_mcp.index import ImageEntry, ImageIndex
+from easel_mcp.index_rows import find_entry
 from easel_mcp.ledger import Ledger
-from easel_mcp.workspace import ID_PATTERN, Workspace
+from easel_mcp.workspace import Workspace
 
 UI_DIR = Path(__file__).resolve().parent.parent / "ui" / "gallery"
 LOOPBACK_HOSTS = ("127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*")
@@ -118,7 +119,7 @@ class _Gallery:
             sidecar = self.workspace.read_sidecar(self.workspace.root / entry.relative_path)
             return {
                 "entry": entry.to_dict(),
-                "sidecar": sidecar,
+                "sidecar": sidecar.shown() if sidecar else None,
                 "lineage": self.index.lineage(entry.id),
                 "children": [c.id for c in self.index.children(entry.id)],
             }
@@ -185,12 +186,10 @@ class _Gallery:
 
     # ----------------------------------------------------------- thread side
     def _entry(self, image_id: str) -> ImageEntry | None:
-        if not ID_PATTERN.match(image_id):
+        try:
+            return find_entry(self.index, self.workspace, image_id)  # the one id resolver, with the entry
+        except WorkspaceError:  # none, or its file is now a link
             return None
-        entry = self.index.get(image_id)
-        if entry is None and self.index.refresh():  # written since the last scan, perhaps by the server
-            entry = self.index.get(image_id)
-        return entry
 
     def _path(self, image_id: str) -> Path | None:
         entry = self._entry(image_id)

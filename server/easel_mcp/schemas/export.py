@@ -1,5 +1,5 @@
-"""Write the JSON Schema of every tool's input and output to schemas/, and the precomputed tools/list
-answer to easel_mcp/schemas/tools.json (both checked for drift by the tests).
+"""Write the JSON Schema of every tool's input and output and of the sidecar to schemas/, and the precomputed
+tools/list answer to easel_mcp/schemas/tools.json (both checked for drift by the tests).
 
     python -m easel_mcp.schemas.export [DIR]
 """
@@ -39,6 +39,13 @@ async def tool_schemas() -> dict[str, dict[str, Any]]:
     return out
 
 
+def file_schemas() -> dict[str, dict[str, Any]]:
+    """{file name: schema} of the files Easel writes beside each image (the sidecar)."""
+    from easel_mcp.schemas.sidecar import Sidecar
+
+    return {"sidecar.json": Sidecar.model_json_schema()}
+
+
 def render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
@@ -49,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     target = Path(args[0]) if args else Path(__file__).resolve().parents[3] / "schemas"
     target.mkdir(parents=True, exist_ok=True)
-    schemas = anyio.run(tool_schemas)
+    schemas = {**anyio.run(tool_schemas), **file_schemas()}
     for old in target.glob("*.json"):
         if old.name not in schemas:
             old.unlink()

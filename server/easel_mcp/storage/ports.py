@@ -145,9 +145,12 @@ def open_index(
         from easel_mcp.storage.postgres_ledger import PostgresLedger
 
         if isinstance(ledger, PostgresLedger):
-            return PostgresImageIndex(ledger.connection, workspace, user)
-        own = PostgresLedger(settings.database_url.get_secret_value(), max_connections=2)
-        return PostgresImageIndex(own.connection, workspace, user, on_close=own.close)
+            shared = PostgresImageIndex(ledger.connection, workspace, user)
+        else:
+            own = PostgresLedger(settings.database_url.get_secret_value(), max_connections=2)
+            shared = PostgresImageIndex(own.connection, workspace, user, on_close=own.close)
+        workspace.index = shared  # the workspace's id resolver asks it first
+        return shared
     from easel_mcp.index import ImageIndex
 
     return ImageIndex(workspace)

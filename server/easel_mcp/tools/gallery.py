@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio.to_thread
@@ -81,24 +80,23 @@ def register(server: MCPServer, studio: Studio) -> None:
         preview: Annotated[bool, Field(description="Include a small preview of the image.")] = True,
     ) -> Annotated[CallToolResult, ImageDetail]:
         def detail() -> tuple[ImageDetail, Any]:
+            from easel_mcp.index_rows import find_entry
+
             index = studio.index
             index.refresh()
-            entry = index.get(id.strip().lower())
-            if entry is None:  # with an object store: an image of another replica, fetched into the local cache
-                with contextlib.suppress(ImageNotFound):
-                    studio.workspace.find_image(id.strip().lower())
-                    index.refresh()
-                    entry = index.get(id.strip().lower())
-            if entry is None:
-                raise ToolError(
+            try:
+                entry = find_entry(index, studio.workspace, id.strip().lower())
+            except ImageNotFound as e:
+                raise ImageNotFound(
                     f"no image with id {id!r} in the workspace {studio.workspace.root}; list_images shows what there is"
-                )
+                ) from e
             path = studio.workspace.root / entry.relative_path  # read below without following links
             parents = [p for p in (index.get(pid) for pid in entry.parents) if p is not None]
+            side = studio.workspace.read_sidecar(path)
             image = ImageDetail(
                 image=summary(entry),
                 path=studio.workspace.result_path(entry.relative_path),
-                sidecar=studio.workspace.read_sidecar(path),
+                sidecar=side.shown() if side else None,
                 parents=[summary(p) for p in parents],
                 children=[summary(c) for c in index.children(entry.id)],
                 lineage=index.lineage(entry.id),
