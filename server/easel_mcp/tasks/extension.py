@@ -26,7 +26,7 @@ from easel_mcp.tasks.wire import CreateTaskResult, EmptyResult, GetTaskResult, T
 from easel_mcp.tools.common import PreviewMode
 
 if TYPE_CHECKING:
-    from easel_mcp.engine import Job  # the engine is built on the first call, not at start-up
+    from easel_mcp.service.jobs import Job  # the engine is built on the first call, not at start-up
 
 EXTENSION_ID = "io.modelcontextprotocol/tasks"
 # The tools whose calls run as engine jobs (the others answer at once).
@@ -96,7 +96,7 @@ class EaselTasks(Extension):
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> EmptyResult:
         """Cancel the job; a task already finished keeps its result (cancellation is cooperative)."""
         record = await self._record(ctx, params.task_id)
-        from easel_mcp.engine import Job
+        from easel_mcp.service.jobs import Job
 
         if not record.job.done.is_set():
             if isinstance(record.job, Job):

@@ -9,9 +9,9 @@ from mcp_types import CallToolResult, ToolAnnotations
 
 from easel_mcp.catalog.validate import resolve_options
 from easel_mcp.progress import Progress
-from easel_mcp.providers.base import EditRequest, GenerateRequest
 from easel_mcp.schemas.results import ImageResult
-from easel_mcp.studio import CallRecord, Studio
+from easel_mcp.service.call import new_call
+from easel_mcp.studio import Studio
 from easel_mcp.tools.common import VIEWER_META, shape_result, tool_errors
 from easel_mcp.tools.params import (
     Background,
@@ -90,20 +90,8 @@ def register(server: MCPServer, studio: Studio) -> None:
                 moderation=moderation,
                 partial_images=partial_images,
             )
-            record = CallRecord("generate", prompt, options, provider_name, name or prompt)
-            request = GenerateRequest(
-                model=options.model,
-                prompt=prompt,
-                size=options.size,
-                quality=options.quality,
-                n=options.n,
-                background=options.background,
-                output_format=options.output_format,
-                output_compression=options.output_compression,
-                moderation=options.moderation,
-                partial_images=options.partial_images,
-            )
-            result = await studio.execute(record, request, dry_run=dry_run, progress=progress, wait=wait)
+            call = new_call("generate", prompt, options, provider_name, name or prompt)
+            result = await studio.engine.run(call, dry_run=dry_run, progress=progress, wait=wait)
         return await shape_result(result, preview=preview, settings=studio.settings)
 
     async def edit_image(
@@ -146,34 +134,15 @@ def register(server: MCPServer, studio: Studio) -> None:
                 has_mask=mask is not None,
                 partial_images=partial_images,
             )
-            inputs = await studio.load_inputs(images)
+            inputs = await studio.inputs.load(images)
             mask_png: bytes | None = None
             extra: dict[str, object] = {}
             if mask is not None:
-                mask_png, extra = await studio.prepare_mask(mask, inputs[0])
-            record = CallRecord("edit", prompt, options, provider_name, name or prompt, inputs, extra)
-            request = EditRequest(
-                model=options.model,
-                prompt=prompt,
-                images=tuple(i.image for i in inputs),
-                size=options.size,
-                quality=options.quality,
-                n=options.n,
-                mask=mask_png,
-                input_fidelity=options.input_fidelity,
-                background=options.background,
-                output_format=options.output_format,
-                output_compression=options.output_compression,
-                partial_images=options.partial_images,
+                mask_png, extra = await studio.inputs.prepare_mask(mask, inputs[0])
+            call = new_call(
+                "edit", prompt, options, provider_name, name or prompt, inputs=inputs, mask=mask_png, mask_facts=extra
             )
-            result = await studio.execute(
-                record,
-                request,
-                input_sizes=[(i.width, i.height) for i in inputs],
-                dry_run=dry_run,
-                progress=progress,
-                wait=wait,
-            )
+            result = await studio.engine.run(call, dry_run=dry_run, progress=progress, wait=wait)
         return await shape_result(result, preview=preview, settings=studio.settings)
 
     server.add_tool(

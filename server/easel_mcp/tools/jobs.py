@@ -10,7 +10,6 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from easel_mcp.engine import Job
 from easel_mcp.errors import InvalidRequest
 from easel_mcp.progress import Progress
 from easel_mcp.schemas.jobs import JobView
@@ -24,30 +23,15 @@ JobId = Annotated[str, Field(description="The job_id returned by an image tool."
 WaitS = Annotated[float, Field(ge=0, le=50, description="Seconds to wait for the job to finish before answering.")]
 
 
-def _view(job: Job) -> JobView:
-    return JobView(
-        job_id=job.id,
-        status=job.status,
-        stage=job.stage,
-        elapsed_s=round(job.elapsed_s, 1),
-        tool=job.tool,
-        model=job.model,
-        provider=job.provider,
-        estimated_cost_usd=job.estimated_usd,
-        result=job.result,
-        error=str(job.error) if job.error else None,
-    )
-
-
 def register(server: MCPServer, studio: Studio) -> None:
     async def get_job(job_id: JobId, ctx: Context, wait_s: WaitS = 20.0) -> Annotated[CallToolResult, JobView]:
         job = studio.job(job_id)
         if job is not None:
             await job.follow(Progress(ctx), wait_s)
-            view = _view(job)
+            view = job.view()
         else:
             with tool_errors():
-                found = await anyio.to_thread.run_sync(studio.find_job, job_id)
+                found = await studio.find_job(job_id)
                 if found is None:
                     raise InvalidRequest(
                         f"no job {job_id!r} is known to this server or recorded in its ledger", field="job_id"
@@ -75,7 +59,7 @@ def register(server: MCPServer, studio: Studio) -> None:
             studio.engine.cancel(job)
             with anyio.move_on_after(10):
                 await job.done.wait()
-        return _view(job)
+        return job.view()
 
     server.add_tool(
         get_job,

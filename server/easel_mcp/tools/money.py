@@ -16,7 +16,8 @@ from easel_mcp.errors import InvalidRequest
 from easel_mcp.retouch import Anchor, requested_size, size_rule
 from easel_mcp.schemas.estimate import CostBreakdown, CostPart, EstimateResult
 from easel_mcp.schemas.models import ModelsList
-from easel_mcp.studio import CallRecord, Studio
+from easel_mcp.service.call import estimate_call
+from easel_mcp.studio import Studio
 from easel_mcp.tools.common import tool_errors
 from easel_mcp.tools.params import Count, Fidelity, Model, ProviderChoice, Quality, Region, Size
 
@@ -80,7 +81,7 @@ def register(server: MCPServer, studio: Studio) -> None:
                 input_fidelity=input_fidelity,
                 image_count=max(1, len(refs)),
             )
-            inputs = await studio.load_inputs(refs) if refs else []
+            inputs = await studio.inputs.load(refs) if refs else []
             sizes: list[SizeTuple] = [(i.width, i.height) for i in inputs]
             geometry = None
             if operation in ("inpaint", "outpaint"):
@@ -100,8 +101,7 @@ def register(server: MCPServer, studio: Studio) -> None:
                 )
                 options.size = format_size(request)
                 sizes = [request]
-            record = CallRecord(operation, prompt, options, provider_name, "estimate", geometry=geometry)
-            est = studio.estimate(record, input_sizes=sizes, partial_images=partial_images)
+            est = estimate_call(options, prompt, sizes, partial_images)
             left_usd = await studio.budget_left()
         return EstimateResult(
             operation=operation,

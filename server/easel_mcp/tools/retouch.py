@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import anyio.to_thread
@@ -14,10 +15,10 @@ from easel_mcp.catalog.validate import Options, resolve_options
 from easel_mcp.errors import InvalidRequest
 from easel_mcp.inputs import LoadedInput
 from easel_mcp.progress import Progress
-from easel_mcp.providers.base import EditRequest
 from easel_mcp.retouch import PreparedEdit, prepare_inpaint, prepare_outpaint, requested_size
 from easel_mcp.schemas.results import ImageResult
-from easel_mcp.studio import CallRecord, Studio
+from easel_mcp.service.call import new_call
+from easel_mcp.studio import Studio
 from easel_mcp.tools.common import VIEWER_META, shape_result, tool_errors
 from easel_mcp.tools.images import WRITES
 from easel_mcp.tools.params import (
@@ -119,37 +120,22 @@ def register(server: MCPServer, studio: Studio) -> None:
         wait: bool,
         provider_name: str,
     ) -> ImageResult:
-        options.size = format_size(prepared.request_size)
-        record = CallRecord(
+        call = new_call(
             operation,
             prompt,
-            options,
+            replace(options, size=format_size(prepared.request_size)),
             provider_name,
             name or prompt,
-            [source],
+            inputs=[source],
+            sent=[prepared.image],
+            mask=prepared.mask,
             geometry=prepared.geometry,
             warnings=prepared.warnings,
-        )
-        request = EditRequest(
-            model=options.model,
-            prompt=prompt,
-            images=(prepared.image,),
-            size=options.size,
-            quality=options.quality,
-            n=options.n,
-            mask=prepared.mask,
-            input_fidelity=options.input_fidelity,
-            output_format="png",  # lossless from the model; the final format is encoded after compositing
-        )
-        return await studio.execute(
-            record,
-            request,
             input_sizes=[prepared.request_size],
-            dry_run=dry_run,
             finish=prepared.finish,
-            progress=progress,
-            wait=wait,
+            wire_format="png",  # lossless from the model; the final format is encoded after compositing
         )
+        return await studio.engine.run(call, dry_run=dry_run, progress=progress, wait=wait)
 
     async def inpaint(
         image: Image,
@@ -195,8 +181,8 @@ def register(server: MCPServer, studio: Studio) -> None:
                 image_count=1,
                 has_mask=True,
             )
-            [source] = await studio.load_inputs([image])
-            mask_data = (await studio.read_ref(mask, what="the mask"))[1] if mask is not None else None
+            [source] = await studio.inputs.load([image])
+            mask_data = (await studio.inputs.read_ref(mask, what="the mask"))[1] if mask is not None else None
             prepared = await anyio.to_thread.run_sync(
                 lambda: prepare_inpaint(
                     source.image.read(),
@@ -254,7 +240,7 @@ def register(server: MCPServer, studio: Studio) -> None:
                 image_count=1,
                 has_mask=True,
             )
-            [source] = await studio.load_inputs([image])
+            [source] = await studio.inputs.load([image])
             prepared = await anyio.to_thread.run_sync(
                 lambda: prepare_outpaint(
                     source.image.read(),
