@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from easel_mcp.service.engine import Engine
     from easel_mcp.service.jobs import Job
     from easel_mcp.storage.ports import LedgerPort
+    from easel_mcp.storage.postgres_replicas import ReplicaCoordination
 
 log = logging.getLogger("easel_mcp")
 
@@ -74,6 +75,15 @@ class Studio:
 
             self._ledger = open_ledger(self.settings, self.root_workspace.state_dir)  # connected on first use
         return self._ledger
+
+    @property
+    def shared_ledger(self) -> ReplicaCoordination | None:
+        """The ledger when several replicas share it (PostgreSQL): tasks and cancels go through it."""
+        if self.settings.database_url is None:
+            return None
+        from easel_mcp.storage.postgres_replicas import ReplicaCoordination
+
+        return self.ledger if isinstance(self.ledger, ReplicaCoordination) else None
 
     @property
     def budgets(self) -> Budgets:

@@ -44,9 +44,7 @@ class JobSnapshot:
 
 def _ledger(studio: Studio) -> Any | None:
     """The shared ledger, or None when the ledger is this workspace's own (SQLite)."""
-    from easel_mcp.storage.postgres_replicas import ReplicaCoordination
-
-    return studio.ledger if isinstance(studio.ledger, ReplicaCoordination) else None
+    return studio.shared_ledger
 
 
 async def remember(studio: Studio, record: TaskRecord) -> None:

@@ -54,7 +54,7 @@ async def list_images(
     limit: Annotated[int, Field(ge=1, le=100, description="Images per page.")] = 20,
     cursor: Annotated[str | None, Field(description="next_cursor of the previous page.")] = None,
 ) -> ImageList:
-    from easel_mcp.ledger import parse_since
+    from easel_mcp.budgets import parse_since
 
     studio = studio_of(ctx)
     with tool_errors():
