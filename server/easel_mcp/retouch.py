@@ -189,40 +189,9 @@ def requested_size(size: str | None) -> Size | None:
     return parse_size(size) if size and size.lower() != "auto" else None
 
 
-def plan_geometry(
-    operation: str,
-    source: Size,
-    model: str,
-    requested: Size | None,
-    left: int,
-    top: int,
-    right: int,
-    bottom: int,
-    aspect_ratio: str | None,
-    anchor: Anchor,
-) -> tuple[Size, dict[str, Any]]:
-    """The request size and geometry an inpaint/outpaint of a `source`-sized image would use (pure arithmetic,
-    the functions the real call uses): what estimate_cost prices."""
-    from easel_mcp.imaging.geometry import plan_inpaint, plan_outpaint
-
-    rule = size_rule(model)
-    if operation == "inpaint":
-        plan = plan_inpaint(source, rule, requested)
-        return plan.request_size, {"source_size": list(source), "request_size": list(plan.request_size)}
-    out = plan_outpaint(
-        source, rule, left=left, top=top, right=right, bottom=bottom, aspect_ratio=aspect_ratio, anchor=anchor
-    )
-    return out.request_size, {
-        "source_size": list(source),
-        "canvas_size": list(out.canvas_size),
-        "request_size": list(out.request_size),
-    }
-
-
 __all__ = [
     "PreparedEdit",
     "format_size",
-    "plan_geometry",
     "prepare_inpaint",
     "prepare_outpaint",
     "requested_size",

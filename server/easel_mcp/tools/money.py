@@ -15,10 +15,10 @@ from easel_mcp.catalog.models import Size as SizeTuple
 from easel_mcp.catalog.models import format_size
 from easel_mcp.catalog.validate import resolve_options
 from easel_mcp.errors import InvalidRequest
-from easel_mcp.retouch import Anchor, plan_geometry, requested_size
 from easel_mcp.schemas.estimate import CostBreakdown, CostPart, EstimateResult
 from easel_mcp.schemas.models import ModelsList
 from easel_mcp.service.call import estimate_call
+from easel_mcp.service.edits import Anchor, plan_geometry, requested_size
 from easel_mcp.tools.common import studio_of, tool_errors
 from easel_mcp.tools.params import Count, Fidelity, Model, ProviderChoice, Quality, Region, Size
 

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Literal
 
-import anyio.to_thread
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from easel_mcp.catalog.models import format_size
-from easel_mcp.catalog.validate import Options, resolve_options
+from easel_mcp.catalog.validate import resolve_options
 from easel_mcp.errors import InvalidRequest
-from easel_mcp.inputs import LoadedInput
 from easel_mcp.progress import Progress
-from easel_mcp.retouch import PreparedEdit, prepare_inpaint, prepare_outpaint, requested_size
 from easel_mcp.schemas.results import ImageResult
-from easel_mcp.service.call import new_call
-from easel_mcp.studio import Studio
+from easel_mcp.service.edits import inpaint_call, outpaint_call
 from easel_mcp.tools.common import VIEWER_META, shape_result, studio_of, tool_errors
 from easel_mcp.tools.images import WRITES
 from easel_mcp.tools.params import (
@@ -105,37 +99,6 @@ OUTPAINT_DESCRIPTION = """Extend an image beyond its borders: grow the canvas by
 area to match, and the original pixels are kept exactly. The result has the grown canvas's size."""
 
 
-async def _run(
-    studio: Studio,
-    operation: Literal["inpaint", "outpaint"],
-    prompt: str,
-    options: Options,
-    source: LoadedInput,
-    prepared: PreparedEdit,
-    name: str | None,
-    dry_run: bool,
-    progress: Progress,
-    wait: bool,
-    provider_name: str,
-) -> ImageResult:
-    call = new_call(
-        operation,
-        prompt,
-        replace(options, size=format_size(prepared.request_size)),
-        provider_name,
-        name or prompt,
-        inputs=[source],
-        sent=[prepared.image],
-        mask=prepared.mask,
-        geometry=prepared.geometry,
-        warnings=prepared.warnings,
-        input_sizes=[prepared.request_size],
-        finish=prepared.finish,
-        wire_format="png",  # lossless from the model; the final format is encoded after compositing
-    )
-    return await studio.engine.run(call, dry_run=dry_run, progress=progress, wait=wait)
-
-
 async def inpaint(
     image: Image,
     prompt: Prompt,
@@ -183,23 +146,19 @@ async def inpaint(
         )
         [source] = await studio.inputs.load([image])
         mask_data = (await studio.inputs.read_ref(mask, what="the mask"))[1] if mask is not None else None
-        prepared = await anyio.to_thread.run_sync(
-            lambda: prepare_inpaint(
-                source.image.read(),
-                model=options.model,
-                requested_size=requested_size(options.size),
-                regions=[r.model_dump() for r in regions or []],
-                mask_data=mask_data,
-                convention=mask_convention,
-                feather=feather,
-                preserve_unmasked=preserve_unmasked,
-                output_format=options.output_format,
-                output_compression=options.output_compression,
-            )
+        call = await inpaint_call(
+            prompt,
+            options,
+            provider_name,
+            name or prompt,
+            source,
+            regions=[r.model_dump() for r in regions or []],
+            mask_data=mask_data,
+            convention=mask_convention,
+            feather=feather,
+            preserve_unmasked=preserve_unmasked,
         )
-        result = await _run(
-            studio, "inpaint", prompt, options, source, prepared, name, dry_run, progress, wait, provider_name
-        )
+        result = await studio.engine.run(call, dry_run=dry_run, progress=progress, wait=wait)
     return await shape_result(result, preview=preview, settings=studio.settings)
 
 
@@ -243,24 +202,21 @@ async def outpaint(
             has_mask=True,
         )
         [source] = await studio.inputs.load([image])
-        prepared = await anyio.to_thread.run_sync(
-            lambda: prepare_outpaint(
-                source.image.read(),
-                model=options.model,
-                left=left,
-                top=top,
-                right=right,
-                bottom=bottom,
-                aspect_ratio=aspect_ratio,
-                anchor=anchor,
-                preserve_original=preserve_original,
-                output_format=options.output_format,
-                output_compression=options.output_compression,
-            )
+        call = await outpaint_call(
+            prompt,
+            options,
+            provider_name,
+            name or prompt,
+            source,
+            left=left,
+            top=top,
+            right=right,
+            bottom=bottom,
+            aspect_ratio=aspect_ratio,
+            anchor=anchor,
+            preserve_original=preserve_original,
         )
-        result = await _run(
-            studio, "outpaint", prompt, options, source, prepared, name, dry_run, progress, wait, provider_name
-        )
+        result = await studio.engine.run(call, dry_run=dry_run, progress=progress, wait=wait)
     return await shape_result(result, preview=preview, settings=studio.settings)
 
 
