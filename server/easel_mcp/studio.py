@@ -113,7 +113,7 @@ class Studio:
             self._engine = Engine(
                 providers=self.providers,
                 store=WorkspaceOutputs(self.areas.workspace),
-                index=WorkspaceIndex(self.areas.index),
+                index=WorkspaceIndex(self.areas.index, self.areas.workspace),
                 ledger=self.ledger,
                 budgets=self.budgets,
                 jobs=JobBook(LedgerArchive(self.ledger, self.areas.workspace)),

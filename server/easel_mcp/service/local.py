@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio.to_thread
@@ -135,13 +134,15 @@ class WorkspaceOutputs:
 class WorkspaceIndex:
     """The image index of the caller's workspace (SQLite): new images are noted as they are written."""
 
-    def __init__(self, index: Callable[[str | None], ImageIndex]) -> None:
+    def __init__(self, index: Callable[[str | None], ImageIndex], workspace: Callable[[str | None], Workspace]) -> None:
         self._index = index
+        self._workspace = workspace
 
     async def note_written(self, user: str | None, images: Sequence[ImageOut]) -> None:
         def note() -> None:
+            root = self._workspace(user).root  # by relative key: a result's `path` may be a store's URL
             try:
-                self._index(user).note_written([Path(i.path) for i in images])
+                self._index(user).note_written([root / i.relative_path for i in images])
             except Exception:  # the index is a cache: a failure here must not fail a paid call
                 log.exception("could not add the new images to the index")
 

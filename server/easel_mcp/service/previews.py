@@ -12,7 +12,7 @@ from easel_mcp.errors import EaselError, InvalidRequest
 from easel_mcp.sizes import format_size
 
 if TYPE_CHECKING:
-    from easel_mcp.schemas.results import ImageResult
+    from easel_mcp.schemas.results import ImageOut, ImageResult
     from easel_mcp.workspace import Workspace
 
 PreviewMode = Literal["auto", "none", "full"]
@@ -44,7 +44,7 @@ def result_previews(
     full_total = sum(i.bytes for i in result.images)
     for image in result.images:
         try:
-            data = read_regular(root, Path(image.path), limit=MAX_INPUT_BYTES, what=image.relative_path)
+            data = read_regular(root, local_copy(root, image), limit=MAX_INPUT_BYTES, what=image.relative_path)
         except (OSError, EaselError) as e:  # saved and paid for: the result stands, without this preview
             out.append((None, f"no preview of {image.relative_path}: {e}"))
             continue
@@ -64,6 +64,17 @@ def result_previews(
             continue
         out.append((Shown(p.data, p.mime_type), note))
     return out
+
+
+def local_copy(root: Path, image: ImageOut) -> Path:
+    """The local file of a result's image: its `path`, or with an object store (an s3:// path) the caller's cache."""
+    if not image.path.startswith("s3://"):
+        return Path(image.path)
+    from easel_mcp.identity import current_user
+    from easel_mcp.workspace import USERS_DIR, user_folder
+
+    user = current_user()
+    return (root if user is None else root / USERS_DIR / user_folder(user)) / image.relative_path
 
 
 def image_preview(workspace: Workspace, path: Path, what: str, max_bytes: int) -> Shown | None:
