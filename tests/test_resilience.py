@@ -18,8 +18,8 @@ import anyio
 import pytest
 from mcp import Client
 
-from easel_mcp import engine
 from easel_mcp.app import build_server
+from easel_mcp.service import jobs
 from easel_mcp.settings import Settings
 from tests.fakes.openai_images import FakeOpenAIImages, Scripted
 from tests.helpers import error_text, structured
@@ -40,13 +40,13 @@ def _images(workspace: Path) -> list[Path]:
 def test_followers_beat_at_least_every_5_s() -> None:
     # The relay interval is a design constant; the test below proves the beats come while the upstream is
     # held, without measuring wall-clock gaps (which a loaded machine would stretch).
-    assert 0 < engine.FOLLOW_BEAT_S <= 5.0
+    assert 0 < jobs.FOLLOW_BEAT_S <= 5.0
 
 
 async def test_progress_keeps_coming_while_the_upstream_is_slow(
     workspace_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine, "FOLLOW_BEAT_S", 0.05)
+    monkeypatch.setattr(jobs, "FOLLOW_BEAT_S", 0.05)
     beats: list[str] = []
     three_waits = anyio.Event()
 

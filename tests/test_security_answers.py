@@ -180,8 +180,8 @@ async def test_a_full_disk_after_the_first_image_names_the_saved_one(
 async def test_a_settle_that_fails_is_retried_and_never_left_sent(
     workspace_dir: Path, fake_openai: FakeOpenAIImages, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from easel_mcp import settling
     from easel_mcp.ledger import Ledger
+    from easel_mcp.service import settling
 
     monkeypatch.setattr(settling, "RETRY_DELAYS_S", (0.0,))
     real = Ledger.settle
@@ -206,8 +206,8 @@ async def test_a_settle_that_fails_is_retried_and_never_left_sent(
 async def test_a_settle_that_fails_once_is_written_before_the_answer(
     workspace_dir: Path, fake_openai: FakeOpenAIImages, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from easel_mcp import settling
     from easel_mcp.ledger import Ledger
+    from easel_mcp.service import settling
 
     monkeypatch.setattr(settling, "RETRY_DELAYS_S", (0.0,))
     real = Ledger.settle

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from easel_mcp.engine import Job
 from easel_mcp.errors import EaselError
+from easel_mcp.service.jobs import Job
 from easel_mcp.settings import Settings
 from easel_mcp.tasks import store as tasks_store
 from easel_mcp.tasks.store import TTL_MS, TaskStore

@@ -54,7 +54,7 @@ class EaselServer(MCPServer[Studio]):
     def ensure_tools(self) -> None:
         if not self._tools_registered:
             self._tools_registered = True
-            register_tools(self, self.studio)
+            register_tools(self)
 
     async def list_tools(self) -> list[MCPTool]:
         from easel_mcp.tool_cache import cached_listing
@@ -172,25 +172,23 @@ class EaselServer(MCPServer[Studio]):
         return path, self.studio.workspace.read_file(path, limit=MAX_INPUT_BYTES, what=image_uri(image_id))
 
 
-def register_tools(server: MCPServer[Any], studio: Studio) -> None:
-    """Every tool, bound to `studio` (which the tools use only when called)."""
+def register_tools(server: MCPServer[Any]) -> None:
+    """Every tool (they read the Studio from the lifespan state when called)."""
     from easel_mcp.tools import gallery, images, jobs, money, retouch
     from easel_mcp.tools.arguments import forbid_unknown_arguments
 
-    images.register(server, studio)
-    gallery.register(server, studio)
-    retouch.register(server, studio)
-    money.register(server, studio)
-    jobs.register(server, studio)
+    images.register(server)
+    gallery.register(server)
+    retouch.register(server)
+    money.register(server)
+    jobs.register(server)
     forbid_unknown_arguments(server)  # every tool's schema: additionalProperties false
 
 
 def tool_schemas() -> dict[str, dict[str, Any]]:
     """{tool name: input schema}, without a workspace or credentials (for the CLI and docs)."""
-    from typing import cast
-
     bare: MCPServer[Any] = MCPServer(name="easel-schemas")
-    register_tools(bare, cast(Studio, None))
+    register_tools(bare)
     return {t.name: t.input_schema for t in anyio.run(bare.list_tools)}
 
 
@@ -213,12 +211,12 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
     from easel_mcp.tools.apps import build_apps
 
     oauth = OAuthConfig.from_settings(settings)
-    apps = build_apps(studio)
+    apps = build_apps()
     server = EaselServer(
         studio,
         auth=oauth.auth_settings() if oauth else None,
         token_verifier=JwtVerifier(oauth) if oauth else None,
-        extensions=[apps, build_tasks(studio)],
+        extensions=[apps, build_tasks(settings)],
         middleware=[AdvertiseExtensions({apps.identifier: apps.settings()})],
         name="easel",
         title="Easel image studio",

@@ -1,4 +1,5 @@
-"""Writing a call's images and sidecars, and reading them back (for jobs found after a restart).
+"""Writing a call's images and sidecars into a workspace folder (the default image store,
+`service.local.WorkspaceOutputs`), and reading them back (for jobs found after a restart).
 
 Synchronous file work: call it from a worker thread.
 """
@@ -24,12 +25,12 @@ from easel_mcp.uris import image_uri
 from easel_mcp.workspace import Workspace
 
 if TYPE_CHECKING:
-    from easel_mcp.studio import CallRecord
+    from easel_mcp.service.call import Call
 
 
 def write_outputs(
     workspace: Workspace,
-    record: CallRecord,
+    record: Call,
     result: ProviderResult,
     images: list[bytes],
     elapsed: float,
@@ -96,30 +97,8 @@ def write_outputs(
     return outcome
 
 
-def usable_images(images: list[bytes]) -> tuple[list[bytes], list[str]]:
-    """The answer's images whose every pixel decodes (an accepted format, within the limits), and a
-    note for each one that does not. Raises the first image's ImagingError when none does."""
-    from easel_mcp.imaging.errors import ImagingError
-    from easel_mcp.imaging.io import decode_check
-
-    good: list[bytes] = []
-    notes: list[str] = []
-    first: ImagingError | None = None
-    for number, data in enumerate(images, start=1):
-        try:
-            decode_check(data, what=f"image {number} of the model's answer")
-        except ImagingError as e:
-            first = first or e
-            notes.append(f"{e} It was not saved (the call was billed for it).")
-            continue
-        good.append(data)
-    if not good and first is not None:
-        raise first
-    return good, notes
-
-
 def sidecar(
-    workspace: Workspace, record: CallRecord, outcome: ImageResult, image: ImageOut, index: int, now: datetime
+    workspace: Workspace, record: Call, outcome: ImageResult, image: ImageOut, index: int, now: datetime
 ) -> Sidecar:
     """The sidecar of one image of a call; the call's per-operation facts (`record.extra`: mask, job_id) too."""
     o = record.options

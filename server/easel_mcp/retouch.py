@@ -189,4 +189,11 @@ def requested_size(size: str | None) -> Size | None:
     return parse_size(size) if size and size.lower() != "auto" else None
 
 
-__all__ = ["PreparedEdit", "format_size", "prepare_inpaint", "prepare_outpaint", "requested_size", "size_rule"]
+__all__ = [
+    "PreparedEdit",
+    "format_size",
+    "prepare_inpaint",
+    "prepare_outpaint",
+    "requested_size",
+    "size_rule",
+]

@@ -19,14 +19,14 @@ from mcp.shared.inbound import MCP_NAME_HEADER, decode_header_value
 from mcp_types import HEADER_MISMATCH, INVALID_PARAMS, CallToolRequestParams, CallToolResult
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from easel_mcp.studio import Studio
+from easel_mcp.settings import Settings
 from easel_mcp.tasks.shared import recall, remember
 from easel_mcp.tasks.store import TaskRecord, TaskStore
 from easel_mcp.tasks.wire import CreateTaskResult, EmptyResult, GetTaskResult, TaskParams, UpdateTaskParams
-from easel_mcp.tools.common import PreviewMode
+from easel_mcp.tools.common import PreviewMode, studio_of
 
 if TYPE_CHECKING:
-    from easel_mcp.engine import Job  # the engine is built on the first call, not at start-up
+    from easel_mcp.service.jobs import Job  # the engine is built on the first call, not at start-up
 
 EXTENSION_ID = "io.modelcontextprotocol/tasks"
 # The tools whose calls run as engine jobs (the others answer at once).
@@ -37,9 +37,8 @@ _VERSIONS = frozenset(MODERN_PROTOCOL_VERSIONS)
 class EaselTasks(Extension):
     identifier = EXTENSION_ID
 
-    def __init__(self, studio: Studio) -> None:
-        self.studio = studio
-        self.store = TaskStore(studio.settings)
+    def __init__(self, settings: Settings) -> None:
+        self.store = TaskStore(settings)
 
     def methods(self) -> Sequence[MethodBinding]:
         return [
@@ -57,22 +56,22 @@ class EaselTasks(Extension):
         # The interceptor's params are the ones the tool is called with: start the job, don't wait.
         params.arguments = {**arguments, "wait": False}
         result = await call_next(ctx)
-        job = self._running_job(result)
+        job = self._running_job(ctx, result)
         if job is None:
             return result
         preview = arguments.get("preview", "auto")
         record = self.store.create(params.name, job, preview if preview in get_args(PreviewMode) else "auto")
-        await remember(self.studio, record)
+        await remember(studio_of(ctx), record)
         return CreateTaskResult(**record.fields())
 
-    def _running_job(self, result: HandlerResult) -> Job | None:
+    def _running_job(self, ctx: ServerRequestContext[Any, Any], result: HandlerResult) -> Job | None:
         """The engine job of a tool result that says the call is running."""
         if not isinstance(result, CallToolResult) or result.is_error:
             return None
         data = result.structured_content or {}
         if data.get("status") != "running" or not isinstance(data.get("job_id"), str):
             return None
-        return self.studio.engine.jobs.get(data["job_id"])
+        return studio_of(ctx).engine.jobs.get(data["job_id"])
 
     async def _record(self, ctx: ServerRequestContext[Any, Any], task_id: str) -> TaskRecord:
         require_client_extension(ctx, EXTENSION_ID)
@@ -80,7 +79,7 @@ class EaselTasks(Extension):
         name = headers.get(MCP_NAME_HEADER) if headers is not None else None
         if name is not None and decode_header_value(name) != task_id:
             raise MCPError(HEADER_MISMATCH, f"{MCP_NAME_HEADER} header does not match the request's taskId")
-        record = self.store.get(task_id) or await recall(self.studio, task_id)  # this replica's, or a shared one
+        record = self.store.get(task_id) or await recall(studio_of(ctx), task_id)  # this replica's, or a shared one
         if record is None:
             raise MCPError(
                 INVALID_PARAMS,
@@ -96,13 +95,14 @@ class EaselTasks(Extension):
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> EmptyResult:
         """Cancel the job; a task already finished keeps its result (cancellation is cooperative)."""
         record = await self._record(ctx, params.task_id)
-        from easel_mcp.engine import Job
+        from easel_mcp.service.jobs import Job
 
         if not record.job.done.is_set():
+            studio = studio_of(ctx)
             if isinstance(record.job, Job):
-                self.studio.engine.cancel(record.job)
+                studio.engine.cancel(record.job)
             else:  # a job another replica runs: ask it
-                await self.studio.cancel_elsewhere(record.job.id, wait_s=0)
+                await studio.cancel_elsewhere(record.job.id, wait_s=0)
         return EmptyResult()
 
     async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateTaskParams) -> EmptyResult:
@@ -119,6 +119,7 @@ def _declared(ctx: ServerRequestContext[Any, Any]) -> bool:
     return bool(capabilities and capabilities.extensions and EXTENSION_ID in capabilities.extensions)
 
 
-def build_tasks(studio: Studio) -> EaselTasks:
-    """The Tasks extension for `build_server(extensions=[...])`."""
-    return EaselTasks(studio)
+def build_tasks(settings: Settings) -> EaselTasks:
+    """The Tasks extension for `build_server(extensions=[...])`; its handlers read the Studio from the
+    server's lifespan state."""
+    return EaselTasks(settings)

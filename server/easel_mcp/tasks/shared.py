@@ -44,9 +44,7 @@ class JobSnapshot:
 
 def _ledger(studio: Studio) -> Any | None:
     """The shared ledger, or None when the ledger is this workspace's own (SQLite)."""
-    from easel_mcp.storage.postgres_replicas import ReplicaCoordination
-
-    return studio.ledger if isinstance(studio.ledger, ReplicaCoordination) else None
+    return studio.shared_ledger
 
 
 async def remember(studio: Studio, record: TaskRecord) -> None:
@@ -67,7 +65,7 @@ async def recall(studio: Studio, task_id: str) -> TaskRecord | None:
     row = await anyio.to_thread.run_sync(ledger.find_task, task_id, TTL_MS / 1000)
     if row is None or row["user_id"] != current_user():
         return None
-    view = await anyio.to_thread.run_sync(studio.find_job, row["job_id"])
+    view = await studio.find_job(row["job_id"])
     if view is None:
         return None
     snapshot: Any = JobSnapshot.of(view)

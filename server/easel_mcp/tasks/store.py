@@ -21,7 +21,7 @@ from easel_mcp.times import wire_time
 from easel_mcp.tools.common import PreviewMode, shape_result
 
 if TYPE_CHECKING:
-    from easel_mcp.engine import Job  # imported when a task is made, not at start-up
+    from easel_mcp.service.jobs import Job  # imported when a task is made, not at start-up
 
 log = logging.getLogger("easel_mcp")
 

@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import secrets
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import anyio.to_thread
 from mcp.server.apps import Apps
+from mcp.server.mcpserver import Context
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from easel_mcp.errors import InvalidRequest
-from easel_mcp.sizes import format_size
 from easel_mcp.ui import VIEWER_URI, load_app_html
-
-if TYPE_CHECKING:
-    from easel_mcp.studio import Studio
 
 MAX_MASK_BYTES = 8 * 1024 * 1024
 
@@ -30,7 +26,30 @@ class SavedMask(BaseModel):
     height: int
 
 
-def build_apps(studio: Studio) -> Apps:
+async def save_mask(
+    image: Annotated[str, Field(description="The id of the image the mask belongs to.")],
+    mask_png_base64: Annotated[
+        str, Field(description="The mask: a base64 PNG, white = repaint, black = keep, exactly the image's size.")
+    ],
+    ctx: Context,
+) -> SavedMask:
+    from easel_mcp.service.previews import save_mask as save
+    from easel_mcp.tools.common import studio_of, tool_errors
+
+    with tool_errors():
+        if len(mask_png_base64) > MAX_MASK_BYTES * 4 // 3:
+            raise InvalidRequest("the mask is too large (over 8 MB)", field="mask_png_base64")
+        try:
+            data = base64.b64decode(mask_png_base64, validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise InvalidRequest("mask_png_base64 is not valid base64", field="mask_png_base64") from e
+        workspace = studio_of(ctx).workspace
+        path, width, height = await anyio.to_thread.run_sync(save, workspace, image, data)
+        return SavedMask(path=path, width=width, height=height)
+
+
+def build_apps() -> Apps:
+    """The Apps extension: the viewer's HTML resource and the app-only `save_mask` tool."""
     apps = Apps()
     apps.add_html_resource(
         VIEWER_URI,
@@ -39,8 +58,7 @@ def build_apps(studio: Studio) -> Apps:
         description="The images of a result, with edit, outpaint and a mask painter (inpaint).",
         prefers_border=True,
     )
-
-    @apps.tool(
+    apps.tool(
         resource_uri=VIEWER_URI,
         visibility=["app"],
         name="save_mask",
@@ -49,42 +67,5 @@ def build_apps(studio: Studio) -> Apps:
             title="Save mask", read_only_hint=False, destructive_hint=False, open_world_hint=False
         ),
         description="Save a mask painted in the viewer's mask painter into the workspace (app only).",
-    )
-    async def save_mask(
-        image: Annotated[str, Field(description="The id of the image the mask belongs to.")],
-        mask_png_base64: Annotated[
-            str, Field(description="The mask: a base64 PNG, white = repaint, black = keep, exactly the image's size.")
-        ],
-    ) -> SavedMask:
-        from easel_mcp.tools.common import tool_errors
-
-        with tool_errors():
-            if len(mask_png_base64) > MAX_MASK_BYTES * 4 // 3:
-                raise InvalidRequest("the mask is too large (over 8 MB)", field="mask_png_base64")
-            try:
-                data = base64.b64decode(mask_png_base64, validate=True)
-            except (binascii.Error, ValueError) as e:
-                raise InvalidRequest("mask_png_base64 is not valid base64", field="mask_png_base64") from e
-            source = await anyio.to_thread.run_sync(studio.workspace.find_image, image.strip().lower())
-
-            def save() -> SavedMask:
-                from easel_mcp.imaging.io import MAX_INPUT_BYTES, open_header, probe
-
-                info = probe(data, what="the mask")
-                image_data = studio.workspace.read_file(source, limit=MAX_INPUT_BYTES)
-                header, _ = open_header(image_data, what="the image")
-                if info.format != "png":
-                    raise InvalidRequest("the mask must be a PNG", field="mask_png_base64")
-                if (info.width, info.height) != header.size:
-                    raise InvalidRequest(
-                        f"the mask is {format_size((info.width, info.height))} but the image is "
-                        f"{format_size(header.size)}: paint it at the image's size",
-                        field="mask_png_base64",
-                    )
-                name = f"mask-for-{image}-{secrets.token_hex(4)}.png"
-                target = studio.workspace.write_file(("masks", name), data)  # a real folder: never via a link
-                return SavedMask(path=studio.workspace.relative(target), width=info.width, height=info.height)
-
-            return await anyio.to_thread.run_sync(save)
-
+    )(save_mask)
     return apps

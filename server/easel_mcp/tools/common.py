@@ -1,32 +1,52 @@
-"""What every image tool shares: the one place errors become ToolErrors, and result shaping."""
+"""What every tool shares: the server's state from the request, the one place errors become ToolErrors,
+and result shaping."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import anyio.to_thread
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 
 from easel_mcp.errors import EaselError
 from easel_mcp.imaging.formats import mime_type
-from easel_mcp.schemas.results import ImageOut, ImageResult
+from easel_mcp.schemas.results import ImageResult
+from easel_mcp.service.previews import PreviewMode, result_previews
 from easel_mcp.settings import Settings
+from easel_mcp.studio import Studio
 from easel_mcp.ui import VIEWER_URI
 from easel_mcp.workspace import Workspace
 
 log = logging.getLogger("easel_mcp")
 
-PreviewMode = Literal["auto", "none", "full"]
+__all__ = ["VIEWER_META", "PreviewMode", "shape_result", "studio_of", "tool_errors"]
 # MCP Apps: hosts that support them render the result viewer beside these tools' results;
 # other hosts ignore the key and get exactly the same result.
 VIEWER_META: dict[str, Any] = {"ui": {"resourceUri": VIEWER_URI}}
-FULL_PREVIEW_LIMIT = 1024 * 1024  # Claude Desktop refuses results over 1 MiB
+
+
+def studio_of(ctx: Context | ServerRequestContext[Any, Any]) -> Studio:
+    """The server's state: what its lifespan yielded (a request; an extension's handler), else the
+    server's own (a direct `call_tool` without a session, as the CLI makes)."""
+    state: object
+    if not isinstance(ctx, Context):
+        state = ctx.lifespan_context
+    else:
+        try:
+            state = ctx.request_context.lifespan_context
+        except ValueError:  # no request: the CLI's direct call
+            state = getattr(ctx.mcp_server, "studio", None)
+    if not isinstance(state, Studio):
+        raise RuntimeError("the Easel tools run on build_server()'s server, whose lifespan yields the Studio")
+    return state
 
 
 @contextlib.contextmanager
@@ -46,7 +66,7 @@ async def shape_result(result: ImageResult, *, preview: PreviewMode, settings: S
     structured = result.model_dump(mode="json")
     blocks: list[ContentBlock] = [TextContent(text=json.dumps(structured, separators=(",", ":")))]
     previews = await anyio.to_thread.run_sync(
-        _previews,
+        result_previews,
         result,
         preview,
         settings.preview_budget_bytes,
@@ -64,62 +84,10 @@ async def shape_result(result: ImageResult, *, preview: PreviewMode, settings: S
             )
         )
         if block is not None:
-            blocks.append(block)
+            blocks.append(ImageContent(data=base64.b64encode(block.data).decode(), mime_type=block.mime_type))
         if note:
             result.warnings.append(note)
     if any(note for _, note in previews):
         structured = result.model_dump(mode="json")
         blocks[0] = TextContent(text=json.dumps(structured, separators=(",", ":")))
     return CallToolResult(content=blocks, structured_content=structured)
-
-
-def _local_copy(root: Path, image: ImageOut) -> Path:
-    """The local file of a result's image: its `path`, or with an object store (an s3:// path) the caller's cache."""
-    if not image.path.startswith("s3://"):
-        return Path(image.path)
-    from easel_mcp.identity import current_user
-    from easel_mcp.workspace import USERS_DIR, user_folder
-
-    user = current_user()
-    return (root if user is None else root / USERS_DIR / user_folder(user)) / image.relative_path
-
-
-def _previews(
-    result: ImageResult, mode: PreviewMode, budget_bytes: int, per_image_cap: int, root: Path
-) -> list[tuple[ImageContent | None, str | None]]:
-    import base64
-
-    from easel_mcp.imaging.errors import ImagingError
-    from easel_mcp.imaging.io import MAX_INPUT_BYTES
-    from easel_mcp.imaging.preview import make_preview, preview_budget_split
-    from easel_mcp.workspace_files import read_regular
-
-    if mode == "none" or not result.images:
-        return [(None, None) for _ in result.images]
-    out: list[tuple[ImageContent | None, str | None]] = []
-    per_image = min(per_image_cap, preview_budget_split(budget_bytes, len(result.images)))
-    full_total = sum(i.bytes for i in result.images)
-    for image in result.images:
-        try:
-            data = read_regular(root, _local_copy(root, image), limit=MAX_INPUT_BYTES, what=image.relative_path)
-        except (OSError, EaselError) as e:  # saved and paid for: the result stands, without this preview
-            out.append((None, f"no preview of {image.relative_path}: {e}"))
-            continue
-        note = None
-        if mode == "full":
-            if full_total * 4 // 3 <= FULL_PREVIEW_LIMIT:
-                out.append(
-                    (ImageContent(data=base64.b64encode(data).decode(), mime_type=mime_type(image.format)), None)
-                )
-                continue
-            note = (
-                f"preview=full: {image.relative_path} is too large to send inline within 1 MiB; a downscaled "
-                "preview was sent instead (open the file or read the resource for the original)"
-            )
-        try:
-            p = make_preview(data, per_image, fmt="auto")
-        except ImagingError as e:
-            out.append((None, f"no preview of {image.relative_path}: {e}"))
-            continue
-        out.append((ImageContent(data=base64.b64encode(p.data).decode(), mime_type=p.mime_type), note))
-    return out

@@ -1,4 +1,4 @@
-"""generate_image and edit_image: validate, call the studio, shape the result."""
+"""generate_image and edit_image: validate, build the Call, run it through the service, shape the result."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from mcp_types import CallToolResult, ToolAnnotations
 
 from easel_mcp.catalog.validate import resolve_options
 from easel_mcp.progress import Progress
-from easel_mcp.providers.base import EditRequest, GenerateRequest
 from easel_mcp.schemas.results import ImageResult
-from easel_mcp.studio import CallRecord, Studio
-from easel_mcp.tools.common import VIEWER_META, shape_result, tool_errors
+from easel_mcp.service.call import new_call
+from easel_mcp.tools.common import VIEWER_META, shape_result, studio_of, tool_errors
 from easel_mcp.tools.params import (
     Background,
     Compression,
@@ -51,131 +50,103 @@ inputs are never changed."""
 WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 
 
-def register(server: MCPServer, studio: Studio) -> None:
-    """Add generate_image and edit_image to `server`, bound to `studio`."""
+async def generate_image(
+    prompt: Prompt,
+    ctx: Context,
+    model: Model = None,
+    provider: ProviderChoice = None,
+    size: Size = "auto",
+    quality: Quality = "auto",
+    n: Count = 1,
+    background: Background = "auto",
+    output_format: OutputFormat = "png",
+    output_compression: Compression = None,
+    moderation: Moderation = None,
+    name: Name = None,
+    preview: Preview = "auto",
+    partial_images: PartialImages = 0,
+    dry_run: DryRun = False,
+    wait: Wait = True,
+) -> Annotated[CallToolResult, ImageResult]:
+    studio = studio_of(ctx)
+    progress = Progress(ctx)
+    await progress.report("queued")
+    with tool_errors():
+        provider_name, model_name = studio.pick(provider, model)
+        options = resolve_options(
+            "generate",
+            model=model_name,
+            provider=provider_name,
+            prompt=prompt,
+            size=size,
+            quality=quality,
+            n=n,
+            background=None if background == "auto" else background,
+            output_format=output_format,
+            output_compression=output_compression,
+            moderation=moderation,
+            partial_images=partial_images,
+        )
+        call = new_call("generate", prompt, options, provider_name, name or prompt)
+        result = await studio.engine.run(call, dry_run=dry_run, progress=progress, wait=wait)
+    return await shape_result(result, preview=preview, settings=studio.settings)
 
-    async def generate_image(
-        prompt: Prompt,
-        ctx: Context,
-        model: Model = None,
-        provider: ProviderChoice = None,
-        size: Size = "auto",
-        quality: Quality = "auto",
-        n: Count = 1,
-        background: Background = "auto",
-        output_format: OutputFormat = "png",
-        output_compression: Compression = None,
-        moderation: Moderation = None,
-        name: Name = None,
-        preview: Preview = "auto",
-        partial_images: PartialImages = 0,
-        dry_run: DryRun = False,
-        wait: Wait = True,
-    ) -> Annotated[CallToolResult, ImageResult]:
-        progress = Progress(ctx)
-        await progress.report("queued")
-        with tool_errors():
-            provider_name, model_name = studio.pick(provider, model)
-            options = resolve_options(
-                "generate",
-                model=model_name,
-                provider=provider_name,
-                prompt=prompt,
-                size=size,
-                quality=quality,
-                n=n,
-                background=None if background == "auto" else background,
-                output_format=output_format,
-                output_compression=output_compression,
-                moderation=moderation,
-                partial_images=partial_images,
-            )
-            record = CallRecord("generate", prompt, options, provider_name, name or prompt)
-            request = GenerateRequest(
-                model=options.model,
-                prompt=prompt,
-                size=options.size,
-                quality=options.quality,
-                n=options.n,
-                background=options.background,
-                output_format=options.output_format,
-                output_compression=options.output_compression,
-                moderation=options.moderation,
-                partial_images=options.partial_images,
-            )
-            result = await studio.execute(record, request, dry_run=dry_run, progress=progress, wait=wait)
-        return await shape_result(result, preview=preview, settings=studio.settings)
 
-    async def edit_image(
-        prompt: Prompt,
-        images: Images,
-        ctx: Context,
-        mask: MaskRef = None,
-        input_fidelity: Fidelity = None,
-        model: Model = None,
-        provider: ProviderChoice = None,
-        size: Size = "auto",
-        quality: Quality = "auto",
-        n: Count = 1,
-        background: Background = "auto",
-        output_format: OutputFormat = "png",
-        output_compression: Compression = None,
-        name: Name = None,
-        preview: Preview = "auto",
-        partial_images: PartialImages = 0,
-        dry_run: DryRun = False,
-        wait: Wait = True,
-    ) -> Annotated[CallToolResult, ImageResult]:
-        progress = Progress(ctx)
-        await progress.report("queued")
-        with tool_errors():
-            provider_name, model_name = studio.pick(provider, model)
-            options = resolve_options(
-                "edit",
-                model=model_name,
-                provider=provider_name,
-                prompt=prompt,
-                size=size,
-                quality=quality,
-                n=n,
-                background=None if background == "auto" else background,
-                output_format=output_format,
-                output_compression=output_compression,
-                input_fidelity=input_fidelity,
-                image_count=len(images),
-                has_mask=mask is not None,
-                partial_images=partial_images,
-            )
-            inputs = await studio.load_inputs(images)
-            mask_png: bytes | None = None
-            extra: dict[str, object] = {}
-            if mask is not None:
-                mask_png, extra = await studio.prepare_mask(mask, inputs[0])
-            record = CallRecord("edit", prompt, options, provider_name, name or prompt, inputs, extra)
-            request = EditRequest(
-                model=options.model,
-                prompt=prompt,
-                images=tuple(i.image for i in inputs),
-                size=options.size,
-                quality=options.quality,
-                n=options.n,
-                mask=mask_png,
-                input_fidelity=options.input_fidelity,
-                background=options.background,
-                output_format=options.output_format,
-                output_compression=options.output_compression,
-                partial_images=options.partial_images,
-            )
-            result = await studio.execute(
-                record,
-                request,
-                input_sizes=[(i.width, i.height) for i in inputs],
-                dry_run=dry_run,
-                progress=progress,
-                wait=wait,
-            )
-        return await shape_result(result, preview=preview, settings=studio.settings)
+async def edit_image(
+    prompt: Prompt,
+    images: Images,
+    ctx: Context,
+    mask: MaskRef = None,
+    input_fidelity: Fidelity = None,
+    model: Model = None,
+    provider: ProviderChoice = None,
+    size: Size = "auto",
+    quality: Quality = "auto",
+    n: Count = 1,
+    background: Background = "auto",
+    output_format: OutputFormat = "png",
+    output_compression: Compression = None,
+    name: Name = None,
+    preview: Preview = "auto",
+    partial_images: PartialImages = 0,
+    dry_run: DryRun = False,
+    wait: Wait = True,
+) -> Annotated[CallToolResult, ImageResult]:
+    studio = studio_of(ctx)
+    progress = Progress(ctx)
+    await progress.report("queued")
+    with tool_errors():
+        provider_name, model_name = studio.pick(provider, model)
+        options = resolve_options(
+            "edit",
+            model=model_name,
+            provider=provider_name,
+            prompt=prompt,
+            size=size,
+            quality=quality,
+            n=n,
+            background=None if background == "auto" else background,
+            output_format=output_format,
+            output_compression=output_compression,
+            input_fidelity=input_fidelity,
+            image_count=len(images),
+            has_mask=mask is not None,
+            partial_images=partial_images,
+        )
+        inputs = await studio.inputs.load(images)
+        mask_png: bytes | None = None
+        extra: dict[str, object] = {}
+        if mask is not None:
+            mask_png, extra = await studio.inputs.prepare_mask(mask, inputs[0])
+        call = new_call(
+            "edit", prompt, options, provider_name, name or prompt, inputs=inputs, mask=mask_png, mask_facts=extra
+        )
+        result = await studio.engine.run(call, dry_run=dry_run, progress=progress, wait=wait)
+    return await shape_result(result, preview=preview, settings=studio.settings)
 
+
+def register(server: MCPServer) -> None:
+    """Add generate_image and edit_image to `server`."""
     server.add_tool(
         generate_image,
         meta=VIEWER_META,

@@ -10,12 +10,10 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from easel_mcp.engine import Job
 from easel_mcp.errors import InvalidRequest
 from easel_mcp.progress import Progress
 from easel_mcp.schemas.jobs import JobView
-from easel_mcp.studio import Studio
-from easel_mcp.tools.common import VIEWER_META, shape_result, tool_errors
+from easel_mcp.tools.common import VIEWER_META, shape_result, studio_of, tool_errors
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -24,59 +22,48 @@ JobId = Annotated[str, Field(description="The job_id returned by an image tool."
 WaitS = Annotated[float, Field(ge=0, le=50, description="Seconds to wait for the job to finish before answering.")]
 
 
-def _view(job: Job) -> JobView:
-    return JobView(
-        job_id=job.id,
-        status=job.status,
-        stage=job.stage,
-        elapsed_s=round(job.elapsed_s, 1),
-        tool=job.tool,
-        model=job.model,
-        provider=job.provider,
-        estimated_cost_usd=job.estimated_usd,
-        result=job.result,
-        error=str(job.error) if job.error else None,
+async def get_job(job_id: JobId, ctx: Context, wait_s: WaitS = 20.0) -> Annotated[CallToolResult, JobView]:
+    studio = studio_of(ctx)
+    job = studio.job(job_id)
+    if job is not None:
+        await job.follow(Progress(ctx), wait_s)
+        view = job.view()
+    else:
+        with tool_errors():
+            found = await studio.find_job(job_id)
+            if found is None:
+                raise InvalidRequest(
+                    f"no job {job_id!r} is known to this server or recorded in its ledger", field="job_id"
+                )
+        view = found
+    if view.result is None:
+        return CallToolResult(
+            content=[TextContent(text=view.model_dump_json())], structured_content=view.model_dump(mode="json")
+        )
+    shaped = await shape_result(view.result, preview="auto", settings=studio.settings)
+    structured = view.model_dump(mode="json")
+    return CallToolResult(
+        content=[TextContent(text=view.model_dump_json()), *shaped.content[1:]], structured_content=structured
     )
 
 
-def register(server: MCPServer, studio: Studio) -> None:
-    async def get_job(job_id: JobId, ctx: Context, wait_s: WaitS = 20.0) -> Annotated[CallToolResult, JobView]:
-        job = studio.job(job_id)
-        if job is not None:
-            await job.follow(Progress(ctx), wait_s)
-            view = _view(job)
-        else:
-            with tool_errors():
-                found = await anyio.to_thread.run_sync(studio.find_job, job_id)
-                if found is None:
-                    raise InvalidRequest(
-                        f"no job {job_id!r} is known to this server or recorded in its ledger", field="job_id"
-                    )
-            view = found
-        if view.result is None:
-            return CallToolResult(
-                content=[TextContent(text=view.model_dump_json())], structured_content=view.model_dump(mode="json")
-            )
-        shaped = await shape_result(view.result, preview="auto", settings=studio.settings)
-        structured = view.model_dump(mode="json")
-        return CallToolResult(
-            content=[TextContent(text=view.model_dump_json()), *shaped.content[1:]], structured_content=structured
-        )
+async def cancel_job(job_id: JobId, ctx: Context) -> JobView:
+    studio = studio_of(ctx)
+    job = studio.job(job_id)
+    if job is None:
+        with tool_errors():
+            view = await studio.cancel_elsewhere(job_id)
+            if view is None:
+                raise InvalidRequest(f"no running job {job_id!r}", field="job_id")
+        return view
+    if not job.done.is_set():
+        studio.engine.cancel(job)
+        with anyio.move_on_after(10):
+            await job.done.wait()
+    return job.view()
 
-    async def cancel_job(job_id: JobId) -> JobView:
-        job = studio.job(job_id)
-        if job is None:
-            with tool_errors():
-                view = await studio.cancel_elsewhere(job_id)
-                if view is None:
-                    raise InvalidRequest(f"no running job {job_id!r}", field="job_id")
-            return view
-        if not job.done.is_set():
-            studio.engine.cancel(job)
-            with anyio.move_on_after(10):
-                await job.done.wait()
-        return _view(job)
 
+def register(server: MCPServer) -> None:
     server.add_tool(
         get_job,
         meta=VIEWER_META,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import anyio.to_thread
+from mcp.server.mcpserver import Context
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
@@ -13,11 +15,11 @@ from easel_mcp.catalog.models import Size as SizeTuple
 from easel_mcp.catalog.models import format_size
 from easel_mcp.catalog.validate import resolve_options
 from easel_mcp.errors import InvalidRequest
-from easel_mcp.retouch import Anchor, requested_size, size_rule
 from easel_mcp.schemas.estimate import CostBreakdown, CostPart, EstimateResult
 from easel_mcp.schemas.models import ModelsList
-from easel_mcp.studio import CallRecord, Studio
-from easel_mcp.tools.common import tool_errors
+from easel_mcp.service.call import estimate_call
+from easel_mcp.service.edits import Anchor, plan_geometry, requested_size
+from easel_mcp.tools.common import studio_of, tool_errors
 from easel_mcp.tools.params import Count, Fidelity, Model, ProviderChoice, Quality, Region, Size
 
 if TYPE_CHECKING:
@@ -43,95 +45,99 @@ Example: "4 landscape images at high quality" is operation=generate, size=landsc
 quality=high, n=4."""
 
 
-def register(server: MCPServer, studio: Studio) -> None:
-    async def estimate_cost(
-        operation: Operation,
-        model: Model = None,
-        provider: ProviderChoice = None,
-        size: Size = "auto",
-        quality: Quality = "auto",
-        n: Count = 1,
-        prompt: OptionalPrompt = "",
-        images: OptionalImages = None,
-        regions: Annotated[list[Region] | None, Field(description="inpaint: the boxes to repaint.")] = None,
-        mask: Annotated[str | None, Field(description="inpaint: a mask image instead of regions.")] = None,
-        left: Side = 0,
-        right: Side = 0,
-        top: Side = 0,
-        bottom: Side = 0,
-        aspect_ratio: Annotated[str | None, Field(description="outpaint: target aspect ratio, e.g. 16:9.")] = None,
-        anchor: Annotated[Anchor, Field(description="outpaint: where the original sits.")] = "center",
-        input_fidelity: Fidelity = None,
-        partial_images: PartialImages = 0,
-    ) -> EstimateResult:
-        with tool_errors():
-            refs = images or []
-            if operation != "generate" and not refs:
-                raise InvalidRequest(f"{operation} needs the input images: pass images=[...]", field="images")
-            provider_name, model_name = studio.pick(provider, model)
-            options = resolve_options(
-                "generate" if operation == "generate" else "edit",
-                model=model_name,
-                provider=provider_name,
-                prompt=prompt or "(prompt)",
-                size=size,
-                quality=quality,
-                n=n,
-                input_fidelity=input_fidelity,
-                image_count=max(1, len(refs)),
-            )
-            inputs = await studio.load_inputs(refs) if refs else []
-            sizes: list[SizeTuple] = [(i.width, i.height) for i in inputs]
-            geometry = None
-            if operation in ("inpaint", "outpaint"):
-                request, geometry = await anyio.to_thread.run_sync(
-                    lambda: _geometry(
-                        operation,
-                        sizes[0],
-                        options.model,
-                        requested_size(options.size),
-                        left,
-                        top,
-                        right,
-                        bottom,
-                        aspect_ratio,
-                        anchor,
-                    )
+async def estimate_cost(
+    operation: Operation,
+    ctx: Context,
+    model: Model = None,
+    provider: ProviderChoice = None,
+    size: Size = "auto",
+    quality: Quality = "auto",
+    n: Count = 1,
+    prompt: OptionalPrompt = "",
+    images: OptionalImages = None,
+    regions: Annotated[list[Region] | None, Field(description="inpaint: the boxes to repaint.")] = None,
+    mask: Annotated[str | None, Field(description="inpaint: a mask image instead of regions.")] = None,
+    left: Side = 0,
+    right: Side = 0,
+    top: Side = 0,
+    bottom: Side = 0,
+    aspect_ratio: Annotated[str | None, Field(description="outpaint: target aspect ratio, e.g. 16:9.")] = None,
+    anchor: Annotated[Anchor, Field(description="outpaint: where the original sits.")] = "center",
+    input_fidelity: Fidelity = None,
+    partial_images: PartialImages = 0,
+) -> EstimateResult:
+    studio = studio_of(ctx)
+    with tool_errors():
+        refs = images or []
+        if operation != "generate" and not refs:
+            raise InvalidRequest(f"{operation} needs the input images: pass images=[...]", field="images")
+        provider_name, model_name = studio.pick(provider, model)
+        options = resolve_options(
+            "generate" if operation == "generate" else "edit",
+            model=model_name,
+            provider=provider_name,
+            prompt=prompt or "(prompt)",
+            size=size,
+            quality=quality,
+            n=n,
+            input_fidelity=input_fidelity,
+            image_count=max(1, len(refs)),
+        )
+        inputs = await studio.inputs.load(refs) if refs else []
+        sizes: list[SizeTuple] = [(i.width, i.height) for i in inputs]
+        geometry = None
+        if operation in ("inpaint", "outpaint"):
+            request, geometry = await anyio.to_thread.run_sync(
+                lambda: plan_geometry(
+                    operation,
+                    sizes[0],
+                    options.model,
+                    requested_size(options.size),
+                    left,
+                    top,
+                    right,
+                    bottom,
+                    aspect_ratio,
+                    anchor,
                 )
-                options.size = format_size(request)
-                sizes = [request]
-            record = CallRecord(operation, prompt, options, provider_name, "estimate", geometry=geometry)
-            est = studio.estimate(record, input_sizes=sizes, partial_images=partial_images)
-            left_usd = await studio.budget_left()
-        return EstimateResult(
-            operation=operation,
-            model=est.model,
-            size=options.size,
-            quality=options.quality,
-            n=options.n,
-            total_usd=est.total_usd,
-            min_usd=est.min_usd,
-            max_usd=est.max_usd,
-            per_image_usd=est.per_image_usd,
-            breakdown=CostBreakdown(
-                text_input=CostPart(tokens=est.text_input.tokens, usd=est.text_input.usd),
-                image_input=CostPart(tokens=est.image_input.tokens, usd=est.image_input.usd),
-                image_output=CostPart(tokens=est.image_output.tokens, usd=est.image_output.usd),
-            ),
-            price_source=est.source,
-            price_as_of=est.as_of,
-            notes=est.notes,
-            budget_left_usd=left_usd,
-            geometry=geometry,
-            warnings=options.warnings,
-        )
+            )
+            options = replace(options, size=format_size(request))
+            sizes = [request]
+        est = estimate_call(options, prompt, sizes, partial_images)
+        left_usd = await studio.budget_left()
+    return EstimateResult(
+        operation=operation,
+        model=est.model,
+        size=options.size,
+        quality=options.quality,
+        n=options.n,
+        total_usd=est.total_usd,
+        min_usd=est.min_usd,
+        max_usd=est.max_usd,
+        per_image_usd=est.per_image_usd,
+        breakdown=CostBreakdown(
+            text_input=CostPart(tokens=est.text_input.tokens, usd=est.text_input.usd),
+            image_input=CostPart(tokens=est.image_input.tokens, usd=est.image_input.usd),
+            image_output=CostPart(tokens=est.image_output.tokens, usd=est.image_output.usd),
+        ),
+        price_source=est.source,
+        price_as_of=est.as_of,
+        notes=est.notes,
+        budget_left_usd=left_usd,
+        geometry=geometry,
+        warnings=options.warnings,
+    )
 
-    async def list_models() -> ModelsList:
-        settings = studio.settings
-        return await anyio.to_thread.run_sync(
-            lambda: catalog_list(studio.configured_providers(), studio.default_provider, settings.model)
-        )
 
+async def list_models(ctx: Context) -> ModelsList:
+    studio = studio_of(ctx)
+    settings = studio.settings
+    return await anyio.to_thread.run_sync(
+        lambda: catalog_list(studio.configured_providers(), studio.default_provider, settings.model)
+    )
+
+
+def register(server: MCPServer) -> None:
     server.add_tool(
         list_models,
         title="List models",
@@ -149,32 +155,3 @@ def register(server: MCPServer, studio: Studio) -> None:
             title="Estimate cost", read_only_hint=True, idempotent_hint=True, open_world_hint=False
         ),
     )
-
-
-def _geometry(
-    operation: str,
-    source: SizeTuple,
-    model: str,
-    requested: SizeTuple | None,
-    left: int,
-    top: int,
-    right: int,
-    bottom: int,
-    aspect_ratio: str | None,
-    anchor: Anchor,
-) -> tuple[SizeTuple, dict[str, Any]]:
-    """The request geometry the real call would use (pure arithmetic, the same functions)."""
-    from easel_mcp.imaging.geometry import plan_inpaint, plan_outpaint
-
-    rule = size_rule(model)
-    if operation == "inpaint":
-        plan = plan_inpaint(source, rule, requested)
-        return plan.request_size, {"source_size": list(source), "request_size": list(plan.request_size)}
-    out = plan_outpaint(
-        source, rule, left=left, top=top, right=right, bottom=bottom, aspect_ratio=aspect_ratio, anchor=anchor
-    )
-    return out.request_size, {
-        "source_size": list(source),
-        "canvas_size": list(out.canvas_size),
-        "request_size": list(out.request_size),
-    }

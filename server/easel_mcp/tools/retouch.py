@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-import anyio.to_thread
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from easel_mcp.catalog.models import format_size
-from easel_mcp.catalog.validate import Options, resolve_options
+from easel_mcp.catalog.validate import resolve_options
 from easel_mcp.errors import InvalidRequest
-from easel_mcp.inputs import LoadedInput
 from easel_mcp.progress import Progress
-from easel_mcp.providers.base import EditRequest
-from easel_mcp.retouch import PreparedEdit, prepare_inpaint, prepare_outpaint, requested_size
 from easel_mcp.schemas.results import ImageResult
-from easel_mcp.studio import CallRecord, Studio
-from easel_mcp.tools.common import VIEWER_META, shape_result, tool_errors
+from easel_mcp.service.edits import inpaint_call, outpaint_call
+from easel_mcp.tools.common import VIEWER_META, shape_result, studio_of, tool_errors
 from easel_mcp.tools.images import WRITES
 from easel_mcp.tools.params import (
     Compression,
@@ -104,177 +99,129 @@ OUTPAINT_DESCRIPTION = """Extend an image beyond its borders: grow the canvas by
 area to match, and the original pixels are kept exactly. The result has the grown canvas's size."""
 
 
-def register(server: MCPServer, studio: Studio) -> None:
-    """Add inpaint and outpaint to `server`, bound to `studio`."""
-
-    async def _run(
-        operation: Literal["inpaint", "outpaint"],
-        prompt: str,
-        options: Options,
-        source: LoadedInput,
-        prepared: PreparedEdit,
-        name: str | None,
-        dry_run: bool,
-        progress: Progress,
-        wait: bool,
-        provider_name: str,
-    ) -> ImageResult:
-        options.size = format_size(prepared.request_size)
-        record = CallRecord(
-            operation,
+async def inpaint(
+    image: Image,
+    prompt: Prompt,
+    ctx: Context,
+    regions: Regions = None,
+    mask: MaskFile = None,
+    mask_convention: MaskConvention = "auto",
+    feather: Feather = 4,
+    preserve_unmasked: PreserveUnmasked = True,
+    input_fidelity: Fidelity = None,
+    model: Model = None,
+    provider: ProviderChoice = None,
+    size: InpaintSize = "auto",
+    quality: Quality = "auto",
+    n: Count = 1,
+    output_format: OutputFormat = "png",
+    output_compression: Compression = None,
+    name: Name = None,
+    preview: Preview = "auto",
+    dry_run: DryRun = False,
+    wait: Wait = True,
+) -> Annotated[CallToolResult, ImageResult]:
+    studio = studio_of(ctx)
+    progress = Progress(ctx)
+    await progress.report("queued")
+    with tool_errors():
+        if (regions is None) == (mask is None):
+            raise InvalidRequest(
+                "give either regions (boxes in pixels) or mask (a mask image), exactly one", field="regions"
+            )
+        provider_name, model_name = studio.pick(provider, model)
+        options = resolve_options(
+            "edit",
+            model=model_name,
+            provider=provider_name,
+            prompt=prompt,
+            size=size,
+            quality=quality,
+            n=n,
+            output_format=output_format,
+            output_compression=output_compression,
+            input_fidelity=input_fidelity,
+            image_count=1,
+            has_mask=True,
+        )
+        [source] = await studio.inputs.load([image])
+        mask_data = (await studio.inputs.read_ref(mask, what="the mask"))[1] if mask is not None else None
+        call = await inpaint_call(
             prompt,
             options,
             provider_name,
             name or prompt,
-            [source],
-            geometry=prepared.geometry,
-            warnings=prepared.warnings,
+            source,
+            regions=[r.model_dump() for r in regions or []],
+            mask_data=mask_data,
+            convention=mask_convention,
+            feather=feather,
+            preserve_unmasked=preserve_unmasked,
         )
-        request = EditRequest(
-            model=options.model,
+        result = await studio.engine.run(call, dry_run=dry_run, progress=progress, wait=wait)
+    return await shape_result(result, preview=preview, settings=studio.settings)
+
+
+async def outpaint(
+    image: Image,
+    prompt: Prompt,
+    ctx: Context,
+    left: Grow = 0,
+    right: Grow = 0,
+    top: Grow = 0,
+    bottom: Grow = 0,
+    aspect_ratio: AspectRatio = None,
+    anchor: AnchorParam = "center",
+    preserve_original: PreserveOriginal = True,
+    model: Model = None,
+    provider: ProviderChoice = None,
+    quality: Quality = "auto",
+    n: Count = 1,
+    output_format: OutputFormat = "png",
+    output_compression: Compression = None,
+    name: Name = None,
+    preview: Preview = "auto",
+    dry_run: DryRun = False,
+    wait: Wait = True,
+) -> Annotated[CallToolResult, ImageResult]:
+    studio = studio_of(ctx)
+    progress = Progress(ctx)
+    await progress.report("queued")
+    with tool_errors():
+        provider_name, model_name = studio.pick(provider, model)
+        options = resolve_options(
+            "edit",
+            model=model_name,
+            provider=provider_name,
             prompt=prompt,
-            images=(prepared.image,),
-            size=options.size,
-            quality=options.quality,
-            n=options.n,
-            mask=prepared.mask,
-            input_fidelity=options.input_fidelity,
-            output_format="png",  # lossless from the model; the final format is encoded after compositing
+            quality=quality,
+            n=n,
+            output_format=output_format,
+            output_compression=output_compression,
+            image_count=1,
+            has_mask=True,
         )
-        return await studio.execute(
-            record,
-            request,
-            input_sizes=[prepared.request_size],
-            dry_run=dry_run,
-            finish=prepared.finish,
-            progress=progress,
-            wait=wait,
+        [source] = await studio.inputs.load([image])
+        call = await outpaint_call(
+            prompt,
+            options,
+            provider_name,
+            name or prompt,
+            source,
+            left=left,
+            top=top,
+            right=right,
+            bottom=bottom,
+            aspect_ratio=aspect_ratio,
+            anchor=anchor,
+            preserve_original=preserve_original,
         )
+        result = await studio.engine.run(call, dry_run=dry_run, progress=progress, wait=wait)
+    return await shape_result(result, preview=preview, settings=studio.settings)
 
-    async def inpaint(
-        image: Image,
-        prompt: Prompt,
-        ctx: Context,
-        regions: Regions = None,
-        mask: MaskFile = None,
-        mask_convention: MaskConvention = "auto",
-        feather: Feather = 4,
-        preserve_unmasked: PreserveUnmasked = True,
-        input_fidelity: Fidelity = None,
-        model: Model = None,
-        provider: ProviderChoice = None,
-        size: InpaintSize = "auto",
-        quality: Quality = "auto",
-        n: Count = 1,
-        output_format: OutputFormat = "png",
-        output_compression: Compression = None,
-        name: Name = None,
-        preview: Preview = "auto",
-        dry_run: DryRun = False,
-        wait: Wait = True,
-    ) -> Annotated[CallToolResult, ImageResult]:
-        progress = Progress(ctx)
-        await progress.report("queued")
-        with tool_errors():
-            if (regions is None) == (mask is None):
-                raise InvalidRequest(
-                    "give either regions (boxes in pixels) or mask (a mask image), exactly one", field="regions"
-                )
-            provider_name, model_name = studio.pick(provider, model)
-            options = resolve_options(
-                "edit",
-                model=model_name,
-                provider=provider_name,
-                prompt=prompt,
-                size=size,
-                quality=quality,
-                n=n,
-                output_format=output_format,
-                output_compression=output_compression,
-                input_fidelity=input_fidelity,
-                image_count=1,
-                has_mask=True,
-            )
-            [source] = await studio.load_inputs([image])
-            mask_data = (await studio.read_ref(mask, what="the mask"))[1] if mask is not None else None
-            prepared = await anyio.to_thread.run_sync(
-                lambda: prepare_inpaint(
-                    source.image.read(),
-                    model=options.model,
-                    requested_size=requested_size(options.size),
-                    regions=[r.model_dump() for r in regions or []],
-                    mask_data=mask_data,
-                    convention=mask_convention,
-                    feather=feather,
-                    preserve_unmasked=preserve_unmasked,
-                    output_format=options.output_format,
-                    output_compression=options.output_compression,
-                )
-            )
-            result = await _run(
-                "inpaint", prompt, options, source, prepared, name, dry_run, progress, wait, provider_name
-            )
-        return await shape_result(result, preview=preview, settings=studio.settings)
 
-    async def outpaint(
-        image: Image,
-        prompt: Prompt,
-        ctx: Context,
-        left: Grow = 0,
-        right: Grow = 0,
-        top: Grow = 0,
-        bottom: Grow = 0,
-        aspect_ratio: AspectRatio = None,
-        anchor: AnchorParam = "center",
-        preserve_original: PreserveOriginal = True,
-        model: Model = None,
-        provider: ProviderChoice = None,
-        quality: Quality = "auto",
-        n: Count = 1,
-        output_format: OutputFormat = "png",
-        output_compression: Compression = None,
-        name: Name = None,
-        preview: Preview = "auto",
-        dry_run: DryRun = False,
-        wait: Wait = True,
-    ) -> Annotated[CallToolResult, ImageResult]:
-        progress = Progress(ctx)
-        await progress.report("queued")
-        with tool_errors():
-            provider_name, model_name = studio.pick(provider, model)
-            options = resolve_options(
-                "edit",
-                model=model_name,
-                provider=provider_name,
-                prompt=prompt,
-                quality=quality,
-                n=n,
-                output_format=output_format,
-                output_compression=output_compression,
-                image_count=1,
-                has_mask=True,
-            )
-            [source] = await studio.load_inputs([image])
-            prepared = await anyio.to_thread.run_sync(
-                lambda: prepare_outpaint(
-                    source.image.read(),
-                    model=options.model,
-                    left=left,
-                    top=top,
-                    right=right,
-                    bottom=bottom,
-                    aspect_ratio=aspect_ratio,
-                    anchor=anchor,
-                    preserve_original=preserve_original,
-                    output_format=options.output_format,
-                    output_compression=options.output_compression,
-                )
-            )
-            result = await _run(
-                "outpaint", prompt, options, source, prepared, name, dry_run, progress, wait, provider_name
-            )
-        return await shape_result(result, preview=preview, settings=studio.settings)
-
+def register(server: MCPServer) -> None:
+    """Add inpaint and outpaint to `server`."""
     server.add_tool(
         inpaint,
         meta=VIEWER_META,

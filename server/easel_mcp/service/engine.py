@@ -1,9 +1,10 @@
-"""Running upstream calls: budgets and the ledger, retries, a concurrency limit, and background jobs.
+"""Running calls: budgets and the ledger, retries, a concurrency limit, and background jobs.
 
-Every call runs as a job in the engine's task group, not in the MCP request's own scope: a client
-that cancels or disconnects stops waiting, but a request that reached the model goes on until its
-answer is written to the workspace and the ledger. Every attempt is a ledger row, reserved against
-the budgets before it is sent and settled with the actual cost afterwards.
+Every call runs as a job in the engine's task group (given to it by `start`), not in the MCP request's
+own scope: a client that cancels or disconnects stops waiting, but a request that reached the model goes
+on until its answer is written and the ledger settled. Every attempt is a ledger row, reserved against
+the budgets before it is sent and settled with the actual cost afterwards. The engine talks only to its
+ports (providers, image store, index, ledger, jobs); it never sees the server or the tools.
 """
 
 from __future__ import annotations
@@ -11,111 +12,67 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
 import anyio.to_thread
 
-from easel_mcp.checked import close_held, verify_held
+from easel_mcp.checked import verify_held
 from easel_mcp.errors import BudgetExceeded, EaselError, ProviderError
-from easel_mcp.identity import current_user
 from easel_mcp.imaging.errors import ImagingError
 from easel_mcp.progress import Progress
 from easel_mcp.providers import bills
 from easel_mcp.providers.base import EditRequest, GenerateRequest, ProviderResult
 from easel_mcp.retry import RetryPolicy, billed, next_delay
-from easel_mcp.settling import Settler, save_answer
+from easel_mcp.service.jobs import Job, JobBook
+from easel_mcp.service.results import billed_cost, cheaper_options, dry_run_result, running_result
+from easel_mcp.service.settling import Settler, save_answer
 
 if TYPE_CHECKING:
     from easel_mcp.budgets import Budgets
-    from easel_mcp.catalog.estimate import Estimate
     from easel_mcp.ledger import Attempt
     from easel_mcp.schemas.results import ImageResult
+    from easel_mcp.service.call import Call
+    from easel_mcp.service.ports import ImageIndex, JobStore, OutputStore, Providers
     from easel_mcp.storage.ports import LedgerPort
-    from easel_mcp.studio import CallRecord, Studio
 
 log = logging.getLogger("easel_mcp")
-JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
-Finish = Callable[[list[bytes]], list[bytes]]
-FOLLOW_BEAT_S = 4.0
-MAX_JOBS = 1000
-
-
-@dataclass(eq=False)
-class Job:
-    """One call, running in the background; tools follow it, `get_job` finds it again."""
-
-    id: str
-    tool: str
-    model: str
-    provider: str
-    estimated_usd: float | None
-    user: str | None = None  # the subject of the caller's OAuth token; None without OAuth
-    started: float = field(default_factory=time.monotonic)
-    status: JobStatus = "queued"
-    stage: str = "queued"
-    sent: bool = False
-    result: ImageResult | None = None
-    error: EaselError | None = None
-    done: anyio.Event = field(default_factory=anyio.Event)
-    # Shielded: a client that goes away, or the server's own shut-down, does not cancel a job;
-    # only cancel_job (or the end of the shut-down grace period) does, through this scope.
-    scope: anyio.CancelScope = field(default_factory=lambda: anyio.CancelScope(shield=True))
-    _changed: anyio.Event = field(default_factory=anyio.Event)
-
-    async def report_progress(self, progress: float, total: float | None, message: str | None) -> None:
-        """Progress sink: the studio reports stages here; followers relay them to their clients."""
-        self.stage = message or self.stage
-        self._changed.set()
-        self._changed = anyio.Event()
-
-    @property
-    def elapsed_s(self) -> float:
-        return time.monotonic() - self.started
-
-    async def follow(self, progress: Progress, timeout_s: float | None = None) -> bool:
-        """Relay this job's stage to `progress` at least every few seconds until it is done (True) or
-        `timeout_s` passes (False). Cancelling the follower does not cancel the job."""
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        while not self.done.is_set():
-            wait = FOLLOW_BEAT_S if deadline is None else min(FOLLOW_BEAT_S, deadline - time.monotonic())
-            if wait <= 0:
-                return False
-            changed = self._changed
-            with anyio.move_on_after(wait):
-                await changed.wait()
-            if not self.done.is_set():
-                await progress.report(f"{self.stage} ({self.elapsed_s:.0f} s), job {self.id}")
-        return True
 
 
 class Engine:
     def __init__(
         self,
-        studio: Studio,
+        *,
+        providers: Providers,
+        store: OutputStore,
+        index: ImageIndex,
         ledger: LedgerPort,
         budgets: Budgets,
-        *,
+        jobs: JobStore | None = None,
         max_concurrency: int = 4,
         policy: RetryPolicy | None = None,
         shutdown_grace_s: float = 30.0,
+        sync_timeout_s: float | None = None,
     ) -> None:
-        self.studio = studio
+        self.providers = providers
+        self.store = store
+        self.index = index
         self.ledger = ledger
         self.budgets = budgets
+        self.jobs: JobStore = jobs if jobs is not None else JobBook()
         self.policy = policy or RetryPolicy()
         self.shutdown_grace_s = shutdown_grace_s
-        self.jobs: dict[str, Job] = {}
+        self.sync_timeout_s = sync_timeout_s
         self._limiter = anyio.CapacityLimiter(max_concurrency)
         self._closing = False
+        self._tg: anyio.abc.TaskGroup | None = None
         self.settler = Settler(ledger)
 
-    @property
-    def _tg(self) -> anyio.abc.TaskGroup | None:
-        return self.studio.task_group
+    def start(self, task_group: anyio.abc.TaskGroup | None) -> None:
+        """Run background jobs in `task_group` (None: each call runs in its caller's scope)."""
+        self._tg = task_group
 
     async def shutdown(self) -> None:
         """Stop taking calls; let those already sent finish and be written (up to the grace period)."""
@@ -135,40 +92,32 @@ class Engine:
             await self.settler.flush()  # outcomes the ledger could not take earlier
 
     # ----------------------------------------------------------------- entry
-    async def execute(
-        self,
-        record: CallRecord,
-        request: GenerateRequest | EditRequest,
-        estimate: Estimate,
-        *,
-        input_sizes: Sequence[tuple[int, int]],
-        finish: Finish | None,
-        progress: Progress,
-        wait: bool = True,
-        sync_timeout_s: float | None = None,
-    ) -> ImageResult | Job:
-        """Reserve the budget, start the job, and follow it (or hand back the running job)."""
-        provider = self.studio.provider(record.provider)
-        job = Job(
-            secrets.token_hex(6),
-            record.operation,
-            record.options.model,
-            provider.name,
-            estimate.total_usd,
-            user=current_user(),
-        )
+    async def run(self, call: Call, *, progress: Progress, wait: bool = True, dry_run: bool = False) -> ImageResult:
+        """The service's entry for one call: a dry run prices it (nothing sent, nothing written), else
+        `execute` runs it."""
+        if dry_run:
+            call.close()
+            return dry_run_result(call, await self.budget_left(call.user))
+        return await self.execute(call, progress=progress, wait=wait)
+
+    async def execute(self, call: Call, *, progress: Progress, wait: bool = True) -> ImageResult:
+        """Reserve the budget, start the job, and follow it. A call still running when the caller stops
+        waiting (wait=False, or the sync timeout) comes back as status 'running' with its job id."""
+        provider = self.providers.provider(call.provider)
+        job = Job(secrets.token_hex(6), call.operation, call.model, provider.name, call.estimate.total_usd, call.user)
+        call = replace(call, job_id=job.id)
         try:
-            first = await self._begin(job, record, estimate, input_sizes)
+            first = await self._begin(job, call)
         except BaseException:
-            _close_inputs(record, request)
+            call.close()
             raise
-        self._remember(job)
+        self.jobs.add(job)
         if self._tg is None:  # no background task group (library use): run in the caller's scope
-            await self._run(job, record, request, estimate, input_sizes, finish, first)
+            await self._run(job, call, first)
         else:
-            self._tg.start_soon(self._run, job, record, request, estimate, input_sizes, finish, first)
-        if not wait or not await job.follow(progress, sync_timeout_s):
-            return job
+            self._tg.start_soon(self._run, job, call, first)
+        if not wait or not await job.follow(progress, self.sync_timeout_s):
+            return running_result(call, job)
         if job.error is not None:
             raise job.error
         if job.result is None:
@@ -178,21 +127,18 @@ class Engine:
     def cancel(self, job: Job) -> None:
         job.scope.cancel()
 
-    def _remember(self, job: Job) -> None:
-        """Keep jobs for get_job; forget the oldest finished ones past MAX_JOBS (the ledger still has them)."""
-        self.jobs[job.id] = job
-        if len(self.jobs) > MAX_JOBS:
-            for old in [j for j in self.jobs.values() if j.done.is_set()][: len(self.jobs) - MAX_JOBS]:
-                del self.jobs[old.id]
+    async def budget_left(self, user: str | None) -> dict[str, float | None]:
+        """What the configured spending limits leave `user` (per call, today and this month, UTC)."""
+        if not self.budgets.any_limit:
+            return {"per_call": None, "today": None, "this_month": None}
+        return await anyio.to_thread.run_sync(lambda: self.ledger.budget_left(self.budgets, user=user))
 
     # ------------------------------------------------------------- internals
-    async def _begin(
-        self, job: Job, record: CallRecord, estimate: Estimate, input_sizes: Sequence[tuple[int, int]]
-    ) -> Attempt:
+    async def _begin(self, job: Job, call: Call) -> Attempt:
         offline = not bills(job.provider)
-        o = record.options
+        o = call.options
         params = {
-            "prompt": record.prompt[:2000],
+            "prompt": call.prompt[:2000],
             "model": o.model,
             "size": o.size,
             "quality": o.quality,
@@ -202,13 +148,14 @@ class Engine:
             "output_compression": o.output_compression,
             "moderation": o.moderation,
             "input_fidelity": o.input_fidelity,
-            "inputs": [i.sha256 for i in record.inputs],
-            "geometry": record.geometry,
+            "inputs": [i.sha256 for i in call.inputs],
+            "geometry": call.geometry,
         }
+        estimate = call.estimate
         try:
             return await anyio.to_thread.run_sync(
                 lambda: self.ledger.begin(
-                    tool=record.operation,
+                    tool=call.operation,
                     provider=job.provider,
                     model=o.model,
                     params=params,
@@ -220,25 +167,14 @@ class Engine:
                 )
             )
         except BudgetExceeded as e:
-            e.message = f"{e.message} {self.studio.cheaper_options(record, input_sizes, e.left_usd)}".strip()
+            e.message = f"{e.message} {cheaper_options(call, e.left_usd)}".strip()
             raise
 
-    async def _run(
-        self,
-        job: Job,
-        record: CallRecord,
-        request: GenerateRequest | EditRequest,
-        estimate: Estimate,
-        input_sizes: Sequence[tuple[int, int]],
-        finish: Finish | None,
-        attempt: Attempt,
-    ) -> None:
+    async def _run(self, job: Job, call: Call, attempt: Attempt) -> None:
         progress = Progress(job)
         try:
             with job.scope:
-                job.result = await self._attempts(
-                    job, record, request, estimate, input_sizes, finish, attempt, progress
-                )
+                job.result = await self._attempts(job, call, attempt, progress)
                 job.status = "done"
             if job.result is None:
                 job.status = "cancelled"
@@ -253,22 +189,13 @@ class Engine:
             job.status = "failed"
             job.error = EaselError("Easel failed unexpectedly while running this call; the server log has details")
         finally:
-            _close_inputs(record, request)
+            call.close()
             job.done.set()
             await job.report_progress(0, None, job.status)
 
-    async def _attempts(
-        self,
-        job: Job,
-        record: CallRecord,
-        request: GenerateRequest | EditRequest,
-        estimate: Estimate,
-        input_sizes: Sequence[tuple[int, int]],
-        finish: Finish | None,
-        attempt: Attempt,
-        progress: Progress,
-    ) -> ImageResult:
-        provider = self.studio.provider(record.provider)
+    async def _attempts(self, job: Job, call: Call, attempt: Attempt, progress: Progress) -> ImageResult:
+        provider = self.providers.provider(call.provider)
+        request = call.request
         number = 1
         while True:
             try:
@@ -297,14 +224,14 @@ class Engine:
                     await self.settler.settle(attempt, "cancelled", billed=False, elapsed=0.0)
                     raise
                 job.sent = True
-                await progress.report(f"sent to {provider.name} ({record.options.model})")
+                await progress.report(f"sent to {provider.name} ({call.model})")
                 started = time.monotonic()
 
                 partials: list[str] = []
 
                 async def on_partial(index: int, data: bytes, partials: list[str] = partials) -> None:
                     try:  # a draft that cannot be saved must not cost the paid final image
-                        path = await anyio.to_thread.run_sync(self.studio.write_partial, record, index, data)
+                        path = await self.store.write_partial(call, index, data)
                     except (ImagingError, OSError) as e:
                         log.warning("partial image %d of job %s not saved: %s", index + 1, job.id, e)
                         await progress.report(f"partial image {index + 1} not saved: {str(e)[:120]}")
@@ -314,20 +241,20 @@ class Engine:
 
                 streaming = replace(request, on_partial=on_partial) if request.partial_images else request
 
-                async def call(streaming: GenerateRequest | EditRequest = streaming) -> ProviderResult:
+                async def send(streaming: GenerateRequest | EditRequest = streaming) -> ProviderResult:
                     if isinstance(streaming, GenerateRequest):
                         return await provider.generate(streaming)
                     return await provider.edit(streaming)
 
                 try:
-                    await progress.report(f"waiting for {record.options.model}")
+                    await progress.report(f"waiting for {call.model}")
                     try:
-                        result = await call()
+                        result = await send()
                     finally:
                         self._limiter.release()
                         released = True
                 except ProviderError as e:
-                    cost = _billed_cost(record, e)
+                    cost = billed_cost(call, e)
                     with anyio.CancelScope(shield=True):
                         await self.settler.settle(
                             attempt,
@@ -346,10 +273,17 @@ class Engine:
                         await self.settler.settle(attempt, "cancelled", billed=None, elapsed=time.monotonic() - started)
                     raise
                 else:
-                    record.extra["job_id"] = job.id
                     with anyio.CancelScope(shield=True):
                         outcome = await save_answer(
-                            self.studio, self.settler, attempt, record, result, started, estimate, finish, progress
+                            self.store,
+                            self.index,
+                            self.settler,
+                            attempt,
+                            call,
+                            result,
+                            started,
+                            provider.name,
+                            progress,
                         )
                     outcome.attempts = number
                     outcome.job_id = job.id
@@ -361,23 +295,4 @@ class Engine:
             await progress.report(f"retrying in {delay:.0f} s after: {failure[:80]}")
             await anyio.sleep(delay)
             number += 1
-            attempt = await self._begin(job, record, estimate, input_sizes)
-
-
-def _close_inputs(record: CallRecord, request: GenerateRequest | EditRequest) -> None:
-    """The call is over: let go of the input files it held open since they were checked."""
-    close_held(i.image for i in record.inputs)
-    if isinstance(request, EditRequest):
-        close_held(request.images)
-
-
-def _billed_cost(record: CallRecord, error: ProviderError) -> float | None:
-    """What a billed answer that could not be used cost, from its usage; the error says it too."""
-    from easel_mcp.catalog.prices import cost_from_usage
-
-    if not error.billed or error.usage is None:
-        return None
-    cost = cost_from_usage(record.options.model, error.usage)[0]
-    if cost is not None:
-        error.message = f"{error.message}; the call was billed ${cost:.4f}, and calling again is billed again"
-    return cost
+            attempt = await self._begin(job, call)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,14 +23,13 @@ from easel_mcp.budgets import utc
 from easel_mcp.errors import AnswerNotSaved, EaselError, ProviderError
 
 if TYPE_CHECKING:
-    from easel_mcp.catalog.estimate import Estimate
     from easel_mcp.ledger import Attempt
     from easel_mcp.progress import Progress
     from easel_mcp.providers.base import ProviderResult
     from easel_mcp.schemas.results import ImageOut, ImageResult
+    from easel_mcp.service.call import Call
+    from easel_mcp.service.ports import ImageIndex, OutputStore
     from easel_mcp.storage.ports import LedgerPort
-    from easel_mcp.studio import CallRecord, Studio
-    from easel_mcp.workspace import Workspace
 
 log = logging.getLogger("easel_mcp")
 RETRY_DELAYS_S = (0.1, 0.5, 1.5)
@@ -125,7 +123,7 @@ def not_recorded_warning(attempt: Attempt) -> str:
 
 
 def not_saved_error(
-    workspace: Workspace,
+    location: str,
     cause: BaseException,
     answer: ProviderResult,
     cost_usd: float | None,
@@ -135,11 +133,11 @@ def not_saved_error(
     """The agent's error for an answer that was billed but could not (all) be saved."""
     if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
         what = (
-            f"the disk holding the workspace {workspace.root} is full ({cause.strerror}); free some space "
+            f"the disk holding the workspace {location} is full ({cause.strerror}); free some space "
             "before calling again"
         )
     elif isinstance(cause, OSError):
-        what = f"writing to the workspace {workspace.root} failed ({cause.strerror or cause}); fix that first"
+        what = f"writing to the workspace {location} failed ({cause.strerror or cause}); fix that first"
     elif isinstance(cause, EaselError | ValueError):
         what = f"the model's answer could not be used: {cause}"
     else:
@@ -166,14 +164,14 @@ def not_saved_error(
 
 
 async def save_answer(
-    studio: Studio,
+    store: OutputStore,
+    index: ImageIndex,
     settler: Settler,
     attempt: Attempt,
-    record: CallRecord,
+    call: Call,
     result: ProviderResult,
     started: float,
-    estimate: Estimate,
-    finish: Callable[[list[bytes]], list[bytes]] | None,
+    provider_name: str,
     progress: Progress,
 ) -> ImageResult:
     """Write the answer and settle its row. An answer that cannot be saved (undecodable, a full disk)
@@ -181,16 +179,13 @@ async def save_answer(
     from easel_mcp.catalog.prices import cost_from_usage
 
     saved: list[ImageOut] = []
-    provider = studio.provider(record.provider).name
     try:
-        outcome = await studio.write_outputs(
-            record, result, time.monotonic() - started, estimate.total_usd, provider, finish, progress, saved
-        )
+        outcome = await _write(store, call, result, started, provider_name, progress, saved)
     except Exception as e:  # settled either way; the error says what it cost and what was kept
         if not isinstance(e, EaselError | OSError):
             log.exception("could not save the answer of ledger row %d", attempt.id)
-        cost = cost_from_usage(record.options.model, result.usage)[0] if result.ai_generated else 0.0
-        error = not_saved_error(studio.workspace, e, result, cost, estimate.total_usd, saved)
+        cost = cost_from_usage(call.model, result.usage)[0] if result.ai_generated else 0.0
+        error = not_saved_error(store.location(call.user), e, result, cost, call.estimate.total_usd, saved)
         await settler.settle(
             attempt,
             "error",
@@ -202,6 +197,48 @@ async def save_answer(
             outputs=[i.relative_path for i in saved],
         )
         raise error from e
+    await index.note_written(call.user, outcome.images)
     if not await settler.settle(attempt, "ok", billed=result.ai_generated, outcome=outcome, elapsed=outcome.elapsed_s):
         outcome.warnings.append(not_recorded_warning(attempt))
     return outcome
+
+
+async def _write(
+    store: OutputStore,
+    call: Call,
+    result: ProviderResult,
+    started: float,
+    provider_name: str,
+    progress: Progress,
+    saved: list[ImageOut],
+) -> ImageResult:
+    """Decode the answer in full, post-process it and write every image and its sidecar (in worker
+    threads); images that do not decode are left out with a warning (all of them: ImagingError)."""
+    await progress.report("writing")
+    images, notes = await anyio.to_thread.run_sync(usable_images, result.images)
+    result.notes.extend(notes)
+    if call.finish is not None:
+        images = await anyio.to_thread.run_sync(call.finish, images)
+    return await store.write_images(call, result, images, time.monotonic() - started, provider_name, saved)
+
+
+def usable_images(images: list[bytes]) -> tuple[list[bytes], list[str]]:
+    """The answer's images whose every pixel decodes (an accepted format, within the limits), and a
+    note for each one that does not. Raises the first image's ImagingError when none does."""
+    from easel_mcp.imaging.errors import ImagingError
+    from easel_mcp.imaging.io import decode_check
+
+    good: list[bytes] = []
+    notes: list[str] = []
+    first: ImagingError | None = None
+    for number, data in enumerate(images, start=1):
+        try:
+            decode_check(data, what=f"image {number} of the model's answer")
+        except ImagingError as e:
+            first = first or e
+            notes.append(f"{e} It was not saved (the call was billed for it).")
+            continue
+        good.append(data)
+    if not good and first is not None:
+        raise first
+    return good, notes
