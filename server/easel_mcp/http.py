@@ -47,6 +47,46 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
+class GalleryMount:
+    """With OAuth, the per-user gallery beside the MCP endpoint: `/gallery/` (through the same balancer, with the
+    same tokens); every other path goes to `app`."""
+
+    PREFIX = "/gallery"
+
+    def __init__(self, app: ASGIApp, gallery: ASGIApp) -> None:
+        self.app, self.gallery = app, gallery
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path == self.PREFIX:
+            query = scope.get("query_string", b"").decode("latin-1")
+            location = f"{self.PREFIX}/" + (f"?{query}" if query else "")
+            headers = [(b"location", location.encode("latin-1")), (b"content-length", b"0")]
+            await send({"type": "http.response.start", "status": 308, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+        elif path.startswith(self.PREFIX + "/"):
+            await self.gallery({**scope, "root_path": scope.get("root_path", "") + self.PREFIX}, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def team_gallery(server: EaselServer) -> ASGIApp:
+    """The per-user gallery of an OAuth deployment, on the studio's workspace and ledger."""
+    from easel_mcp.gallery.team import TeamGallery
+    from easel_mcp.identity import JwtVerifier, OAuthConfig
+
+    settings = server.studio.settings
+    config = OAuthConfig.from_settings(settings)
+    assert config is not None
+    return TeamGallery(
+        server.studio.root_workspace,
+        lambda: server.studio.ledger,
+        JwtVerifier(config),
+        config.scopes,
+        secure_cookie=config.public_url.startswith("https://"),
+    )
+
+
 class HealthCheck:
     """`GET /healthz` answers 200 before any authentication: what a load balancer polls to route around a
     replica that is down. It says nothing but that the process serves HTTP."""
@@ -104,6 +144,8 @@ def build_http_app(
         stream = resumable_http_app(server, host, event_store, stateless=stateless, security=security)
         app = JsonRpcGuard(stream, requires_credentials=oauth)
     app = with_cors(BearerTokenMiddleware(app, token) if token else app, cors)
+    if oauth:
+        app = GalleryMount(app, team_gallery(server))
     return HealthCheck(HostOriginGuard(app, security) if security else app)
 
 

@@ -290,8 +290,11 @@ class PostgresLedger(ReplicaCoordination):
             spent = lambda start, end: _spent(conn, start, end)  # noqa: E731
             return budget_left(budgets, spent, utc(now), _user_spent(conn, user))
 
-    def report(self, *, since: datetime | None, by: GroupBy | None) -> dict[str, Any]:
-        where, args = ("WHERE started_at >= %s", [utc(since)]) if since is not None else ("", [])
+    def report(self, *, since: datetime | None, by: GroupBy | None, user: str | None = None) -> dict[str, Any]:
+        args: list[Any]
+        where, args = ("WHERE started_at >= %s", [utc(since)]) if since is not None else ("WHERE TRUE", [])
+        if user is not None:
+            where, args = f"{where} AND user_id = %s", [*args, user]
         with self._conn() as conn:
             total = conn.execute(
                 "SELECT COUNT(*) AS calls, COALESCE(SUM(images), 0) AS images, COALESCE(SUM(cost_usd), 0.0) AS cost,"
