@@ -129,3 +129,60 @@ async def test_postgresql_restarted_under_traffic(
                 assert row["status"] == "ok" and row["cost_usd"] is not None and row["images"] == 1, row
             assert sorted(r["status"] for r in rows) == ["ok"] * (HELD + 1)  # the refused call left no row
             assert easel.studio.engine.settler.pending == []
+
+
+async def test_postgresql_away_longer_than_the_retries(
+    postgres_cluster: PostgresCluster, postgres_url: str, workspace_dir: Path
+) -> None:
+    """Down for longer than a settle is retried: the paid image is kept and the result says its row is not
+    written yet; calls meanwhile are refused (not sent); once the server is back the replica's heartbeat writes
+    the row, with no new call and no restart."""
+    with FakeOpenAIImages() as fake:
+
+        def settings(url: str) -> Settings:
+            return Settings(
+                workspace=workspace_dir,
+                openai_api_key="sk-test",
+                openai_base_url=fake.base_url,
+                database_url=postgres_url,
+                replica_heartbeat_s=0.2,
+            )  # type: ignore[call-arg]
+
+        async def call(url: str, name: str) -> CallToolResult:
+            async with httpx2.AsyncClient(timeout=300) as http:
+                async with Client(streamable_http_client(url, http_client=http)) as client:
+                    return await client.call_tool("generate_image", {"prompt": f"a kite ({name})", "quality": "low"})
+
+        with serving(settings) as (url, easel):
+            ledger = easel.studio.ledger
+            ledger._wait_s = 0.5  # type: ignore[attr-defined]  # statements give up quickly while it is away
+            results: dict[str, CallToolResult] = {}
+
+            async def held() -> None:
+                results["held"] = await call(url, "held")
+
+            fake.hold()
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(held)
+                    await fake.received(1)
+                    await anyio.to_thread.run_sync(postgres_cluster.stop_server)
+                    fake.release()
+                # The upstream answered while PostgreSQL was away: the image is kept, the row is pending.
+                made = structured(results["held"])
+                [image] = made["images"]
+                assert (workspace_dir / image["relative_path"]).is_file()
+                assert any("could not record this call yet" in w for w in made["warnings"]), made["warnings"]
+                assert len(easel.studio.engine.settler.pending) == 1
+                refused = error_text(await call(url, "while away"))
+                assert "unreachable" in refused and "nothing was billed" in refused, refused
+                assert len(fake.requests) == 1
+            finally:
+                await anyio.to_thread.run_sync(postgres_cluster.start_server)
+
+            # Back: the heartbeat writes the pending row, no call needed.
+            await _until(lambda: not easel.studio.engine.settler.pending, "the pending settle written")
+            [row] = await anyio.to_thread.run_sync(ledger.job_rows, made["job_id"])
+            assert row["status"] == "ok" and row["cost_usd"] is not None and row["images"] == 1, row
+            assert structured(await call(url, "after"))["images"]
+            assert ledger.find_open() == []

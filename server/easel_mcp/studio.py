@@ -155,7 +155,12 @@ class Studio:
                 from easel_mcp.storage.postgres_replicas import keep_alive
 
                 tg.start_soon(
-                    keep_alive, self.ledger, self.settings.replica_heartbeat_s, self._running_jobs, self._cancel_job
+                    keep_alive,
+                    self.ledger,
+                    self.settings.replica_heartbeat_s,
+                    self._running_jobs,
+                    self._cancel_job,
+                    self._flush_settles,
                 )
             try:
                 yield self
@@ -164,6 +169,10 @@ class Studio:
                 if self._engine is not None:
                     await self._engine.shutdown()
                 tg.cancel_scope.cancel()
+
+    async def _flush_settles(self) -> None:
+        if self._engine is not None and self._engine.settler.pending:
+            await self._engine.settler.flush()
 
     def _running_jobs(self) -> list[str]:
         return [] if self._engine is None else [j.id for j in self._engine.jobs.values() if not j.done.is_set()]
