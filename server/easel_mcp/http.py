@@ -155,12 +155,14 @@ def build_http_app(
 WARM_MODULES = ("openai", "easel_mcp.engine", "easel_mcp.outputs", "easel_mcp.settling", "easel_mcp.imaging.io")
 
 
-def warm_up() -> None:
-    """Import, before the port opens, what the first call would otherwise import: about half a second of one
-    core, paid by the first person to call a fresh replica (a replica the balancer sees healthy should answer
-    its first call as fast as the next). The stdio server does not: there, starting fast matters more."""
+def warm_up(server: EaselServer) -> None:
+    """Before the port opens, register the tools and import what the first call would otherwise import: most of
+    a second of one core, paid by the first person to call a fresh replica (a replica the balancer sees healthy
+    should answer its first call as fast as the next). The stdio server does not: there, starting fast matters
+    more."""
     import importlib
 
+    server.ensure_tools()
     for name in WARM_MODULES:
         try:
             importlib.import_module(name)
@@ -184,5 +186,5 @@ def serve_http(
     import uvicorn
 
     app = build_http_app(server, transport, host, token, port=port, stateless=stateless)
-    warm_up()
+    warm_up(server)
     uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), log_config=uvicorn_log_config())
