@@ -88,6 +88,12 @@ async def test_local_team_stack(postgres_cluster: object, haproxy_available: Non
         assert [i["id"] for i in listed["images"]] == [made["images"][0]["id"]]
         assert made["images"][0]["path"].startswith("s3://easel-team/images/users/")  # the S3 server has it
         assert httpx2.post(url.group(1), json={}, timeout=30).status_code == 401
+        gallery = re.search(r"alice's gallery: (\S+)", text)  # the link signs in once, then the cookie
+        assert gallery, text
+        with httpx2.Client(timeout=60, follow_redirects=True) as browser:
+            assert browser.get(gallery.group(1)).status_code == 200
+            mine = browser.get(gallery.group(1).split("?")[0] + "api/images").json()["images"]
+        assert [i["id"] for i in mine] == [made["images"][0]["id"]]
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -128,7 +128,7 @@ def test_page_static_files_and_security_headers(sample: Sample) -> None:
     with client(sample.ws) as c:
         page = c.get("/")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-        assert '<script src="/static/gallery.js"' in page.text
+        assert '<script src="static/gallery.js"' in page.text
         csp = page.headers["content-security-policy"]
         assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
         assert page.headers["x-content-type-options"] == "nosniff"

@@ -101,11 +101,13 @@ for i in 1 2 3; do
 done
 
 token() { "$python" "$here/dev_issuer.py" token --port "$issuer_port" --key "$dir/issuer-key.pem" --audience "$EASEL_PUBLIC_URL" "$1"; }
+alice=$(token alice) bob=$(token bob)
 cat <<MSG
 Easel team stack ready
   MCP endpoint (streamable HTTP): $EASEL_PUBLIC_URL
-  token for alice: $(token alice)
-  token for bob:   $(token bob)
+  token for alice: $alice
+  token for bob:   $bob
+  alice's gallery: ${EASEL_PUBLIC_URL%/mcp}/gallery/?token=$alice
   PostgreSQL: $EASEL_DATABASE_URL   workspace: $EASEL_WORKSPACE   logs: $dir
   images: ${EASEL_STORE_URL:-the workspace folder} ${EASEL_S3_ENDPOINT:+at $EASEL_S3_ENDPOINT}
 Clients send 'Authorization: Bearer <token>'. Ctrl-C stops everything.

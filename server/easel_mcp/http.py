@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from typing import TYPE_CHECKING, Literal
 
 from easel_mcp.errors import ConfigurationError
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from easel_mcp.app import EaselServer
 
 HttpTransport = Literal["http", "sse"]
+log = logging.getLogger("easel_mcp")
 
 __all__ = ["BearerTokenMiddleware", "build_http_app", "is_loopback", "serve_http"]
 
@@ -45,6 +47,46 @@ class BearerTokenMiddleware:
                 await send({"type": "http.response.body", "body": body.encode()})
                 return
         await self.app(scope, receive, send)
+
+
+class GalleryMount:
+    """With OAuth, the per-user gallery beside the MCP endpoint: `/gallery/` (through the same balancer, with the
+    same tokens); every other path goes to `app`."""
+
+    PREFIX = "/gallery"
+
+    def __init__(self, app: ASGIApp, gallery: ASGIApp) -> None:
+        self.app, self.gallery = app, gallery
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path == self.PREFIX:
+            query = scope.get("query_string", b"").decode("latin-1")
+            location = f"{self.PREFIX}/" + (f"?{query}" if query else "")
+            headers = [(b"location", location.encode("latin-1")), (b"content-length", b"0")]
+            await send({"type": "http.response.start", "status": 308, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+        elif path.startswith(self.PREFIX + "/"):
+            await self.gallery({**scope, "root_path": scope.get("root_path", "") + self.PREFIX}, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def team_gallery(server: EaselServer) -> ASGIApp:
+    """The per-user gallery of an OAuth deployment, on the studio's workspace and ledger."""
+    from easel_mcp.gallery.team import TeamGallery
+    from easel_mcp.identity import JwtVerifier, OAuthConfig
+
+    settings = server.studio.settings
+    config = OAuthConfig.from_settings(settings)
+    assert config is not None
+    return TeamGallery(
+        server.studio.root_workspace,
+        lambda: server.studio.ledger,
+        JwtVerifier(config),
+        config.scopes,
+        secure_cookie=config.public_url.startswith("https://"),
+    )
 
 
 class HealthCheck:
@@ -104,7 +146,37 @@ def build_http_app(
         stream = resumable_http_app(server, host, event_store, stateless=stateless, security=security)
         app = JsonRpcGuard(stream, requires_credentials=oauth)
     app = with_cors(BearerTokenMiddleware(app, token) if token else app, cors)
+    if oauth:
+        app = GalleryMount(app, team_gallery(server))
     return HealthCheck(HostOriginGuard(app, security) if security else app)
+
+
+# What a server's first image call would otherwise import (the upstream's SDK, the engine and the image codecs).
+WARM_MODULES = (
+    "openai",
+    "easel_mcp.service.engine",
+    "easel_mcp.outputs",
+    "easel_mcp.service.settling",
+    "easel_mcp.imaging.io",
+)
+
+
+def warm_up(server: EaselServer) -> None:
+    """Before the port opens, register the tools and import what the first call would otherwise import: most of
+    a second of one core, paid by the first person to call a fresh replica (a replica the balancer sees healthy
+    should answer its first call as fast as the next). The stdio server does not: there, starting fast matters
+    more."""
+    import importlib
+
+    server.ensure_tools()
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:  # never a reason not to serve
+            log.debug("warm-up: %s not imported (%s)", name, e)
+    from PIL import Image
+
+    Image.init()  # every codec's plugin, once
 
 
 def serve_http(
@@ -120,4 +192,5 @@ def serve_http(
     import uvicorn
 
     app = build_http_app(server, transport, host, token, port=port, stateless=stateless)
+    warm_up(server)
     uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), log_config=uvicorn_log_config())

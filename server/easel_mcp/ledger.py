@@ -345,13 +345,16 @@ class Ledger:
         spent = lambda start, end: self._spent(conn, start, end)  # noqa: E731
         return budget_left(budgets, spent, utc(now), self._user_spent(conn, user))
 
-    def report(self, *, since: datetime | None, by: GroupBy | None) -> dict[str, Any]:
-        """Totals since `since` (all time when None), plus per-group sums when `by` is given; aggregated in SQL."""
+    def report(self, *, since: datetime | None, by: GroupBy | None, user: str | None = None) -> dict[str, Any]:
+        """Totals since `since` (all time when None), plus per-group sums when `by` is given; aggregated in SQL.
+        With `user`, only that user's rows (the per-user gallery)."""
         with self._readable():
-            return self._report(since, by)
+            return self._report(since, by, user)
 
-    def _report(self, since: datetime | None, by: GroupBy | None) -> dict[str, Any]:
-        where, args = ("WHERE started_at >= ?", [ledger_time(since)]) if since is not None else ("", [])
+    def _report(self, since: datetime | None, by: GroupBy | None, user: str | None = None) -> dict[str, Any]:
+        where, args = ("WHERE started_at >= ?", [ledger_time(since)]) if since is not None else ("WHERE 1 = 1", [])
+        if user is not None:
+            where, args = f"{where} AND user_id = ?", [*args, user]
         conn = self._conn()
         total = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(images), 0), COALESCE(SUM(cost_usd), 0.0),"

@@ -140,7 +140,12 @@ class Studio:
                 from easel_mcp.storage.postgres_replicas import keep_alive
 
                 tg.start_soon(
-                    keep_alive, self.ledger, self.settings.replica_heartbeat_s, self._running_jobs, self._cancel_job
+                    keep_alive,
+                    self.ledger,
+                    self.settings.replica_heartbeat_s,
+                    self._running_jobs,
+                    self._cancel_job,
+                    self._flush_settles,
                 )
             if self.settings.store_url is not None:
                 from easel_mcp.storage.stored_workspace import StoredWorkspace
@@ -159,6 +164,10 @@ class Studio:
         self.task_group = tg
         if self._engine is not None:
             self._engine.start(tg)
+
+    async def _flush_settles(self) -> None:
+        if self._engine is not None and self._engine.settler.pending:
+            await self._engine.settler.flush()
 
     def _running_jobs(self) -> list[str]:
         return [] if self._engine is None else [j.id for j in self._engine.jobs.values() if not j.done.is_set()]

@@ -17,6 +17,7 @@ Usage::
 from __future__ import annotations
 
 import base64
+import contextlib
 import secrets
 import threading
 import time
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import uvicorn
 from PIL import Image
 
@@ -184,8 +186,19 @@ class FakeOpenAIImages:
         rid: str,
     ) -> None:
         delay = self.latency_s + (scripted.delay_s if scripted else 0.0)
-        if not await wire.pause(delay, receive, self.gate):
-            return
+        picture: list[tuple[str, int, int]] = []
+        async with anyio.create_task_group() as tg:
+            if delay > 0 and (scripted is None or scripted.passthrough):
+                # A real upstream draws while the client waits: the latency includes the drawing (done in a worker
+                # thread, not after the wait on the fake's event loop, where answers arriving together would queue).
+                async def draw() -> None:
+                    with contextlib.suppress(Exception):  # a request the fake refuses: nothing to draw
+                        picture.append(await anyio.to_thread.run_sync(self._picture, parsed, model))
+
+                tg.start_soon(draw)
+            if not await wire.pause(delay, receive, self.gate):
+                tg.cancel_scope.cancel()
+                return
         if scripted is not None and not scripted.passthrough:
             await wire.send_scripted(send, scripted, rid)
             return
@@ -194,7 +207,7 @@ class FakeOpenAIImages:
         if refusal is not None:
             await wire.send_json(send, refusal[0], refusal[1], rid, extra)
             return
-        await self._answer(send, parsed, model, rid, extra)
+        await self._answer(send, parsed, model, rid, extra, picture[0] if picture else None)
 
     # ------------------------------------------------------------------ hooks (subclasses: azure, gateway)
 
@@ -269,7 +282,30 @@ class FakeOpenAIImages:
 
     # ------------------------------------------------------------------ answers
 
-    async def _answer(self, send: Send, p: wire.Parsed, model: str, rid: str, extra: dict[str, str]) -> None:
+    def _picture(self, p: wire.Parsed, model: str) -> tuple[str, int, int]:
+        """The answer's image (base64), its width and height."""
+        body, edit = p.body, p.endpoint == "edits"
+        fmt = str(body.get("output_format")) if body.get("output_format") in ("png", "jpeg", "webp") else "png"
+        transparent = body.get("background") == "transparent"
+        compression = wire.clamp_int(body.get("output_compression"), 100, 0, 100)
+        first = val.open_image(p.images[0]) if edit and p.images else None
+        width, height = _output_size(body.get("size"), model, first)
+        if edit and first is not None:
+            mask = val.open_image(p.mask) if p.mask is not None else None
+            image = render.edit_image(first, mask, width, height, transparent)
+        else:
+            image = render.generated_image(str(body.get("prompt", "")), width, height, transparent)
+        return base64.b64encode(render.encode(image, fmt, compression)).decode(), width, height
+
+    async def _answer(
+        self,
+        send: Send,
+        p: wire.Parsed,
+        model: str,
+        rid: str,
+        extra: dict[str, str],
+        picture: tuple[str, int, int] | None = None,
+    ) -> None:
         body, edit = p.body, p.endpoint == "edits"
         info = val.model_info(model)
         fmt = str(body.get("output_format")) if body.get("output_format") in ("png", "jpeg", "webp") else "png"
@@ -279,15 +315,7 @@ class FakeOpenAIImages:
         n = wire.clamp_int(body.get("n"), 1, 1, 10)
         stream = body.get("stream") is True
         partials = wire.clamp_int(body.get("partial_images"), 0, 0, 3) if stream else 0
-        compression = wire.clamp_int(body.get("output_compression"), 100, 0, 100)
-        first = val.open_image(p.images[0]) if edit and p.images else None
-        width, height = _output_size(body.get("size"), model, first)
-        if edit and first is not None:
-            mask = val.open_image(p.mask) if p.mask is not None else None
-            image = render.edit_image(first, mask, width, height, transparent)
-        else:
-            image = render.generated_image(str(body.get("prompt", "")), width, height, transparent)
-        b64 = base64.b64encode(render.encode(image, fmt, compression)).decode()
+        b64, width, height = picture or self._picture(p, model)
 
         text = val.text_tokens(str(body.get("prompt", "")))
         dims = [img.size for img in map(val.open_image, p.images) if img is not None]

@@ -15,26 +15,8 @@ from pathlib import Path
 
 INSTALL_HINT = "apt-get install haproxy"
 
-CONFIG = """global
-    maxconn 2000
-
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 300s
-    timeout server 300s
-    option http-buffer-request
-
-frontend easel
-    bind 127.0.0.1:{port}
-    default_backend replicas
-
-backend replicas
-    balance roundrobin
-    option httpchk GET /healthz
-    default-server inter 500ms fall 2 rise 1
-{servers}
-"""
+# The configuration users copy: the tests and the benchmark run exactly it, on their own ports.
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "deploy" / "haproxy.cfg"
 
 
 def missing_reason() -> str | None:
@@ -57,10 +39,18 @@ class HAProxy:
         self._process: subprocess.Popen[bytes] | None = None
 
     def config(self) -> str:
+        """examples/deploy/haproxy.cfg with this balancer's port and backends (its servers are the last lines)."""
         check = " check" if self.health_check else ""
-        servers = "\n".join(f"    server r{i} 127.0.0.1:{p}{check}" for i, p in enumerate(self.backends))
-        text = CONFIG.format(port=self.port, servers=servers)
-        return text if self.health_check else text.replace("    option httpchk GET /healthz\n", "")
+        lines = []
+        for line in EXAMPLE.read_text(encoding="utf-8").splitlines():
+            words = line.split()
+            if words[:1] == ["bind"]:
+                line = f"    bind 127.0.0.1:{self.port}"
+            elif words[:1] == ["server"] or (words[:2] == ["option", "httpchk"] and not self.health_check):
+                continue
+            lines.append(line)
+        lines += [f"    server r{i} 127.0.0.1:{p}{check}" for i, p in enumerate(self.backends)]
+        return "\n".join(lines) + "\n"
 
     def start(self) -> HAProxy:
         path = self._folder / "haproxy.cfg"

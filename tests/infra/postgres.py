@@ -87,7 +87,15 @@ class PostgresCluster:
 
     def restart(self) -> None:
         """Stop and start the server (same data, same port): what a failover or an upgrade does to clients."""
+        self.stop_server()
+        self.start_server()
+
+    def stop_server(self) -> None:
+        """Stop the server as an administrator would (`pg_ctl stop -m fast`: open sessions are ended); the data
+        and the port stay, for start_server()."""
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def start_server(self) -> None:
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options, "-w", "start")
 

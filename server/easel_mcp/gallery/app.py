@@ -15,7 +15,7 @@ import hmac
 import json
 import os
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, cast
@@ -38,7 +38,10 @@ from easel_mcp.imaging.io import MAX_INPUT_BYTES
 from easel_mcp.index import ImageEntry, ImageIndex
 from easel_mcp.index_rows import find_entry
 from easel_mcp.ledger import Ledger
+from easel_mcp.storage.ports import LedgerPort
 from easel_mcp.workspace import Workspace
+
+LedgerSource = Callable[[], LedgerPort | None]  # the ledger, or None while there is none (no call made yet)
 
 UI_DIR = Path(__file__).resolve().parent.parent / "ui" / "gallery"
 LOOPBACK_HOSTS = ("127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*")
@@ -66,15 +69,30 @@ EMPTY_REPORT: dict[str, Any] = {
 }
 
 
-class _Gallery:
-    """The request handlers; all disk and SQLite work runs in worker threads."""
+class SqliteLedgerFile:
+    """The workspace's SQLite ledger, opened once it exists (the single-user gallery's spend)."""
 
-    def __init__(self, workspace: Workspace, ledger_path: Path) -> None:
-        self.workspace = workspace
-        self.index = ImageIndex(workspace)
-        self.ledger_path = ledger_path
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self._ledger: Ledger | None = None
         self._lock = threading.Lock()
+
+    def __call__(self) -> LedgerPort | None:
+        with self._lock:
+            if self._ledger is None and self.path.is_file():
+                self._ledger = Ledger.open(self.path)
+            return self._ledger
+
+
+class _Gallery:
+    """The request handlers over one workspace (with `user`: that user's folder, and their rows of the ledger);
+    all disk and database work runs in worker threads."""
+
+    def __init__(self, workspace: Workspace, ledger: LedgerSource, user: str | None = None) -> None:
+        self.workspace = workspace
+        self.index = ImageIndex(workspace)
+        self._ledger = ledger
+        self.user = user
         self._renders = anyio.CapacityLimiter(RENDERS)
 
     async def page(self, request: Request) -> Response:
@@ -164,16 +182,16 @@ class _Gallery:
             return _error(400, str(e))
 
         def run() -> dict[str, Any]:
-            ledger = self._open_ledger()
+            ledger = self._ledger()
             if ledger is None:
                 zero = {**EMPTY_REPORT, "since": None, "by": None}
                 return {"report": {**zero, "by": by}, "totals": {"today": zero, "month": zero, "all_time": zero}}
             group = cast(Literal["model", "day", "tool", "provider"], by)
             totals = {
-                name: ledger.report(since=start, by=None)
+                name: ledger.report(since=start, by=None, user=self.user)
                 for name, start in (("today", day_bounds()[0]), ("month", month_bounds()[0]), ("all_time", None))
             }
-            return {"report": ledger.report(since=since, by=group), "totals": totals}
+            return {"report": ledger.report(since=since, by=group, user=self.user), "totals": totals}
 
         return _json(await anyio.to_thread.run_sync(run))
 
@@ -197,12 +215,6 @@ class _Gallery:
             return None
         path = self.workspace.root / entry.relative_path  # opened by _file without following links
         return None if path.is_relative_to(self.workspace.state_dir) else path
-
-    def _open_ledger(self) -> Ledger | None:
-        with self._lock:
-            if self._ledger is None and self.ledger_path.is_file():
-                self._ledger = Ledger.open(self.ledger_path)
-            return self._ledger
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -322,7 +334,11 @@ def build_gallery_app(
 ) -> ASGIApp:
     """The gallery over `workspace` and the ledger at `ledger_path` (which may not exist yet). With `token`,
     every request must carry it; `allowed_hosts` (None: no check) guards against DNS rebinding on loopback."""
-    gallery = _Gallery(workspace, ledger_path)
+    return _Guard(gallery_routes(_Gallery(workspace, SqliteLedgerFile(ledger_path))), token or None, allowed_hosts)
+
+
+def gallery_routes(gallery: _Gallery) -> Starlette:
+    """The page, its static files and the JSON API of one gallery (no guard: the caller puts one in front)."""
     routes = [
         Route("/", gallery.page),
         Mount("/static", StaticFiles(directory=UI_DIR), name="static"),
@@ -335,4 +351,4 @@ def build_gallery_app(
     ]
     app = Starlette(routes=routes)
     app.state.gallery = gallery
-    return _Guard(app, token or None, allowed_hosts)
+    return app

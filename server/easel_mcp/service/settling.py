@@ -117,8 +117,8 @@ class Settler:
 
 def not_recorded_warning(attempt: Attempt) -> str:
     return (
-        f"the ledger could not record this call yet (row {attempt.id}; is the disk full?): Easel tries again, "
-        "and recovers it from the sidecars at the next start"
+        f"the ledger could not record this call yet (row {attempt.id}; a full disk, or its database away): Easel "
+        "tries again, and recovers it from the sidecars at the next start should it stop first"
     )
 
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("easel_mcp")
 
 LOCK_BUDGETS = 0x45A5E1_02  # advisory lock key (a constant unique to Easel)
+NOT_SENT = ": the call was not sent, so nothing was billed"
 _GROUP_KEYS = {
     "model": "model",
     "day": "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
@@ -127,7 +128,10 @@ class PostgresLedger(ReplicaCoordination):
         return self._conn()
 
     @contextmanager
-    def _conn(self) -> Iterator[psycopg.Connection[DictRow]]:
+    def _conn(self, consequence: str = "") -> Iterator[psycopg.Connection[DictRow]]:
+        """A connection from the pool (a dead one, e.g. after a server restart, is replaced before it is lent).
+        A server that goes away mid-statement fails that statement only: DatabaseUnavailable says so, with
+        `consequence` (what it means for the call), and the next statement gets a fresh connection."""
         import psycopg
         from psycopg_pool import PoolTimeout
 
@@ -135,9 +139,10 @@ class PostgresLedger(ReplicaCoordination):
             with self._connection_pool().connection(timeout=self._wait_s) as conn:
                 yield conn
         except (psycopg.OperationalError, PoolTimeout) as e:
+            why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise DatabaseUnavailable(
-                f"the ledger database {self.where} is unreachable ({str(e).strip() or type(e).__name__}); "
-                "try again once it is back"
+                f"the ledger database {self.where} is unreachable ({why}){consequence}; "
+                "try again once it is back (Easel reconnects by itself)"
             ) from e
 
     # ------------------------------------------------------------------ writes
@@ -163,7 +168,7 @@ class PostgresLedger(ReplicaCoordination):
         params_json = canonical_json(params)
         digest = hashlib.sha256(params_json.encode()).hexdigest()
         reserved = reserve_usd if reserve_usd is not None else (estimated_usd or 0.0)
-        with self._conn() as conn, conn.transaction():
+        with self._conn(NOT_SENT) as conn, conn.transaction():
             if budgets.any_limit:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_BUDGETS,))
                 check_budgets(
@@ -199,7 +204,7 @@ class PostgresLedger(ReplicaCoordination):
         return Attempt(id=int(row["id"]), started_at=at, estimated_usd=estimated_usd, reserved_usd=reserved)
 
     def mark_sent(self, attempt: Attempt) -> None:
-        with self._conn() as conn:
+        with self._conn(NOT_SENT) as conn:
             conn.execute("UPDATE attempts SET status = 'sent' WHERE id = %s AND status = 'reserved'", (attempt.id,))
 
     def settle(
@@ -290,8 +295,11 @@ class PostgresLedger(ReplicaCoordination):
             spent = lambda start, end: _spent(conn, start, end)  # noqa: E731
             return budget_left(budgets, spent, utc(now), _user_spent(conn, user))
 
-    def report(self, *, since: datetime | None, by: GroupBy | None) -> dict[str, Any]:
-        where, args = ("WHERE started_at >= %s", [utc(since)]) if since is not None else ("", [])
+    def report(self, *, since: datetime | None, by: GroupBy | None, user: str | None = None) -> dict[str, Any]:
+        args: list[Any]
+        where, args = ("WHERE started_at >= %s", [utc(since)]) if since is not None else ("WHERE TRUE", [])
+        if user is not None:
+            where, args = f"{where} AND user_id = %s", [*args, user]
         with self._conn() as conn:
             total = conn.execute(
                 "SELECT COUNT(*) AS calls, COALESCE(SUM(images), 0) AS images, COALESCE(SUM(cost_usd), 0.0) AS cost,"

@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -114,10 +114,13 @@ async def keep_alive(
     every_s: float,
     running: Callable[[], list[str]] = list,
     cancel: Callable[[str], None] = lambda job_id: None,
+    flush: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """A replica's life on a shared ledger: say it is alive every `every_s`, settle the open calls of replicas silent
-    for three times that (a replica killed mid-call is settled within a minute at the default 10 s), and cancel
-    the `running` jobs that a cancel_job on another replica asked for (checked every second while any runs)."""
+    for three times that (a replica killed mid-call is settled within a minute at the default 10 s), cancel
+    the `running` jobs that a cancel_job on another replica asked for (checked every second while any runs), and
+    `flush` the outcomes the ledger could not take while the database was away (with each heartbeat that
+    reaches it, so they are written once it is back, without waiting for the next call)."""
     import anyio
     import anyio.to_thread
 
@@ -130,6 +133,8 @@ async def keep_alive(
                 last_beat = time.monotonic()
                 await anyio.to_thread.run_sync(ledger.heartbeat)
                 await anyio.to_thread.run_sync(ledger.sweep, 3 * every_s)
+                if flush is not None:
+                    await flush()
             if ids := running():
                 for job_id in await anyio.to_thread.run_sync(ledger.cancel_requested, ids):
                     log.info("job %s: cancelled from another replica", job_id)

@@ -63,8 +63,8 @@ function bytes(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
-const thumbUrl = (id, size) => `/api/images/${id}/thumb?size=${size || 256}`;
-const fileUrl = (id) => `/api/images/${id}/file`;
+const thumbUrl = (id, size) => `api/images/${id}/thumb?size=${size || 256}`;
+const fileUrl = (id) => `api/images/${id}/file`;
 const titleOf = (image) => image.name_slug || image.id;
 
 // ------------------------------------------------------------------ filters
@@ -97,7 +97,7 @@ function restoreFilters() {
 
 async function loadFacets(params) {
   try {
-    const facets = await api("/api/facets");
+    const facets = await api("api/facets");
     for (const [id, values] of [["model", facets.models], ["tool", facets.tools]]) {
       const select = $(id);
       for (const value of values) select.append(el("option", { value, text: value }));
@@ -146,7 +146,7 @@ async function loadMore() {
   if (state.cursor) params.set("cursor", state.cursor);
   $("more").hidden = true;
   try {
-    const page = await api(`/api/images?${params}`);
+    const page = await api(`api/images?${params}`);
     if (seq !== state.seq) return;  // the filters changed meanwhile
     $("error").hidden = true;
     $("grid").append(...page.images.map(card));
@@ -190,7 +190,7 @@ function resetGrid() {
 // -------------------------------------------------------------------- spend
 async function loadSpend() {
   try {
-    const [daily, models] = await Promise.all([api("/api/spend?since=30d&by=day"), api("/api/spend?since=month&by=model")]);
+    const [daily, models] = await Promise.all([api("api/spend?since=30d&by=day"), api("api/spend?since=month&by=model")]);
     const t = daily.totals;
     $("spend-today").textContent = money(t.today.cost_usd);
     $("spend-month").textContent = money(t.month.cost_usd);
@@ -249,7 +249,7 @@ async function showDetail() {
   document.body.style.overflow = "hidden";
   $("d-title").textContent = "Loading…";
   try {
-    const data = await api(`/api/images/${id}`);
+    const data = await api(`api/images/${id}`);
     if (currentId() !== id) return;
     renderDetail(data);
   } catch (error) {
