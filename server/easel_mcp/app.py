@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,6 +34,7 @@ from easel_mcp.imaging.formats import MIME_TYPES, mime_of_file, mime_type
 from easel_mcp.settings import Settings
 from easel_mcp.studio import Studio, open_studio
 from easel_mcp.uris import DISPLAY_URI_TEMPLATE, IMAGE_URI_TEMPLATE, image_uri, parse_image_uri
+from easel_mcp.warmup import WarmUp
 
 RESOURCE_PAGE = 50
 
@@ -49,12 +51,19 @@ class EaselServer(MCPServer[Studio]):
     def __init__(self, studio: Studio, **kwargs: Any) -> None:
         self.studio = studio
         self._tools_registered = False
+        self._tools_lock = threading.Lock()
+        self.warm_up = next((m for m in kwargs.get("middleware") or () if isinstance(m, WarmUp)), WarmUp())
+        self.warm_up.register_tools = self.ensure_tools
         super().__init__(**kwargs)
 
     def ensure_tools(self) -> None:
-        if not self._tools_registered:
-            self._tools_registered = True
-            register_tools(self)
+        """Register the tools (once; the warm-up may do it from a worker thread while a call arrives)."""
+        if self._tools_registered:
+            return
+        with self._tools_lock:
+            if not self._tools_registered:
+                register_tools(self)
+                self._tools_registered = True
 
     async def list_tools(self) -> list[MCPTool]:
         from easel_mcp.tool_cache import cached_listing
@@ -217,7 +226,7 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
         auth=oauth.auth_settings() if oauth else None,
         token_verifier=JwtVerifier(oauth) if oauth else None,
         extensions=[apps, build_tasks(settings)],
-        middleware=[AdvertiseExtensions({apps.identifier: apps.settings()})],
+        middleware=[AdvertiseExtensions({apps.identifier: apps.settings()}), WarmUp()],
         name="easel",
         title="Easel image studio",
         version=__version__,

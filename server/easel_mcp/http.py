@@ -151,32 +151,15 @@ def build_http_app(
     return HealthCheck(HostOriginGuard(app, security) if security else app)
 
 
-# What a server's first image call would otherwise import (the upstream's SDK, the engine and the image codecs).
-WARM_MODULES = (
-    "openai",
-    "easel_mcp.service.engine",
-    "easel_mcp.outputs",
-    "easel_mcp.service.settling",
-    "easel_mcp.imaging.io",
-)
-
-
 def warm_up(server: EaselServer) -> None:
-    """Before the port opens, register the tools and import what the first call would otherwise import: most of
-    a second of one core, paid by the first person to call a fresh replica (a replica the balancer sees healthy
-    should answer its first call as fast as the next). The stdio server does not: there, starting fast matters
-    more."""
-    import importlib
+    """Before the port opens, register the tools and import what the first call would otherwise import (the
+    upstream's SDK among them): most of a second of one core, paid by the first person to call a fresh replica (a
+    replica the balancer sees healthy should answer its first call as fast as the next). The stdio server warms up
+    in the background after the handshake instead (warmup.py): there, answering `initialize` fast matters more."""
+    from easel_mcp.warmup import prepare_imports
 
     server.ensure_tools()
-    for name in WARM_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError as e:  # never a reason not to serve
-            log.debug("warm-up: %s not imported (%s)", name, e)
-    from PIL import Image
-
-    Image.init()  # every codec's plugin, once
+    prepare_imports("openai")
 
 
 def serve_http(

@@ -111,4 +111,9 @@ class ImageProvider(Protocol):
 
     async def edit(self, request: EditRequest) -> ProviderResult: ...
 
+    async def warm_up(self) -> None:
+        """Build what the first call needs (an SDK's client, a connection pool) ahead of it: the server calls this
+        in the background right after the MCP handshake. Never raises for a missing network."""
+        ...
+
     async def aclose(self) -> None: ...

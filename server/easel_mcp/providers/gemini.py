@@ -11,6 +11,7 @@ is described in the prompt instead, and the result says that it was guidance, no
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
@@ -103,6 +104,12 @@ class GeminiProvider:
                 timeout=httpx2.Timeout(self._timeout_s, connect=self._connect_timeout_s),
             )
         return self._client
+
+    async def warm_up(self) -> None:
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(importlib.import_module, "httpx2")  # the HTTP stack's import, off the loop
+        _ = self.client
 
     async def aclose(self) -> None:
         if self._client is not None:

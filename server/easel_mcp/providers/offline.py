@@ -37,6 +37,9 @@ class OfflineProvider:
     def from_settings(cls, settings: Settings) -> OfflineProvider:
         return cls()
 
+    async def warm_up(self) -> None:
+        return None
+
     async def aclose(self) -> None:
         return None
 

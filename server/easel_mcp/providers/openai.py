@@ -130,6 +130,9 @@ class OpenAIProvider:
         error.message = redact(error.message, self._secrets())
         return error
 
+    async def warm_up(self) -> None:
+        await self._ready()
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.close()
