@@ -143,3 +143,41 @@ def test_easel_mcp_gallery_with_oauth_is_the_per_user_gallery(workspace_dir: Pat
         listed = client.get("/api/images", headers={"Authorization": f"Bearer {token}"})
         assert listed.status_code == 200 and listed.json()["images"] == []
     assert [p.name.startswith("alice-") for p in (workspace_dir / "users").iterdir()] == [True]
+
+
+async def test_with_postgresql_and_a_store_any_replica_shows_a_person_their_images(
+    tmp_path: Path, postgres_url: str, s3_server: Any, oauth_issuer: OAuthIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team deployment: two replicas with their own (empty) folders, one PostgreSQL, one bucket. The gallery of
+    the replica that did not make the image lists it (the shared index) and serves its file and thumbnail (fetched
+    from the store); another person sees none of it."""
+    from tests.infra.s3 import CREDENTIALS
+
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    bucket = s3_server.bucket()
+
+    def replica(folder: str) -> Any:
+        (tmp_path / folder).mkdir()
+        return lambda url: Settings(  # type: ignore[call-arg]
+            workspace=tmp_path / folder,
+            provider="offline",
+            database_url=postgres_url,
+            store_url=f"s3://{bucket}/team",
+            s3_endpoint=s3_server.endpoint,
+            oauth_issuer=oauth_issuer.issuer,
+            public_url=url,
+        )
+
+    with serving(replica("one")) as (url, _):
+        made = await _make(url, oauth_issuer.token("alice", audience=url), "a kite over the dunes")
+    with serving(replica("two")) as (url, _):
+        team = Team(url, url.removesuffix("/mcp") + "/gallery", oauth_issuer, {})
+        alice, bob = team.token("alice"), team.token("bob")
+        listed = team.get("/api/images", alice).json()
+        assert [i["id"] for i in listed["images"]] == [made]
+        assert team.get(f"/api/images/{made}", alice).json()["sidecar"]["prompt"] == "a kite over the dunes"
+        assert team.get(f"/api/images/{made}/file", alice).headers["content-type"] == "image/png"
+        assert team.get(f"/api/images/{made}/thumb?size=128", alice).headers["content-type"] == "image/webp"
+        assert team.get("/api/images", bob).json()["images"] == []
+        assert team.get(f"/api/images/{made}/file", bob).status_code == 404

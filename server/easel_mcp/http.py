@@ -86,6 +86,7 @@ def team_gallery(server: EaselServer) -> ASGIApp:
         JwtVerifier(config),
         config.scopes,
         secure_cookie=config.public_url.startswith("https://"),
+        areas=server.studio.areas,
     )
 
 

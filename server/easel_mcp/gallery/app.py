@@ -38,7 +38,7 @@ from easel_mcp.imaging.io import MAX_INPUT_BYTES
 from easel_mcp.index import ImageEntry, ImageIndex
 from easel_mcp.index_rows import find_entry
 from easel_mcp.ledger import Ledger
-from easel_mcp.storage.ports import LedgerPort
+from easel_mcp.storage.ports import ImageIndexPort, LedgerPort
 from easel_mcp.workspace import Workspace
 
 LedgerSource = Callable[[], LedgerPort | None]  # the ledger, or None while there is none (no call made yet)
@@ -88,9 +88,11 @@ class _Gallery:
     """The request handlers over one workspace (with `user`: that user's folder, and their rows of the ledger);
     all disk and database work runs in worker threads."""
 
-    def __init__(self, workspace: Workspace, ledger: LedgerSource, user: str | None = None) -> None:
+    def __init__(
+        self, workspace: Workspace, ledger: LedgerSource, user: str | None = None, index: ImageIndexPort | None = None
+    ) -> None:
         self.workspace = workspace
-        self.index = ImageIndex(workspace)
+        self.index: ImageIndexPort = index if index is not None else ImageIndex(workspace)
         self._ledger = ledger
         self.user = user
         self._renders = anyio.CapacityLimiter(RENDERS)
@@ -134,7 +136,7 @@ class _Gallery:
             entry = self._entry(request.path_params["image_id"])
             if entry is None:
                 return None
-            sidecar = self.workspace.read_sidecar(self.workspace.root / entry.relative_path)
+            sidecar = self.workspace.read_sidecar(self.workspace.local_file(entry.relative_path))
             return {
                 "entry": entry.to_dict(),
                 "sidecar": sidecar.shown() if sidecar else None,
@@ -213,7 +215,7 @@ class _Gallery:
         entry = self._entry(image_id)
         if entry is None:
             return None
-        path = self.workspace.root / entry.relative_path  # opened by _file without following links
+        path = self.workspace.local_file(entry.relative_path)  # opened by _file without following links
         return None if path.is_relative_to(self.workspace.state_dir) else path
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mcp.server.auth.provider import AccessToken, TokenVerifier
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+    from easel_mcp.service.local import UserAreas
     from easel_mcp.workspace import Workspace
 
 TOKEN_COOKIE = "easel_gallery_token"
@@ -44,8 +45,10 @@ class TeamGallery:
         *,
         secure_cookie: bool,
         allowed_hosts: Sequence[str] | None = None,
+        areas: UserAreas | None = None,
     ) -> None:
         self.root, self.ledger, self.verifier = root, ledger, verifier
+        self.areas = areas  # a server's per-user areas: the same workspace (and store) and index as its MCP tools
         self.scopes = tuple(scopes)
         self.secure_cookie = secure_cookie
         self.allowed_hosts = allowed_hosts
@@ -115,7 +118,11 @@ class TeamGallery:
         """The gallery of `user`'s own folder (created on first use, as the MCP tools do)."""
         with self._lock:
             if user not in self._apps:
-                self._apps[user] = gallery_routes(_Gallery(self.root.for_user(user), self.ledger, user=user))
+                if self.areas is not None:  # the user's index (PostgreSQL in a team) and workspace (S3 with a store)
+                    workspace, index = self.areas.workspace(user), self.areas.index(user)
+                    self._apps[user] = gallery_routes(_Gallery(workspace, self.ledger, user=user, index=index))
+                else:
+                    self._apps[user] = gallery_routes(_Gallery(self.root.for_user(user), self.ledger, user=user))
             return self._apps[user]
 
 
