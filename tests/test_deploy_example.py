@@ -79,21 +79,31 @@ async def test_local_team_stack(postgres_cluster: object, haproxy_available: Non
         text = "".join(lines)
         url = re.search(r"MCP endpoint \(streamable HTTP\): (\S+)", text)
         alice = re.search(r"token for alice: (\S+)", text)
-        assert url and alice, text
+        bob = re.search(r"token for bob: +(\S+)", text)
+        assert url and alice and bob, text
         headers = {"Authorization": f"Bearer {alice.group(1)}"}
         async with httpx2.AsyncClient(headers=headers, timeout=120) as http:
             async with Client(streamable_http_client(url.group(1), http_client=http)) as client:
                 made = structured(await client.call_tool("generate_image", {"prompt": "a team kite"}))
+                kite = made["images"][0]
+                edited = structured(await client.call_tool("edit_image", {"prompt": "at dusk", "images": [kite["id"]]}))
                 listed = structured(await client.call_tool("list_images", {}))
-        assert [i["id"] for i in listed["images"]] == [made["images"][0]["id"]]
-        assert made["images"][0]["path"].startswith("s3://easel-team/images/users/")  # the S3 server has it
+                detail = structured(await client.call_tool("get_image", {"id": kite["id"], "preview": False}))
+                read = await client.read_resource(kite["uri"])
+        assert sorted(i["id"] for i in listed["images"]) == sorted([kite["id"], edited["images"][0]["id"]])
+        assert kite["path"].startswith("s3://easel-team/images/users/")  # the S3 server has it
+        assert detail["children"][0]["id"] == edited["images"][0]["id"] and read.contents
+        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {bob.group(1)}"}, timeout=120) as http:
+            async with Client(streamable_http_client(url.group(1), http_client=http)) as client:
+                assert structured(await client.call_tool("list_images", {}))["images"] == []  # bob sees none of them
+                assert (await client.call_tool("get_image", {"id": kite["id"]})).is_error
         assert httpx2.post(url.group(1), json={}, timeout=30).status_code == 401
         gallery = re.search(r"alice's gallery: (\S+)", text)  # the link signs in once, then the cookie
         assert gallery, text
         with httpx2.Client(timeout=60, follow_redirects=True) as browser:
             assert browser.get(gallery.group(1)).status_code == 200
             mine = browser.get(gallery.group(1).split("?")[0] + "api/images").json()["images"]
-        assert [i["id"] for i in mine] == [made["images"][0]["id"]]
+        assert sorted(i["id"] for i in mine) == sorted(i["id"] for i in listed["images"])
     finally:
         process.send_signal(signal.SIGTERM)
         try:
