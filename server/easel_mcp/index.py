@@ -127,6 +127,7 @@ class ImageIndex:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
+        self._writes = threading.Lock()  # this process's writers queue here, not in SQLite's sleeping busy handler
         self._connections: list[sqlite3.Connection] = []
         self._fts: bool | None = None
         workspace.index = self  # the workspace's id resolver asks this index first
@@ -177,14 +178,15 @@ class ImageIndex:
 
     @contextmanager
     def _write(self, conn: sqlite3.Connection) -> Iterator[None]:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        with self._writes:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         with self._lock:
