@@ -34,7 +34,7 @@ def measure_all(*, quick: bool) -> list[Figure]:
         figures += team.skipped(team.NAMES, reason)
     else:
         figures += _safe("team throughput", lambda: [team.throughput(quick)])
-        figures += _safe("PostgreSQL latency", lambda: [team.postgres_latency(quick)])
+        figures += _safe("PostgreSQL latency", lambda: team.postgres_latency(quick))
         figures += _safe("reservations", lambda: team.reservations(quick))
     return figures
 

@@ -139,8 +139,9 @@ def throughput(quick: bool) -> Figure:
     )
 
 
-def postgres_latency(quick: bool) -> Figure:
-    """Median per-call time (generate 1024x1024, upstream latency 0) with the PostgreSQL ledger vs SQLite."""
+def postgres_latency(quick: bool) -> list[Figure]:
+    """Median per-call time (generate 1024x1024, upstream latency 0) with the PostgreSQL ledger, and with PostgreSQL
+    and an S3 store, vs the embedded SQLite ledger and folder."""
     import anyio
     from mcp import Client
     from tests.fakes.openai_images import FakeOpenAIImages
@@ -161,19 +162,50 @@ def postgres_latency(quick: bool) -> Figure:
                     times.append(time.perf_counter() - started)
         return median(times)
 
-    with _cluster() as cluster, FakeOpenAIImages() as fake, tempfile.TemporaryDirectory() as ws:
-        common: dict[str, Any] = {"openai_api_key": "sk-test", "openai_base_url": fake.base_url}
-        sqlite = anyio.run(timed, Settings(workspace=Path(ws) / "a", **common))
-        postgres = anyio.run(timed, Settings(workspace=Path(ws) / "b", database_url=cluster.new_database(), **common))
-    return Figure(
-        "PostgreSQL ledger: time per call",
-        postgres,
-        sqlite,
-        "ms",
-        "<= +30 ms",
-        postgres - sqlite <= 0.030,
-        f"median of {reps} after 2 warm-up calls, upstream latency 0; baseline: the embedded SQLite ledger",
-    )
+    from tests.infra.s3 import S3Server
+
+    s3 = S3Server().start()
+    saved = {k: os.environ.get(k) for k in s3.env()}
+    os.environ.update(s3.env())  # the store reads the standard AWS variables
+    try:
+        with _cluster() as cluster, FakeOpenAIImages() as fake, tempfile.TemporaryDirectory() as ws:
+            common: dict[str, Any] = {"openai_api_key": "sk-test", "openai_base_url": fake.base_url}
+            sqlite = anyio.run(timed, Settings(workspace=Path(ws) / "a", **common))
+            postgres = anyio.run(
+                timed, Settings(workspace=Path(ws) / "b", database_url=cluster.new_database(), **common)
+            )
+            team = anyio.run(
+                timed,
+                Settings(  # type: ignore[call-arg]
+                    workspace=Path(ws) / "c",
+                    database_url=cluster.new_database(),
+                    store_url=f"s3://{s3.bucket()}/bench",
+                    s3_endpoint=s3.endpoint,
+                    **common,
+                ),
+            )
+    finally:
+        s3.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    note = f"median of {reps} after 2 warm-up calls, upstream latency 0; baseline: the embedded SQLite ledger"
+    return [
+        Figure(
+            "PostgreSQL ledger: time per call", postgres, sqlite, "ms", "<= +30 ms", postgres - sqlite <= 0.030, note
+        ),
+        Figure(
+            "PostgreSQL + S3 store (moto over HTTP): time per call",
+            team,
+            sqlite,
+            "ms",
+            "<= +30 ms",
+            team - sqlite <= 0.030,
+            note + " and the local folder; the image and its sidecar are uploaded to the store before the result",
+        ),
+    ]
 
 
 def reservations(quick: bool) -> list[Figure]:
@@ -225,6 +257,7 @@ def reservations(quick: bool) -> list[Figure]:
 NAMES = [
     "team throughput: 3 replicas behind haproxy (calls/s)",
     "PostgreSQL ledger: time per call",
+    "PostgreSQL + S3 store (moto over HTTP): time per call",
     "budget reservation, 3 replicas x 16 parallel: median",
     "budget reservation, 3 replicas x 16 parallel: p99",
 ]
