@@ -52,9 +52,9 @@ class EaselServer(MCPServer[Studio]):
         self.studio = studio
         self._tools_registered = False
         self._tools_lock = threading.Lock()
-        self.warm_up = next((m for m in kwargs.get("middleware") or () if isinstance(m, WarmUp)), WarmUp())
+        self.warm_up = WarmUp()  # after the handshake, in the background (warmup.py)
         self.warm_up.register_tools = self.ensure_tools
-        super().__init__(**kwargs)
+        super().__init__(**{**kwargs, "middleware": [*(kwargs.get("middleware") or ()), self.warm_up]})
 
     def ensure_tools(self) -> None:
         """Register the tools (once; the warm-up may do it from a worker thread while a call arrives)."""
@@ -226,7 +226,7 @@ def build_server(settings: Settings, studio: Studio | None = None) -> EaselServe
         auth=oauth.auth_settings() if oauth else None,
         token_verifier=JwtVerifier(oauth) if oauth else None,
         extensions=[apps, build_tasks(settings)],
-        middleware=[AdvertiseExtensions({apps.identifier: apps.settings()}), WarmUp()],
+        middleware=[AdvertiseExtensions({apps.identifier: apps.settings()})],
         name="easel",
         title="Easel image studio",
         version=__version__,

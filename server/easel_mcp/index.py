@@ -30,15 +30,16 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from easel_mcp.imaging.formats import SUFFIX_FORMATS as FORMATS
 from easel_mcp.index_common import DAY_FOLDER, IndexRow, lineage_of, written_rows
-from easel_mcp.index_rows import ImageEntry as ImageEntry  # re-exported: the index's entries
-from easel_mcp.index_rows import decode_cursor as decode_cursor  # re-exported
 from easel_mcp.index_rows import (
+    ENTRY_FIELDS,
     encode_cursor,
     entry_of,
     read_row,
     stamp_of,
     utf8_name,
 )
+from easel_mcp.index_rows import ImageEntry as ImageEntry  # re-exported: the index's entries
+from easel_mcp.index_rows import decode_cursor as decode_cursor  # re-exported
 from easel_mcp.sqlite import connect, damaged
 from easel_mcp.times import index_time
 from easel_mcp.workspace import STATE_DIR, Workspace
@@ -49,23 +50,7 @@ log = logging.getLogger("easel_mcp")
 INDEX_FILE = "index.sqlite3"
 SCHEMA_VERSION = 1
 RACY_NS = 2_000_000_000
-_FIELDS = (
-    "id",
-    "relative_path",
-    "created_at",
-    "operation",
-    "prompt",
-    "model",
-    "provider",
-    "width",
-    "height",
-    "format",
-    "bytes",
-    "cost_usd",
-    "parents",
-    "name_slug",
-)
-_SELECT = "SELECT " + ", ".join(_FIELDS) + " FROM images"
+_SELECT = "SELECT " + ", ".join(ENTRY_FIELDS) + " FROM images"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS folders (name TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, count INTEGER NOT NULL,"
     " scanned_ns INTEGER NOT NULL)",

@@ -11,7 +11,7 @@ import os
 import re
 import sqlite3
 import stat
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -131,6 +131,9 @@ class ImageEntry:
         return out
 
 
+ENTRY_FIELDS = tuple(f.name for f in fields(ImageEntry))  # the index columns an entry is read from
+
+
 def encode_cursor(created_at: str, image_id: str, relative_path: str) -> str:
     return base64.urlsafe_b64encode(json.dumps([created_at, image_id, relative_path]).encode()).decode().rstrip("=")
 
@@ -197,7 +200,7 @@ def entry_from_files(workspace: Workspace, path: Path, rel: str) -> ImageEntry:
     except OSError:
         side = None
     row = read_row(workspace, path, rel, stamp_of(st, side if side and stat.S_ISREG(side.st_mode) else None))
-    values = {name: row[name] for name in ImageEntry.__dataclass_fields__}
+    values = {name: row[name] for name in ENTRY_FIELDS}
     values["parents"] = tuple(json.loads(row["parents"]))
     return ImageEntry(**values)
 

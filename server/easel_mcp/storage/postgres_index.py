@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from easel_mcp.index import RACY_NS
 from easel_mcp.index_common import IndexRow, day_folders, folder_rows, lineage_of, search_terms, written_rows
-from easel_mcp.index_rows import ImageEntry, decode_cursor, encode_cursor
+from easel_mcp.index_rows import ENTRY_FIELDS, ImageEntry, decode_cursor, encode_cursor
 from easel_mcp.times import index_time
 
 if TYPE_CHECKING:
@@ -40,24 +40,8 @@ log = logging.getLogger("easel_mcp")
 
 Connect = Callable[[], AbstractContextManager["psycopg.Connection[DictRow]"]]
 
-_ENTRY = (
-    "id",
-    "relative_path",
-    "created_at",
-    "operation",
-    "prompt",
-    "model",
-    "provider",
-    "width",
-    "height",
-    "format",
-    "bytes",
-    "cost_usd",
-    "parents",
-    "name_slug",
-)
-_COLUMNS = (*_ENTRY, "folder", "search", "stamp")
-_SELECT = "SELECT " + ", ".join(_ENTRY) + " FROM images WHERE user_id = %s"
+_COLUMNS = (*ENTRY_FIELDS, "folder", "search", "stamp")
+_SELECT = "SELECT " + ", ".join(ENTRY_FIELDS) + " FROM images WHERE user_id = %s"
 _ORDER = " ORDER BY created_at DESC, id DESC, relative_path DESC"
 _UPSERT = (
     f"INSERT INTO images (user_id, {', '.join(_COLUMNS)}) VALUES (%s, {', '.join(['%s'] * len(_COLUMNS))})"
