@@ -210,11 +210,17 @@ def probe(data: bytes, *, what: str = "image") -> ImageInfo:
 def decode_check(data: bytes, *, what: str = "image") -> ImageInfo:
     """Like `probe`, but decode every pixel (within the pixel cap): PNG chunk checksums say nothing
     about the pixel data, so what is sent upstream or saved as an answer is decoded in full once."""
+    info, img = decode_checked(data, what=what)
+    img.close()
+    return info
+
+
+def decode_checked(data: bytes, *, what: str = "image") -> tuple[ImageInfo, Image.Image]:
+    """`decode_check`, keeping the decoded image for whatever else needs its pixels (a preview)."""
     img, fmt = open_header(data, what=what)
     info = ImageInfo(fmt, img.width, img.height, img.mode, has_alpha(img), len(data))
     load(img, what=what)
-    img.close()
-    return info
+    return info, img
 
 
 def open_image(data: bytes, *, what: str = "image") -> Image.Image:

@@ -66,27 +66,37 @@ def _encode(img: Image.Image, fmt: str, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def make_preview(data: bytes, max_bytes: int, *, max_edge: int = PREVIEW_MAX_EDGE, fmt: str = "webp") -> Preview:
-    """A WebP (alpha kept) or JPEG (alpha flattened onto white) preview of `data`, long edge at most
-    `max_edge` (never upscaled), at most `max_bytes` bytes. fmt="auto": JPEG for opaque images (several
-    times faster to encode), WebP when there is transparency.
+@dataclass(frozen=True)
+class PreviewSource:
+    """An image already cut to preview size (RGB, or RGBA for a WebP preview) and the format its preview
+    takes: what is left of a preview is the encoding, within whatever byte budget the result allows."""
 
-    Quality is lowered in steps first, then the size, until it fits; the last resort keeps
-    shrinking (down to 1 px), so any budget of at least 2 KB is met.
-    """
-    img, src_fmt = imgio.open_header(data, what="the image")
-    if fmt == "auto":  # JPEG encodes several times faster; WebP keeps transparency
+    image: Image.Image
+    fmt: str  # 'jpeg' | 'webp'
+
+
+def preview_source(img: Image.Image, *, max_edge: int = PREVIEW_MAX_EDGE, fmt: str = "auto") -> PreviewSource:
+    """Cut a decoded image (`load`ed, or a JPEG's header: then drafted and decoded here) to preview size.
+    fmt="auto": JPEG for opaque images (several times faster to encode), WebP when there is transparency."""
+    if fmt == "auto":
         fmt = "webp" if imgio.has_alpha(img) else "jpeg"
     out_fmt = imgio.normalize_format(fmt)
     if out_fmt == "png":
         raise ImagingError("previews are webp or jpeg, not png: pass fmt='webp' or fmt='jpeg'.")
-    if max_bytes < MIN_PREVIEW_BYTES:
-        raise ImagingError(f"a preview budget of {max_bytes} bytes is too small: allow at least 2048 bytes.")
     target = _fit(img.size, max(16, max_edge))
-    if src_fmt == "jpeg" and target != img.size:
-        img.draft("RGB" if img.mode in ("RGB", "YCbCr") else None, target)  # DCT scaling: decode 1/2..1/8
+    if img.format == "JPEG" and target != img.size:  # not decoded yet (else a no-op): DCT scaling
+        img.draft("RGB" if img.mode in ("RGB", "YCbCr") else None, target)  # decodes 1/2..1/8 only
     imgio.load(img, what="the image")
     small = _downscale(img, target, keep_alpha=out_fmt == "webp")
+    return PreviewSource(small.copy() if small is img else small, out_fmt)  # its own pixels: img may be closed
+
+
+def encode_preview(source: PreviewSource, max_bytes: int) -> Preview:
+    """The preview of `source` in at most `max_bytes` bytes: quality is lowered in steps first, then the
+    size, until it fits; the last resort keeps shrinking (down to 1 px), so any budget of 2 KB is met."""
+    if max_bytes < MIN_PREVIEW_BYTES:
+        raise ImagingError(f"a preview budget of {max_bytes} bytes is too small: allow at least 2048 bytes.")
+    small, out_fmt = source.image, source.fmt
     out = b""
     for quality in _QUALITIES:
         out = _encode(small, out_fmt, quality)
@@ -101,6 +111,15 @@ def make_preview(data: bytes, max_bytes: int, *, max_edge: int = PREVIEW_MAX_EDG
         out = _encode(small, out_fmt, _SHRINK_QUALITY)
         if len(out) <= max_bytes:
             return Preview(out, imgio.mime_of(out_fmt), small.width, small.height)
+
+
+def make_preview(data: bytes, max_bytes: int, *, max_edge: int = PREVIEW_MAX_EDGE, fmt: str = "webp") -> Preview:
+    """A WebP (alpha kept) or JPEG (alpha flattened onto white) preview of `data`, long edge at most
+    `max_edge` (never upscaled), at most `max_bytes` bytes (see `preview_source` and `encode_preview`)."""
+    if max_bytes < MIN_PREVIEW_BYTES:
+        raise ImagingError(f"a preview budget of {max_bytes} bytes is too small: allow at least 2048 bytes.")
+    img, _ = imgio.open_header(data, what="the image")
+    return encode_preview(preview_source(img, max_edge=max_edge, fmt=fmt), max_bytes)
 
 
 DISPLAY_MAX_EDGE: Final = 2048

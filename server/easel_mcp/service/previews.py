@@ -4,6 +4,9 @@ of a result's images, one image's preview, and a mask painted in the viewer chec
 from __future__ import annotations
 
 import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -12,6 +15,7 @@ from easel_mcp.errors import EaselError, InvalidRequest
 from easel_mcp.sizes import format_size
 
 if TYPE_CHECKING:
+    from easel_mcp.imaging.preview import PreviewSource
     from easel_mcp.schemas.results import ImageOut, ImageResult
     from easel_mcp.workspace import Workspace
 
@@ -27,6 +31,34 @@ class Shown:
     mime_type: str
 
 
+class _Ready:
+    """Previews cut from an answer's pixels while its decode check had them (`usable_images`), by image id,
+    until the result is shaped: its preview is then an encode, not a second read and decode of the file. A
+    few dozen at most (a result never shaped, e.g. a job nobody fetches, falls out); a miss reads the file."""
+
+    LIMIT = 64
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, PreviewSource] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def keep(self, images: Sequence[ImageOut], sources: Sequence[PreviewSource | None]) -> None:
+        with self._lock:
+            for image, source in zip(images, sources, strict=False):
+                if source is not None:
+                    self._items[image.id] = source
+            while len(self._items) > self.LIMIT:
+                self._items.popitem(last=False)
+
+    def take(self, image_id: str) -> PreviewSource | None:
+        with self._lock:
+            return self._items.pop(image_id, None)
+
+
+_ready = _Ready()
+keep_previews = _ready.keep
+
+
 def result_previews(
     result: ImageResult, mode: PreviewMode, budget_bytes: int, per_image_cap: int, root: Path
 ) -> list[tuple[Shown | None, str | None]]:
@@ -34,7 +66,7 @@ def result_previews(
     from easel_mcp.imaging.errors import ImagingError
     from easel_mcp.imaging.formats import mime_type
     from easel_mcp.imaging.io import MAX_INPUT_BYTES
-    from easel_mcp.imaging.preview import make_preview, preview_budget_split
+    from easel_mcp.imaging.preview import encode_preview, make_preview, preview_budget_split
     from easel_mcp.workspace_files import read_regular
 
     if mode == "none" or not result.images:
@@ -43,6 +75,15 @@ def result_previews(
     per_image = min(per_image_cap, preview_budget_split(budget_bytes, len(result.images)))
     full_total = sum(i.bytes for i in result.images)
     for image in result.images:
+        source = _ready.take(image.id)
+        if source is not None and mode == "auto":
+            try:
+                p = encode_preview(source, per_image)
+            except ImagingError as e:
+                out.append((None, f"no preview of {image.relative_path}: {e}"))
+                continue
+            out.append((Shown(p.data, p.mime_type), None))
+            continue
         try:
             data = read_regular(root, local_copy(root, image), limit=MAX_INPUT_BYTES, what=image.relative_path)
         except (OSError, EaselError) as e:  # saved and paid for: the result stands, without this preview

@@ -21,8 +21,10 @@ import anyio.to_thread
 
 from easel_mcp.budgets import utc
 from easel_mcp.errors import AnswerNotSaved, EaselError, ProviderError
+from easel_mcp.service.previews import keep_previews
 
 if TYPE_CHECKING:
+    from easel_mcp.imaging.preview import PreviewSource
     from easel_mcp.ledger import Attempt
     from easel_mcp.progress import Progress
     from easel_mcp.providers.base import ProviderResult
@@ -215,30 +217,52 @@ async def _write(
     """Decode the answer in full, post-process it and write every image and its sidecar (in worker
     threads); images that do not decode are left out with a warning (all of them: ImagingError)."""
     await progress.report("writing")
-    images, notes = await anyio.to_thread.run_sync(usable_images, result.images)
-    result.notes.extend(notes)
-    if call.finish is not None:
+    checked = await anyio.to_thread.run_sync(usable_images, result.images)
+    result.notes.extend(checked.notes)
+    images, sources = checked.images, checked.previews
+    if call.finish is not None:  # new pixels: their previews come from the files
         images = await anyio.to_thread.run_sync(call.finish, images)
-    return await store.write_images(call, result, images, time.monotonic() - started, provider_name, saved)
+        sources = [None] * len(images)
+    outcome = await store.write_images(call, result, images, time.monotonic() - started, provider_name, saved)
+    keep_previews(outcome.images, sources)
+    return outcome
 
 
-def usable_images(images: list[bytes]) -> tuple[list[bytes], list[str]]:
+@dataclass(frozen=True)
+class Checked:
+    """The answer's images that decode in full, a preview cut from each while its pixels were at hand,
+    and a note per image that did not decode."""
+
+    images: list[bytes]
+    previews: list[PreviewSource | None]
+    notes: list[str]
+
+
+def usable_images(images: list[bytes]) -> Checked:
     """The answer's images whose every pixel decodes (an accepted format, within the limits), and a
     note for each one that does not. Raises the first image's ImagingError when none does."""
     from easel_mcp.imaging.errors import ImagingError
-    from easel_mcp.imaging.io import decode_check
+    from easel_mcp.imaging.io import decode_checked
+    from easel_mcp.imaging.preview import preview_source
 
     good: list[bytes] = []
+    sources: list[PreviewSource | None] = []
     notes: list[str] = []
     first: ImagingError | None = None
     for number, data in enumerate(images, start=1):
         try:
-            decode_check(data, what=f"image {number} of the model's answer")
+            _, img = decode_checked(data, what=f"image {number} of the model's answer")
         except ImagingError as e:
             first = first or e
             notes.append(f"{e} It was not saved (the call was billed for it).")
             continue
         good.append(data)
+        try:
+            sources.append(preview_source(img))  # the decoded pixels, cut now: the preview only encodes
+        except ImagingError:  # the result shows no preview of it, or makes one from the file
+            sources.append(None)
+        finally:
+            img.close()
     if not good and first is not None:
         raise first
-    return good, notes
+    return Checked(good, sources, notes)
