@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -222,6 +223,26 @@ def test_note_written_indexes_without_a_scan(ws: Workspace, index: ImageIndex) -
     index.note_written([path])
     assert index.get(image_id) is None
     assert index.refresh() == 0
+
+
+def test_images_noted_from_many_threads_go_through_one_connection(ws: Workspace, index: ImageIndex) -> None:
+    """A burst of calls notes its images from fresh worker threads: they share the writer connection instead
+    of each opening (and checking, and setting up) one of its own."""
+    index.refresh()
+    made = [make_image(ws.root, prompt=f"burst {i}") for i in range(16)]
+    start = threading.Barrier(len(made))
+
+    def note(path: Path) -> None:
+        start.wait()
+        index.note_written([path])
+
+    threads = [threading.Thread(target=note, args=(path,)) for _, path in made]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(index.get(image_id) is not None for image_id, _ in made)
+    assert len(index._connections) == 2  # the refresh's thread and the one writer
 
 
 def test_pages_have_no_duplicates_or_gaps_with_equal_timestamps(ws: Workspace, index: ImageIndex) -> None:

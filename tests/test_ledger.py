@@ -424,6 +424,28 @@ def test_settle_semantics(tmp_path: Path) -> None:
     assert _row(ledger, ok)["status"] == "ok"
 
 
+def test_writes_from_many_threads_share_one_connection(tmp_path: Path) -> None:
+    """Reserve, sent and settle from 16 fresh threads at once (a burst of calls on new worker threads): they
+    queue for the one writer connection instead of each opening and checking a connection of its own."""
+    ledger = Ledger.open(_db(tmp_path))
+    start = threading.Barrier(16)
+
+    def call() -> None:
+        start.wait()
+        attempt = _begin(ledger, 0.01)
+        ledger.mark_sent(attempt)
+        ledger.settle(attempt, status="ok", cost_usd=0.01, usage=None, request_id="req", outputs=("a.png",))
+
+    threads = [threading.Thread(target=call) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ledger.report(since=None, by=None)["calls"] == 16
+    assert len(ledger._connections) == 2  # this thread's (open, report) and the one writer
+    ledger.close()
+
+
 def test_params_are_stored_with_a_canonical_digest(tmp_path: Path) -> None:
     ledger = Ledger.open(_db(tmp_path))
     for params in ({"b": 1, "a": [1, 2]}, {"a": [1, 2], "b": 1}):

@@ -114,14 +114,28 @@ class ImageIndex:
         self._refresh_lock = threading.Lock()
         self._writes = threading.Lock()  # this process's writers queue here, not in SQLite's sleeping busy handler
         self._connections: list[sqlite3.Connection] = []
+        self._writer_lock = threading.Lock()
+        self._writer_conn: sqlite3.Connection | None = None
         self._fts: bool | None = None
         workspace.index = self  # the workspace's id resolver asks this index first
 
     # ---------------------------------------------------------------- plumbing
     def _conn(self) -> sqlite3.Connection:
+        """This thread's connection (opened on the thread's first use)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn
+        if conn is None:
+            conn = self._local.conn = self._open()
+        return conn
+
+    def _writer(self) -> sqlite3.Connection:
+        """The one connection the written images are noted through (under `_writes`): a burst of calls on
+        fresh worker threads opens no connections."""
+        with self._writer_lock:
+            if self._writer_conn is None:
+                self._writer_conn = self._open()
+            return self._writer_conn
+
+    def _open(self) -> sqlite3.Connection:
         with real_dir(self.workspace.root, (STATE_DIR,), what="Easel's state folder"):
             pass
         for file in self._files():  # a link planted here would make SQLite write through it
@@ -138,7 +152,6 @@ class ImageIndex:
                 conn.close()
                 raise
             self._connections.append(conn)
-        self._local.conn = conn
         return conn
 
     def _setup(self, conn: sqlite3.Connection) -> bool:
@@ -162,11 +175,13 @@ class ImageIndex:
             return True
 
     @contextmanager
-    def _write(self, conn: sqlite3.Connection) -> Iterator[None]:
+    def _write(self, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
+        """A write transaction on `conn` (by default the writer connection), queued behind this process's others."""
+        conn = self._writer() if conn is None else conn
         with self._writes:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                yield
+                yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -174,6 +189,8 @@ class ImageIndex:
                 raise
 
     def close(self) -> None:
+        with self._writer_lock:  # never held together with _lock (the writer is opened under both in turn)
+            self._writer_conn = None
         with self._lock:
             connections, self._connections, self._local = self._connections, [], threading.local()
         for conn in connections:
@@ -266,8 +283,7 @@ class ImageIndex:
     @_rebuilt_when_damaged
     def note_rows(self, rows: Sequence[IndexRow], gone: Sequence[str] = ()) -> None:
         """Add or replace these rows (as index_rows.read_row builds them); drop the entries at the `gone` paths."""
-        conn = self._conn()
-        with self._write(conn):
+        with self._write() as conn:
             for rel in gone:
                 self._delete(conn, rel)
             for row in rows:

@@ -94,6 +94,7 @@ class Ledger:
         # turn) and made 50 simultaneous reservations take seconds; other processes still wait on SQLite's lock.
         self._writes = threading.Lock()
         self._connections: list[tuple[int, sqlite3.Connection]] = []
+        self._writer_conn: tuple[int, sqlite3.Connection] | None = None
         self._ready = False
 
     @classmethod
@@ -113,6 +114,7 @@ class Ledger:
             mine = [conn for pid, conn in self._connections if pid == os.getpid()]
             self._connections.clear()
             self._local = threading.local()
+            self._writer_conn = None
         for conn in mine:
             conn.close()
 
@@ -143,9 +145,23 @@ class Ledger:
             raise ledger_failure(self.path, e) from e
 
     def _conn(self) -> sqlite3.Connection:
+        """This thread's connection, for reads (opened on the thread's first read)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             return conn
+        conn = self._open()
+        self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def _writer(self) -> sqlite3.Connection:
+        """The connection every write of this process goes through, under `_writes` (held by the caller): the
+        writers queue on that lock anyway, so one connection serves them all, and a burst of calls on fresh
+        worker threads opens no connections."""
+        if self._writer_conn is None or self._writer_conn[0] != os.getpid():
+            self._writer_conn = (os.getpid(), self._open())
+        return self._writer_conn[1]
+
+    def _open(self) -> sqlite3.Connection:
         with self._readable():
             conn = connect(self.path)
         with self._lock, self._readable():
@@ -160,13 +176,12 @@ class Ledger:
                 conn.close()
                 raise
             self._connections.append((os.getpid(), conn))
-        self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
     @contextmanager
     def _immediate(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
         with self._writes:
+            conn = self._writer()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -250,7 +265,7 @@ class Ledger:
     def mark_sent(self, attempt: Attempt) -> None:
         """The request has left the machine: it may be billed from now on."""
         with self._recording(), self._writes:
-            self._conn().execute(
+            self._writer().execute(
                 "UPDATE attempts SET status = 'sent' WHERE id = ? AND status = 'reserved'", (attempt.id,)
             )
 
@@ -273,9 +288,8 @@ class Ledger:
         cost, estimated, counted, billed = settled_amounts(attempt, status, cost_usd, billed)
         usage = usage or None
         tokens_in, tokens_out = usage_tokens(usage)
-        conn = self._conn()
         with self._writes:
-            cursor = conn.execute(
+            cursor = self._writer().execute(
                 "UPDATE attempts SET status = ?, finished_at = ?, request_id = ?, usage_json = ?, input_tokens = ?,"
                 " output_tokens = ?, cost_usd = ?, cost_estimated = ?, counted_usd = ?, billed = ?, outputs_json = ?,"
                 " images = ?, error_code = ?, error_message = ?, elapsed_s = ?"
