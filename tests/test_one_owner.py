@@ -80,6 +80,46 @@ def test_sizes_parse_once_into_a_value_with_names() -> None:
     assert Size.parse("auto") is None and Size.parse("16x9x2") is None and Size.parse("-5x10") is None
 
 
+def _callers(names: set[str]) -> dict[str, set[str]]:
+    """Which modules of the server call each of `names` (`f(...)`, or `Cls.f(...)` written as "Cls.f")."""
+    import ast
+
+    import easel_mcp
+
+    root = Path(easel_mcp.__file__).parent
+    found: dict[str, set[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if isinstance(func, ast.Name):
+                name = func.id
+            elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+                name = f"{func.value.id}.{func.attr}"
+            elif isinstance(func, ast.Attribute) and func.attr == "split" and node.args:
+                arg = node.args[0]
+                name = f"split({arg.value!r})" if isinstance(arg, ast.Constant) else ""
+            else:
+                continue
+            if name in names:
+                found.setdefault(name, set()).add(path.relative_to(root).as_posix())
+    return found
+
+
+def test_size_text_is_parsed_in_one_place() -> None:
+    """A size is text only at the edges: the tool's argument (parsed once, at validation, into
+    `Options.dimensions`) and a custom model file. The estimate, the provider request, the providers,
+    inpaint's plan and the cheaper options read the value; `as_size` (which parses only what is still
+    text) is called only by the entry points that also take a size written by hand."""
+    assert _callers({"parse_size", "Size.parse", "as_size", "split('x')"}) == {
+        "Size.parse": {"sizes.py", "catalog/validate.py"},  # sizes.py: the parser's own wrappers
+        "parse_size": {"catalog/custom.py"},  # EASEL_MODELS_FILE's sizes
+        "split('x')": {"sizes.py"},
+        "as_size": {"catalog/estimate.py", "providers/base.py", "providers/gemini_sizes.py"},
+    }
+
+
 def test_stdio_fast_path_imports_no_command_line() -> None:
     import subprocess
     import sys

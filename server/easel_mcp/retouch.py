@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from easel_mcp.catalog import get_model
-from easel_mcp.catalog.models import GPT_FIXED, Size, SizeRule, format_size, parse_size
+from easel_mcp.catalog.models import GPT_FIXED, Size, SizeRule
 from easel_mcp.imaging.formats import MIME_TYPES
 from easel_mcp.providers.base import InputImage
 
@@ -184,16 +184,9 @@ def prepare_outpaint(
     return PreparedEdit(image, mask_png, plan.request_size, geometry, finish, warnings)
 
 
-def requested_size(size: str | None) -> Size | None:
-    """An explicit WxH request size, or None for auto."""
-    return parse_size(size) if size and size.lower() != "auto" else None
-
-
 __all__ = [
     "PreparedEdit",
-    "format_size",
     "prepare_inpaint",
     "prepare_outpaint",
-    "requested_size",
     "size_rule",
 ]

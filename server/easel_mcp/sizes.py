@@ -3,6 +3,10 @@
 A `Size` is a NamedTuple, so it compares equal to, unpacks and hashes like the `(width, height)`
 tuples the catalog tables are written in. Named sizes ("square", "landscape"...) belong to the
 catalog (`SizeRule.named_size`); "auto" is the caller's to decide.
+
+A call's size is parsed once, when its options are validated (`catalog/validate.py`: `Options.dimensions`,
+None for auto); everything downstream of that (the estimate, the provider request, the providers, inpaint's
+plan, the cheaper options) reads the value. Text is only what crosses a wire or reaches the agent (`.text`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,17 @@ class Size(NamedTuple):
 def parse_size(text: str) -> Size | None:
     """'1536x1024' -> Size(1536, 1024); anything else -> None."""
     return Size.parse(text)
+
+
+def as_size(size: Dimensions | str | None) -> Size | None:
+    """A requested size as a value (None for auto): a Size as it is, a (width, height) pair as a Size, and
+    "WxH" text parsed. A call never sends text here (its options hold the parsed Size); text comes only from
+    outside a call: a provider request or an `estimate` written by hand (tests, scripts)."""
+    if size is None or isinstance(size, Size):
+        return size
+    if isinstance(size, tuple):
+        return Size(*size)
+    return None if size.strip().lower() == "auto" else Size.parse(size)
 
 
 def format_size(size: Dimensions) -> str:

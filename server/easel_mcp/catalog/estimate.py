@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from easel_mcp.catalog import get_model
-from easel_mcp.catalog.models import format_size, parse_size
+from easel_mcp.catalog.models import format_size
 from easel_mcp.catalog.prices import PriceRow, fidelity_tokens, input_image_tokens, price_row
+from easel_mcp.sizes import Dimensions, Size, as_size
 
 TYPICAL_QUALITY = "medium"
 TYPICAL_SIZE = (1024, 1024)
@@ -52,13 +53,12 @@ def _qualities(row: PriceRow, quality: str, model: str) -> list[str]:
     return options or ["medium"]
 
 
-def _sizes(size: str, model: str, quality: str, first_input: tuple[int, int] | None) -> list[tuple[int, int]]:
-    """Every output size the request can produce. With size auto: the size the quality picks (Gemini
+def _sizes(size: Size | None, model: str, quality: str, first_input: tuple[int, int] | None) -> list[tuple[int, int]]:
+    """Every output size the request can produce. With size auto (None): the size the quality picks (Gemini
     tiers), else the model's named sizes, and for an edit on a model that takes any size also the
     size nearest the first input's (the upstream follows the input's size, up to the model's max)."""
-    parsed = parse_size(size)
-    if parsed is not None:
-        return [parsed]
+    if size is not None:
+        return [size]
     spec = get_model(model)
     if spec is None:
         return [TYPICAL_SIZE, (1536, 1024), (1024, 1536)]
@@ -71,10 +71,9 @@ def _sizes(size: str, model: str, quality: str, first_input: tuple[int, int] | N
     return sizes
 
 
-def _typical_size(size: str, model: str, quality: str, first_input: tuple[int, int] | None) -> tuple[int, int]:
-    parsed = parse_size(size)
-    if parsed is not None:
-        return parsed
+def _typical_size(size: Size | None, model: str, quality: str, first_input: tuple[int, int] | None) -> tuple[int, int]:
+    if size is not None:
+        return size
     spec = get_model(model)
     if spec is not None and first_input is not None and spec.sizes.flexible:
         return spec.sizes.best_fit(*first_input)  # auto on an edit follows the input's size
@@ -95,7 +94,7 @@ def _image_usd(row: PriceRow, listed: float | None, tokens: int | None, partial_
 def estimate(
     model: str,
     *,
-    size: str = "auto",
+    size: Size | Dimensions | str | None = None,
     quality: str = "auto",
     n: int = 1,
     prompt: str = "",
@@ -103,7 +102,9 @@ def estimate(
     input_fidelity: str | None = None,
     partial_images: int = 0,
 ) -> Estimate:
-    """Estimate what a generate (no input_sizes) or edit call will cost."""
+    """Estimate what a generate (no input_sizes) or edit call will cost. `size`: a call passes its options'
+    parsed Size (None for auto); "WxH"/"auto" text is accepted from callers outside a call."""
+    wanted = as_size(size)
     row = price_row(model)
     notes: list[str] = []
     empty = CostLine(None, None)
@@ -137,16 +138,16 @@ def estimate(
     first_input = input_sizes[0] if input_sizes else None
     outcomes: list[tuple[float | None, int | None]] = []  # (usd per image, output tokens per image)
     for q in _qualities(row, quality, model):
-        for s in _sizes(size, model, q, first_input):
+        for s in _sizes(wanted, model, q, first_input):
             tokens = row.output_tokens_for(s, q)
             outcomes.append((_image_usd(row, row.listed_price(s, q), tokens, partial_images), tokens))
     if row.per_image:
         notes.append(f"{row.model}: {row.note or 'listed per-image prices'}")
     typical_q = quality if quality != "auto" else TYPICAL_QUALITY
-    typical_s = _typical_size(size, model, typical_q, first_input)
+    typical_s = _typical_size(wanted, model, typical_q, first_input)
     typical_tokens = row.output_tokens_for(typical_s, typical_q)
     typical_usd = _image_usd(row, row.listed_price(typical_s, typical_q), typical_tokens, partial_images)
-    if quality == "auto" or size == "auto":
+    if quality == "auto" or wanted is None:
         notes.append(
             "quality or size is auto: the typical figure assumes "
             f"{typical_q} at {format_size(typical_s)}; min/max bound the range"

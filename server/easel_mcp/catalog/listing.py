@@ -19,7 +19,7 @@ def _prices(spec: ModelSpec) -> ModelPrices | None:
         return None
     square = spec.sizes.named_size("square") or (spec.sizes.fixed[0] if spec.sizes.fixed else (1024, 1024))
     quality = "medium" if "medium" in spec.qualities else (spec.qualities[0] if spec.qualities else "auto")
-    typical = estimate(spec.name, size=format_size(square), quality=quality).per_image_usd
+    typical = estimate(spec.name, size=square, quality=quality).per_image_usd
     return ModelPrices(
         text_in_per_1m=row.text_in,
         image_in_per_1m=row.image_in,

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from easel_mcp.catalog import all_models, get_model
-from easel_mcp.catalog.models import ModelSpec, format_size, parse_size
+from easel_mcp.catalog.models import ModelSpec
 from easel_mcp.errors import InvalidRequest
 from easel_mcp.providers import profile_of
+from easel_mcp.sizes import Size
 
 if TYPE_CHECKING:
     from easel_mcp.providers.profile import ProviderProfile
@@ -23,11 +24,12 @@ NAMED_SIZES = ("square", "portrait", "landscape")
 
 @dataclass(slots=True)
 class Options:
-    """A request's options, validated and normalised."""
+    """A request's options, validated and normalised. The size is parsed here, once: `dimensions` is the
+    value every consumer reads (None for auto); `size` is its text for the wire and the agent."""
 
     model: str
     spec: ModelSpec | None
-    size: str
+    dimensions: Size | None
     quality: str
     n: int
     output_format: str
@@ -39,32 +41,34 @@ class Options:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def size_tuple(self) -> tuple[int, int] | None:
-        return parse_size(self.size)
+    def size(self) -> str:
+        """'1536x1024' or 'auto': how the request, the sidecar and the result write the size."""
+        return "auto" if self.dimensions is None else self.dimensions.text
 
 
-def resolve_size(size: str | None, spec: ModelSpec | None, model: str) -> str:
-    """'landscape' -> '1536x1024'; '1536X1024' -> '1536x1024'; checks the model's size rule."""
+def resolve_size(size: str | None, spec: ModelSpec | None, model: str) -> Size | None:
+    """'landscape' -> Size(1536, 1024); '1536X1024' -> Size(1536, 1024); 'auto' -> None. Checks the model's
+    size rule. The one place a call's size text is parsed."""
     text = (size or "auto").strip().lower()
     if text == "auto":
-        return "auto"
+        return None
     if text in NAMED_SIZES:
         if spec is None:
-            named = {"square": "1024x1024", "landscape": "1536x1024", "portrait": "1024x1536"}
+            named = {"square": Size(1024, 1024), "landscape": Size(1536, 1024), "portrait": Size(1024, 1536)}
             return named[text]
         named_size = spec.sizes.named_size(text)
         if named_size is None:
             raise InvalidRequest(f"{model} has no {text} size; allowed: {spec.sizes.describe()}", field="size")
-        return format_size(named_size)
-    parsed = parse_size(text)
+        return Size(*named_size)
+    parsed = Size.parse(text)
     if parsed is None:
         raise InvalidRequest(
             f"size {size!r} is not understood; use WIDTHxHEIGHT (e.g. 1536x1024), square, portrait, landscape or auto",
             field="size",
         )
     if spec is not None and (problem := spec.sizes.problem(parsed)) is not None:
-        raise InvalidRequest(f"size {format_size(parsed)} is not valid for {model}: {problem}", field="size")
-    return format_size(parsed)
+        raise InvalidRequest(f"size {parsed.text} is not valid for {model}: {problem}", field="size")
+    return parsed
 
 
 def unknown_model(model: str, limits: ProviderProfile) -> str:
@@ -234,7 +238,7 @@ def resolve_options(
     return Options(
         model=model,
         spec=spec,
-        size=resolve_size(size, spec, model),
+        dimensions=resolve_size(size, spec, model),
         quality=q,
         n=n,
         output_format=fmt,

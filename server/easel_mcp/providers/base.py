@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Protocol, Self, runtime_checkable
 
+from easel_mcp.sizes import Size, as_size
+
 if TYPE_CHECKING:
     from easel_mcp.checked import CheckedFile
     from easel_mcp.providers.profile import ProviderProfile
@@ -44,11 +46,21 @@ class InputImage:
         return io.BytesIO(self.data) if self.file is None else self.file.reader()
 
 
+def _settle_size(request: GenerateRequest | EditRequest) -> None:
+    """`size` is the text OpenAI-style upstreams take as is; `dimensions` the same size as a value, for the
+    providers that format it their own way (None: auto). A call's request arrives with both (its options
+    parsed the size once); a request written by hand may give the text only, read here."""
+    if request.dimensions is None:
+        object.__setattr__(request, "dimensions", as_size(request.size))
+    elif request.size != request.dimensions.text:
+        raise ValueError(f"size {request.size!r} and dimensions {request.dimensions.text!r} disagree")
+
+
 @dataclass(frozen=True, slots=True)
 class GenerateRequest:
     model: str
     prompt: str
-    size: str  # "1024x1024" or "auto"
+    size: str  # the wire text: "1024x1024" or "auto"
     quality: str
     n: int = 1
     background: str | None = None
@@ -58,6 +70,10 @@ class GenerateRequest:
     partial_images: int = 0
     on_partial: PartialCallback | None = field(default=None, compare=False)
     extra: dict[str, Any] = field(default_factory=dict)
+    dimensions: Size | None = None  # `size` as a value; None: auto
+
+    def __post_init__(self) -> None:
+        _settle_size(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +92,10 @@ class EditRequest:
     partial_images: int = 0
     on_partial: PartialCallback | None = field(default=None, compare=False)
     extra: dict[str, Any] = field(default_factory=dict)
+    dimensions: Size | None = None  # `size` as a value; None: auto
+
+    def __post_init__(self) -> None:
+        _settle_size(self)
 
 
 @dataclass(slots=True)

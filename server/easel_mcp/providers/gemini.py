@@ -117,7 +117,7 @@ class GeminiProvider:
             self._client = None
 
     async def generate(self, request: GenerateRequest) -> ProviderResult:
-        aspect, tier = image_config(request.model, request.size, request.quality)
+        aspect, tier = image_config(request.model, request.dimensions, request.quality)
         body = build_body(request.prompt, (), aspect, tier)
         return await self._run(request, body, [])
 
@@ -127,7 +127,7 @@ class GeminiProvider:
         if request.mask is not None:
             prompt = f"{prompt}\n\n{await anyio.to_thread.run_sync(mask_instruction, request.mask)}"
             notes.append(MASK_NOTE)
-        aspect, tier = image_config(request.model, request.size, request.quality)
+        aspect, tier = image_config(request.model, request.dimensions, request.quality)
         body = build_body(prompt, request.images, aspect, tier)
         return await self._run(request, body, notes)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from easel_mcp.catalog.aspect import ASPECT_SIZES, GEMINI_3_1K, TIER_SCALE
-from easel_mcp.catalog.models import Size, parse_size
+from easel_mcp.sizes import Dimensions, Size, as_size
 
 DEFAULT_RATIOS = tuple(GEMINI_3_1K)  # for a Gemini model outside the catalog
 QUALITY_TIER = {"low": "1K", "medium": "1K", "high": "2K"}
@@ -26,7 +26,7 @@ def _ratio_value(ratio: str) -> float:
     return int(a) / int(b)
 
 
-def nearest_ratio(size: Size, ratios: tuple[str, ...] = DEFAULT_RATIOS) -> str:
+def nearest_ratio(size: Dimensions, ratios: tuple[str, ...] = DEFAULT_RATIOS) -> str:
     """The offered ratio closest to width/height (by log distance, so 2:1 and 1:2 are symmetric)."""
     target = size[0] / size[1]
     return min(ratios, key=lambda r: abs(math.log(_ratio_value(r) / target)))
@@ -40,8 +40,9 @@ def tier_for_long_side(long_side: int, tiers: tuple[str, ...] = tuple(TIER_SCALE
     return lower[-1] if lower else offered[0]
 
 
-def image_config(model: str, size: str, quality: str) -> tuple[str | None, str | None]:
-    """(aspectRatio, imageSize) for a request; None means "leave the field out"."""
+def image_config(model: str, size: Size | str | None, quality: str) -> tuple[str | None, str | None]:
+    """(aspectRatio, imageSize) for a request; None means "leave the field out". `size`: the request's
+    `dimensions` (None for auto); "WxH"/"auto" text is accepted from callers outside a call."""
     from easel_mcp.catalog import get_model
 
     spec = get_model(model)
@@ -49,7 +50,7 @@ def image_config(model: str, size: str, quality: str) -> tuple[str | None, str |
     ratios = sizes.ratios if sizes else DEFAULT_RATIOS
     tiers = tuple(sizes.tiers) if sizes else tuple(TIER_SCALE)
     send_tier = sizes.send_tier if sizes else True
-    wh = parse_size(size)
+    wh = as_size(size)
     if wh is None:  # auto
         tier = QUALITY_TIER.get(quality)
         return None, tier if send_tier and tier in tiers else None

@@ -44,10 +44,9 @@ class OfflineProvider:
         return None
 
     async def generate(self, request: GenerateRequest) -> ProviderResult:
-        from easel_mcp.catalog.models import parse_size
         from easel_mcp.imaging.offline import render_generation
 
-        size = parse_size(request.size) or (1024, 1024)
+        size = request.dimensions or (1024, 1024)
 
         def render() -> list[bytes]:
             return [
@@ -67,13 +66,12 @@ class OfflineProvider:
         return self._result(images, request.output_format, size, request.quality)
 
     async def edit(self, request: EditRequest) -> ProviderResult:
-        from easel_mcp.catalog.models import parse_size
         from easel_mcp.imaging.io import open_image
         from easel_mcp.imaging.offline import render_edit
 
         def render() -> tuple[list[bytes], tuple[int, int]]:
             first = open_image(request.images[0].read(), what="image 1")
-            size = parse_size(request.size) or first.size
+            size = request.dimensions or first.size
             return [
                 render_edit(
                     first,

@@ -70,7 +70,7 @@ def estimate_call(
 
     return estimate(
         options.model,
-        size=options.size,
+        size=options.dimensions,
         quality=options.quality,
         n=options.n,
         prompt=prompt,
@@ -143,6 +143,7 @@ def provider_request(
             model=o.model,
             prompt=prompt,
             size=o.size,
+            dimensions=o.dimensions,
             quality=o.quality,
             n=o.n,
             background=o.background,
@@ -156,6 +157,7 @@ def provider_request(
         prompt=prompt,
         images=images,
         size=o.size,
+        dimensions=o.dimensions,
         quality=o.quality,
         n=o.n,
         mask=mask,

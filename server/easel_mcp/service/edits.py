@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio.to_thread
 
 from easel_mcp.checked import close_held
-from easel_mcp.retouch import Anchor, Convention, prepare_inpaint, prepare_outpaint, requested_size, size_rule
+from easel_mcp.retouch import Anchor, Convention, prepare_inpaint, prepare_outpaint, size_rule
 from easel_mcp.service.call import Call, Pixels, new_call
-from easel_mcp.sizes import format_size
+from easel_mcp.sizes import Size
 
 if TYPE_CHECKING:
     from easel_mcp.catalog.validate import Options
@@ -39,7 +39,7 @@ async def inpaint_call(
         return prepare_inpaint(
             source.image.read(),
             model=options.model,
-            requested_size=requested_size(options.size),
+            requested_size=options.dimensions,
             regions=regions,
             mask_data=mask_data,
             convention=convention,
@@ -104,7 +104,7 @@ async def _edit_call(
     return new_call(
         operation,
         prompt,
-        replace(options, size=format_size(prepared.request_size)),
+        replace(options, dimensions=Size(*prepared.request_size)),
         provider,
         label,
         inputs=[source],
@@ -129,7 +129,7 @@ def plan_geometry(
     bottom: int,
     aspect_ratio: str | None,
     anchor: Anchor,
-) -> tuple[Pixels, dict[str, Any]]:
+) -> tuple[Size, dict[str, Any]]:
     """The request size and geometry an inpaint/outpaint of a `source`-sized image would use (pure arithmetic,
     the functions the real call uses): what estimate_cost prices."""
     from easel_mcp.imaging.geometry import plan_inpaint, plan_outpaint
@@ -137,15 +137,15 @@ def plan_geometry(
     rule = size_rule(model)
     if operation == "inpaint":
         plan = plan_inpaint(source, rule, requested)
-        return plan.request_size, {"source_size": list(source), "request_size": list(plan.request_size)}
+        return Size(*plan.request_size), {"source_size": list(source), "request_size": list(plan.request_size)}
     out = plan_outpaint(
         source, rule, left=left, top=top, right=right, bottom=bottom, aspect_ratio=aspect_ratio, anchor=anchor
     )
-    return out.request_size, {
+    return Size(*out.request_size), {
         "source_size": list(source),
         "canvas_size": list(out.canvas_size),
         "request_size": list(out.request_size),
     }
 
 
-__all__ = ["Anchor", "inpaint_call", "outpaint_call", "plan_geometry", "requested_size"]
+__all__ = ["Anchor", "inpaint_call", "outpaint_call", "plan_geometry"]

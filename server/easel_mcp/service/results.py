@@ -8,11 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from easel_mcp.schemas.results import ImageResult
 from easel_mcp.service.call import estimate_call
+from easel_mcp.sizes import Size
 
 if TYPE_CHECKING:
     from easel_mcp.errors import ProviderError
     from easel_mcp.service.call import Call
     from easel_mcp.service.jobs import Job
+
+
+SQUARE = Size(1024, 1024)
 
 
 def _without_images(call: Call, **fields: Any) -> ImageResult:
@@ -69,8 +73,8 @@ def cheaper_options(call: Call, left_usd: float) -> str:
     variants: list[tuple[str, dict[str, Any]]] = []
     qualities = [q for q in ("low", "medium") if q != o.quality and (o.spec is None or q in o.spec.qualities)]
     variants += [(f"quality={q}", {"quality": q}) for q in qualities]
-    if o.size != "1024x1024" and o.spec is not None and o.spec.sizes.named_size("square"):
-        variants.append(("size=square", {"size": "1024x1024"}))
+    if o.dimensions != SQUARE and o.spec is not None and o.spec.sizes.named_size("square"):
+        variants.append(("size=square", {"dimensions": SQUARE}))
     if o.n > 1:
         variants.append(("n=1", {"n": 1}))
     fits: list[str] = []

@@ -12,13 +12,12 @@ from pydantic import Field
 
 from easel_mcp.catalog.listing import list_models as catalog_list
 from easel_mcp.catalog.models import Size as SizeTuple
-from easel_mcp.catalog.models import format_size
 from easel_mcp.catalog.validate import resolve_options
 from easel_mcp.errors import InvalidRequest
 from easel_mcp.schemas.estimate import CostBreakdown, CostPart, EstimateResult
 from easel_mcp.schemas.models import ModelsList
 from easel_mcp.service.call import estimate_call
-from easel_mcp.service.edits import Anchor, plan_geometry, requested_size
+from easel_mcp.service.edits import Anchor, plan_geometry
 from easel_mcp.tools.common import studio_of, tool_errors
 from easel_mcp.tools.params import Count, Fidelity, Model, ProviderChoice, Quality, Region, Size
 
@@ -92,7 +91,7 @@ async def estimate_cost(
                     operation,
                     sizes[0],
                     options.model,
-                    requested_size(options.size),
+                    options.dimensions,
                     left,
                     top,
                     right,
@@ -101,7 +100,7 @@ async def estimate_cost(
                     anchor,
                 )
             )
-            options = replace(options, size=format_size(request))
+            options = replace(options, dimensions=request)
             sizes = [request]
         est = estimate_call(options, prompt, sizes, partial_images)
         left_usd = await studio.budget_left()
