@@ -223,3 +223,6 @@ def test_a_task_created_on_one_replica_is_answered_by_another(team: Team) -> Non
     team.fake.release()
     done = poll(second, str(task["taskId"]), token=token)
     assert done["status"] == "completed" and done["result"]["structuredContent"]["images"], done
+    # the preview is read from alice's own folder of the shared workspace (the job's user, not the configured root)
+    assert any(block["type"] == "image" for block in done["result"]["content"]), done
+    assert not any("no preview" in w for w in done["result"]["structuredContent"]["warnings"]), done

@@ -60,14 +60,16 @@ keep_previews = _ready.keep
 
 
 def result_previews(
-    result: ImageResult, mode: PreviewMode, budget_bytes: int, per_image_cap: int, root: Path
+    result: ImageResult, mode: PreviewMode, budget_bytes: int, per_image_cap: int, workspace: Workspace
 ) -> list[tuple[Shown | None, str | None]]:
-    """A preview (or none, with a note saying why) per image of `result`, within the byte budget."""
+    """A preview (or none, with a note saying why) per image of `result`, within the byte budget. `workspace` is
+    the caller's, where the result was written: each image not already cut (`keep_previews`) is read from its local
+    file there (`Workspace.local_file`: with an object store, the cache, fetched when missing) as every workspace
+    file is read (a regular file, no link on the way)."""
     from easel_mcp.imaging.errors import ImagingError
     from easel_mcp.imaging.formats import mime_type
     from easel_mcp.imaging.io import MAX_INPUT_BYTES
     from easel_mcp.imaging.preview import encode_preview, make_preview, preview_budget_split
-    from easel_mcp.workspace_files import read_regular
 
     if mode == "none" or not result.images:
         return [(None, None) for _ in result.images]
@@ -85,7 +87,8 @@ def result_previews(
             out.append((Shown(p.data, p.mime_type), None))
             continue
         try:
-            data = read_regular(root, local_copy(root, image), limit=MAX_INPUT_BYTES, what=image.relative_path)
+            path = workspace.local_file(image.relative_path)
+            data = workspace.read_file(path, limit=MAX_INPUT_BYTES, what=image.relative_path)
         except (OSError, EaselError) as e:  # saved and paid for: the result stands, without this preview
             out.append((None, f"no preview of {image.relative_path}: {e}"))
             continue
@@ -105,17 +108,6 @@ def result_previews(
             continue
         out.append((Shown(p.data, p.mime_type), note))
     return out
-
-
-def local_copy(root: Path, image: ImageOut) -> Path:
-    """The local file of a result's image: its `path`, or with an object store (an s3:// path) the caller's cache."""
-    if not image.path.startswith("s3://"):
-        return Path(image.path)
-    from easel_mcp.identity import current_user
-    from easel_mcp.workspace import USERS_DIR, user_folder
-
-    user = current_user()
-    return (root if user is None else root / USERS_DIR / user_folder(user)) / image.relative_path
 
 
 def image_preview(workspace: Workspace, path: Path, what: str, max_bytes: int) -> Shown | None:

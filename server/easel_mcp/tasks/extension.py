@@ -90,7 +90,9 @@ class EaselTasks(Extension):
         return record
 
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> GetTaskResult:
-        return await self.store.snapshot(await self._record(ctx, params.task_id), ctx.protocol_version)
+        record = await self._record(ctx, params.task_id)
+        workspace = studio_of(ctx).areas.workspace(record.job.user)  # where the job wrote its images
+        return await self.store.snapshot(record, ctx.protocol_version, workspace)
 
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> EmptyResult:
         """Cancel the job; a task already finished keeps its result (cancellation is cooperative)."""

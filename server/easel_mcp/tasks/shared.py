@@ -35,11 +35,12 @@ class JobSnapshot:
     result: ImageResult | None
     error: str | None
     done: _Done = field(default_factory=lambda: _Done(False))
+    user: str | None = None  # who started it (as `Job.user`): its images are in that user's workspace
 
     @classmethod
-    def of(cls, view: JobView) -> JobSnapshot:
+    def of(cls, view: JobView, user: str | None = None) -> JobSnapshot:
         finished = view.status in ("done", "failed", "cancelled")
-        return cls(view.job_id, view.status, view.stage, view.result, view.error, _Done(finished))
+        return cls(view.job_id, view.status, view.stage, view.result, view.error, _Done(finished), user)
 
 
 def _ledger(studio: Studio) -> Any | None:
@@ -68,5 +69,5 @@ async def recall(studio: Studio, task_id: str) -> TaskRecord | None:
     view = await studio.find_job(row["job_id"])
     if view is None:
         return None
-    snapshot: Any = JobSnapshot.of(view)
+    snapshot: Any = JobSnapshot.of(view, row["user_id"])
     return TaskRecord(task_id, row["tool"], snapshot, row["preview"], row["created_at"].timestamp())

@@ -22,6 +22,7 @@ from easel_mcp.tools.common import PreviewMode, shape_result
 
 if TYPE_CHECKING:
     from easel_mcp.service.jobs import Job  # imported when a task is made, not at start-up
+    from easel_mcp.workspace import Workspace
 
 log = logging.getLogger("easel_mcp")
 
@@ -102,10 +103,10 @@ class TaskStore:
             for record in finished[:excess]:
                 del self._tasks[record.task_id]
 
-    async def snapshot(self, record: TaskRecord, version: str) -> GetTaskResult:
+    async def snapshot(self, record: TaskRecord, version: str, workspace: Workspace) -> GetTaskResult:
         """The detailed task for `tasks/get`: once completed, with the result the plain tool call
-        returns on protocol `version` (the images shaped with the call's own `preview`, or the tool
-        error)."""
+        returns on protocol `version` (the images shaped with the call's own `preview`, read from
+        `workspace`, the one the job wrote to; or the tool error)."""
         fields = record.fields()
         if fields["status"] != "completed":
             return GetTaskResult(**fields)
@@ -117,7 +118,7 @@ class TaskStore:
         try:
             # shape_result notes preview fallbacks in the result's warnings: shape a copy, every time
             shaped = await shape_result(
-                job.result.model_copy(deep=True), preview=record.preview, settings=self._settings
+                job.result.model_copy(deep=True), preview=record.preview, settings=self._settings, workspace=workspace
             )
         except Exception:
             log.exception("task %s: could not shape the result of job %s", record.task_id, job.id)

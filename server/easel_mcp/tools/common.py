@@ -8,7 +8,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 from mcp.server.context import ServerRequestContext
@@ -23,7 +23,9 @@ from easel_mcp.service.previews import PreviewMode, result_previews
 from easel_mcp.settings import Settings
 from easel_mcp.studio import Studio
 from easel_mcp.ui import VIEWER_URI
-from easel_mcp.workspace import Workspace
+
+if TYPE_CHECKING:
+    from easel_mcp.workspace import Workspace
 
 log = logging.getLogger("easel_mcp")
 
@@ -61,8 +63,11 @@ def tool_errors() -> Iterator[None]:
         raise ToolError(str(e)) from e
 
 
-async def shape_result(result: ImageResult, *, preview: PreviewMode, settings: Settings) -> CallToolResult:
-    """The structured result, mirrored as text, plus a ResourceLink and a small preview per image."""
+async def shape_result(
+    result: ImageResult, *, preview: PreviewMode, settings: Settings, workspace: Workspace
+) -> CallToolResult:
+    """The structured result, mirrored as text, plus a ResourceLink and a small preview per image (read from
+    `workspace`: the caller's, where the result's images were written)."""
     structured = result.model_dump(mode="json")
     blocks: list[ContentBlock] = [TextContent(text=json.dumps(structured, separators=(",", ":")))]
     previews = await anyio.to_thread.run_sync(
@@ -71,7 +76,7 @@ async def shape_result(result: ImageResult, *, preview: PreviewMode, settings: S
         preview,
         settings.preview_budget_bytes,
         settings.preview_max_bytes_per_image,
-        Workspace(settings.workspace_path()).root,  # the images are read like every workspace file
+        workspace,
     )
     for image, (block, note) in zip(result.images, previews, strict=True):
         blocks.append(

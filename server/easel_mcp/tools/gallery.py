@@ -1,4 +1,5 @@
-"""list_images and get_image: the agent's view of the workspace, from the image index (no rescans)."""
+"""list_images and get_image: the agent's view of the workspace, from the image index (no rescans). The service
+(service/gallery) reads the caller's index and workspace; the tools describe the parameters and shape the answer."""
 
 from __future__ import annotations
 
@@ -10,37 +11,15 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
 from pydantic import Field
 
-from easel_mcp.errors import ImageNotFound, InvalidRequest
-from easel_mcp.schemas.gallery import ImageDetail, ImageList, ImageSummary
-from easel_mcp.service.previews import Shown, image_preview
+from easel_mcp.schemas.gallery import ImageDetail, ImageList
+from easel_mcp.service import gallery
+from easel_mcp.service.previews import Shown
 from easel_mcp.tools.common import studio_of, tool_errors
-from easel_mcp.uris import image_uri
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
-    from easel_mcp.index import ImageEntry
-
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
-
-
-def summary(entry: ImageEntry) -> ImageSummary:
-    return ImageSummary(
-        id=entry.id,
-        relative_path=entry.relative_path,
-        uri=image_uri(entry.id),
-        created_at=entry.created_at,
-        operation=entry.operation,
-        prompt=entry.prompt,
-        model=entry.model,
-        provider=entry.provider,
-        width=entry.width,
-        height=entry.height,
-        format=entry.format,
-        bytes=entry.bytes,
-        cost_usd=entry.cost_usd,
-        parents=list(entry.parents),
-    )
 
 
 async def list_images(
@@ -54,26 +33,14 @@ async def list_images(
     limit: Annotated[int, Field(ge=1, le=100, description="Images per page.")] = 20,
     cursor: Annotated[str | None, Field(description="next_cursor of the previous page.")] = None,
 ) -> ImageList:
-    from easel_mcp.budgets import parse_since
-
     studio = studio_of(ctx)
+
+    def page() -> ImageList:
+        return gallery.list_images(
+            studio.index, query=query, since=since, model=model, tool=tool, limit=limit, cursor=cursor
+        )
+
     with tool_errors():
-        try:
-            start = parse_since(since) if since else None
-        except ValueError as e:
-            raise InvalidRequest(str(e), field="since") from e
-
-        def page() -> ImageList:
-            index = studio.index
-            index.refresh()
-            try:
-                entries, next_cursor = index.query(
-                    text=query, since=start, model=model, tool=tool, limit=limit, cursor=cursor
-                )
-            except ValueError as e:  # a cursor it did not return, or a filter that is not text
-                raise InvalidRequest(str(e), field="cursor") from e
-            return ImageList(images=[summary(e) for e in entries], next_cursor=next_cursor, total=index.count())
-
         return await anyio.to_thread.run_sync(page)
 
 
@@ -85,33 +52,8 @@ async def get_image(
     studio = studio_of(ctx)
 
     def detail() -> tuple[ImageDetail, Shown | None]:
-        from easel_mcp.index_rows import find_entry
-
-        index = studio.index
-        index.refresh()
-        try:  # the one resolver (with an object store: another replica's image is fetched into the local cache)
-            entry = find_entry(index, studio.workspace, id.strip().lower())
-        except ImageNotFound as e:
-            raise InvalidRequest(
-                f"no image with id {id!r} in the workspace {studio.workspace.root}; list_images shows what there is",
-                field="id",
-            ) from e
-        path = studio.workspace.local_file(entry.relative_path)  # read below without following links
-        parents = [p for p in (index.get(pid) for pid in entry.parents) if p is not None]
-        side = studio.workspace.read_sidecar(path)
-        image = ImageDetail(
-            image=summary(entry),
-            path=studio.workspace.result_path(entry.relative_path),
-            sidecar=side.shown() if side else None,
-            parents=[summary(p) for p in parents],
-            children=[summary(c) for c in index.children(entry.id)],
-            lineage=index.lineage(entry.id),
-        )
-        if not preview:
-            return image, None
-        # None when deleted since it was indexed: the details, without a preview
-        shown = image_preview(studio.workspace, path, entry.relative_path, studio.settings.preview_max_bytes_per_image)
-        return image, shown
+        max_bytes = studio.settings.preview_max_bytes_per_image
+        return gallery.image_detail(studio.index, studio.workspace, id, preview=preview, preview_max_bytes=max_bytes)
 
     with tool_errors():
         image, data = await anyio.to_thread.run_sync(detail)

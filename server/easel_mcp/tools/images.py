@@ -89,7 +89,7 @@ async def generate_image(
         )
         call = new_call("generate", prompt, options, provider_name, name or prompt)
         result = await studio.engine.run(call, dry_run=dry_run, progress=progress, wait=wait)
-    return await shape_result(result, preview=preview, settings=studio.settings)
+    return await shape_result(result, preview=preview, settings=studio.settings, workspace=studio.workspace)
 
 
 async def edit_image(
@@ -142,7 +142,7 @@ async def edit_image(
             "edit", prompt, options, provider_name, name or prompt, inputs=inputs, mask=mask_png, mask_facts=extra
         )
         result = await studio.engine.run(call, dry_run=dry_run, progress=progress, wait=wait)
-    return await shape_result(result, preview=preview, settings=studio.settings)
+    return await shape_result(result, preview=preview, settings=studio.settings, workspace=studio.workspace)
 
 
 def register(server: MCPServer) -> None:

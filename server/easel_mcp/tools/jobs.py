@@ -40,7 +40,7 @@ async def get_job(job_id: JobId, ctx: Context, wait_s: WaitS = 20.0) -> Annotate
         return CallToolResult(
             content=[TextContent(text=view.model_dump_json())], structured_content=view.model_dump(mode="json")
         )
-    shaped = await shape_result(view.result, preview="auto", settings=studio.settings)
+    shaped = await shape_result(view.result, preview="auto", settings=studio.settings, workspace=studio.workspace)
     structured = view.model_dump(mode="json")
     return CallToolResult(
         content=[TextContent(text=view.model_dump_json()), *shaped.content[1:]], structured_content=structured

@@ -159,7 +159,7 @@ async def inpaint(
             preserve_unmasked=preserve_unmasked,
         )
         result = await studio.engine.run(call, dry_run=dry_run, progress=progress, wait=wait)
-    return await shape_result(result, preview=preview, settings=studio.settings)
+    return await shape_result(result, preview=preview, settings=studio.settings, workspace=studio.workspace)
 
 
 async def outpaint(
@@ -217,7 +217,7 @@ async def outpaint(
             preserve_original=preserve_original,
         )
         result = await studio.engine.run(call, dry_run=dry_run, progress=progress, wait=wait)
-    return await shape_result(result, preview=preview, settings=studio.settings)
+    return await shape_result(result, preview=preview, settings=studio.settings, workspace=studio.workspace)
 
 
 def register(server: MCPServer) -> None:
