@@ -220,6 +220,8 @@ def test_a_task_created_on_one_replica_is_answered_by_another(team: Team) -> Non
     working = rpc(second, "tasks/get", {"taskId": task["taskId"]}, token=token)["result"]
     assert working["status"] == "working", working
     assert "error" in rpc(second, "tasks/get", {"taskId": task["taskId"]}, token=team.token("bob"))  # not bob's
+    assert "error" in rpc(first, "tasks/get", {"taskId": task["taskId"]}, token=team.token("bob"))  # nor where it runs
+    assert "error" in rpc(first, "tasks/cancel", {"taskId": task["taskId"]}, token=team.token("bob"))
     team.fake.release()
     done = poll(second, str(task["taskId"]), token=token)
     assert done["status"] == "completed" and done["result"]["structuredContent"]["images"], done

@@ -19,6 +19,7 @@ from mcp.shared.inbound import MCP_NAME_HEADER, decode_header_value
 from mcp_types import HEADER_MISMATCH, INVALID_PARAMS, CallToolRequestParams, CallToolResult
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from easel_mcp.identity import current_user
 from easel_mcp.settings import Settings
 from easel_mcp.tasks.shared import recall, remember
 from easel_mcp.tasks.store import TaskRecord, TaskStore
@@ -79,7 +80,10 @@ class EaselTasks(Extension):
         name = headers.get(MCP_NAME_HEADER) if headers is not None else None
         if name is not None and decode_header_value(name) != task_id:
             raise MCPError(HEADER_MISMATCH, f"{MCP_NAME_HEADER} header does not match the request's taskId")
-        record = self.store.get(task_id) or await recall(studio_of(ctx), task_id)  # this replica's, or a shared one
+        record = self.store.get(task_id)
+        if record is not None and record.job.user != current_user():  # another user's task is not theirs to see
+            record = None
+        record = record or await recall(studio_of(ctx), task_id)  # this replica's, or a shared one (owner checked)
         if record is None:
             raise MCPError(
                 INVALID_PARAMS,
