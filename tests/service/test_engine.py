@@ -265,3 +265,14 @@ async def test_the_sidecar_extras_are_the_mask_facts_and_the_job_id_of_a_copy() 
 
 async def test_the_pixel_layers_errors_are_easel_errors() -> None:
     assert issubclass(ImagingError, EaselError)  # one boundary (tools/common.tool_errors) catches them all
+
+
+def test_the_answer_s_decode_check_cuts_each_good_image_s_preview() -> None:
+    """One decode per image: the pixels the check decodes are cut to preview size there, so shaping the result
+    only encodes them (it never reads the file back or decodes it again)."""
+    large, small = png(1024, 768), png()
+    checked = settling.usable_images([large, b"not an image", small])
+    assert checked.images == [large, small] and len(checked.notes) == 1
+    sizes = [source.image.size if source else None for source in checked.previews]
+    assert sizes == [(512, 384), (8, 8)]
+    assert all(source and source.fmt == "jpeg" for source in checked.previews)
