@@ -76,9 +76,9 @@ def breakdown(reps: int) -> list[Figure]:
     from tests.fakes.openai_images import FakeOpenAIImages
 
     from easel_mcp.budgets import Budgets
-    from easel_mcp.imaging.io import decode_check
-    from easel_mcp.imaging.preview import make_preview
+    from easel_mcp.imaging.preview import encode_preview
     from easel_mcp.ledger import Ledger
+    from easel_mcp.service.settling import usable_images
     from easel_mcp.settings import Settings
     from easel_mcp.workspace import Workspace
 
@@ -101,8 +101,11 @@ def breakdown(reps: int) -> list[Figure]:
         budgets = Budgets(None, None, None, None, None)
         sidecar = json.dumps({"prompt": "a lighthouse", "parameters": ARGS, "usage": {}} | {"pad": "x" * 1500})
         for i in range(reps + 2):
-            timed("decode check (every pixel)", lambda: decode_check(data, what="the answer"))
-            timed("preview (decode, downscale, encode)", lambda: make_preview(data, budget, fmt="auto"))
+            checked = usable_images([data])
+            timed("decode check (every pixel) and preview cut", lambda: usable_images([data]))
+            source = checked.previews[0]
+            assert source is not None
+            timed("preview encode", lambda s=source: encode_preview(s, budget))
             timed("sha256", lambda: hashlib.sha256(data).hexdigest())
             name = f"bench-{i}"
             timed("image file (atomic, fsync)", lambda n=name: workspace.write_image(data, ext="png", label=n))
