@@ -1,12 +1,21 @@
-"""All configuration, read once at start-up (never at import) from the environment."""
+"""All configuration, read once at start-up (never at import) from the environment.
+
+A plain pydantic model filled from `EASEL_<NAME>` variables (and the SDKs' own names, such as OPENAI_API_KEY,
+where a field says so), names matched regardless of case, an argument winning over the environment. No
+settings framework: pydantic-settings' import alone (its cloud and dotenv sources) cost start-up more than
+the rest of Easel's own modules, on a path every stdio start and CLI command takes.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+ENV_PREFIX = "EASEL_"
 
 
 def default_workspace() -> Path:
@@ -16,15 +25,19 @@ def default_workspace() -> Path:
     return platformdirs.user_pictures_path() / "Easel"
 
 
-class Settings(BaseSettings):
-    """Easel's settings. Every field is an environment variable (`EASEL_<NAME>` unless noted)."""
+class Settings(BaseModel):
+    """Easel's settings. Every field is an environment variable (`EASEL_<NAME>` unless noted); `Settings(**values)`
+    reads the environment for the fields not given."""
 
-    model_config = SettingsConfigDict(env_prefix="EASEL_", extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**from_environment(os.environ, exclude=values), **values})
 
     workspace: Path | None = Field(
         default=None, description="Folder where every image and sidecar is written (default: ~/Pictures/Easel)."
     )
-    input_dirs: Annotated[list[Path], NoDecode] = Field(
+    input_dirs: list[Path] = Field(
         default_factory=list,
         description="Extra folders images may be read from (read-only), separated by the OS path separator.",
     )
@@ -110,10 +123,10 @@ class Settings(BaseSettings):
         default=None,
         description="Full URL of the MCP endpoint as clients reach it: the resource id and the tokens' audience.",
     )
-    oauth_scopes: Annotated[list[str], NoDecode] = Field(
+    oauth_scopes: list[str] = Field(
         default_factory=lambda: ["easel"], description="Scopes every token must carry (comma or space separated)."
     )
-    cors_origins: Annotated[list[str], NoDecode] = Field(
+    cors_origins: list[str] = Field(
         default_factory=list,
         description="Browser origins allowed to call the HTTP transports (CORS), comma-separated; none by default.",
     )
@@ -162,8 +175,6 @@ class Settings(BaseSettings):
     @classmethod
     def _split_dirs(cls, value: object) -> object:
         if isinstance(value, str):
-            import os
-
             return [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
         return value
 
@@ -203,11 +214,35 @@ class Settings(BaseSettings):
         return (self.workspace or default_workspace()).expanduser()
 
 
+def env_names(name: str) -> tuple[str, ...]:
+    """The environment variables a field is read from: its aliases (OPENAI_API_KEY...), else EASEL_<NAME>."""
+    alias = Settings.model_fields[name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return tuple(str(choice) for choice in alias.choices)
+    return (f"{ENV_PREFIX}{name.upper()}",)
+
+
+def from_environment(environ: Mapping[str, str], *, exclude: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The fields set in `environ` (names matched regardless of case; the first of a field's names that is set),
+    leaving out the fields `exclude` names (by field name or alias)."""
+    upper = {key.upper(): value for key, value in environ.items()}
+    given = {key.upper() for key in exclude or {}}
+    out: dict[str, str] = {}
+    for name in Settings.model_fields:
+        names = env_names(name)
+        if name.upper() in given or any(n.upper() in given for n in names):
+            continue
+        for env_name in names:
+            if env_name.upper() in upper:
+                out[name] = upper[env_name.upper()]
+                break
+    return out
+
+
 def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
     """One warning per EASEL_* variable that is no setting (a typo such as EASEL_DAILY_BUDGT_USD would
     otherwise be ignored in silence, and a budget with it), with the closest setting's name."""
     import difflib
-    import os
 
     known = [f"EASEL_{name.upper()}" for name, f in Settings.model_fields.items() if f.validation_alias is None]
     out = []
