@@ -74,6 +74,7 @@ def main() -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING)  # before the SDK configures INFO logging (a no-op then)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's S3 server logs every request at INFO
     figures = measure_all(quick=args.quick)
     text = table(figures)
     print(text)
