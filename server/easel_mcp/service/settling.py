@@ -199,8 +199,19 @@ async def save_answer(
             outputs=[i.relative_path for i in saved],
         )
         raise error from e
-    await index.note_written(call.user, outcome.images)
-    if not await settler.settle(attempt, "ok", billed=result.ai_generated, outcome=outcome, elapsed=outcome.elapsed_s):
+
+    async def note() -> None:  # the index is a cache: it never fails (nor cancels the settle of) a paid call
+        try:
+            await index.note_written(call.user, outcome.images)
+        except Exception:
+            log.exception("could not add the new images to the index")
+
+    async with anyio.create_task_group() as tg:  # the index beside the settle, not after it
+        tg.start_soon(note)
+        recorded = await settler.settle(
+            attempt, "ok", billed=result.ai_generated, outcome=outcome, elapsed=outcome.elapsed_s
+        )
+    if not recorded:
         outcome.warnings.append(not_recorded_warning(attempt))
     return outcome
 
