@@ -244,7 +244,7 @@ def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
     otherwise be ignored in silence, and a budget with it), with the closest setting's name."""
     import difflib
 
-    known = [f"EASEL_{name.upper()}" for name, f in Settings.model_fields.items() if f.validation_alias is None]
+    known = [n for name in Settings.model_fields for n in env_names(name) if n.startswith(ENV_PREFIX)]
     out = []
     for name in sorted(os.environ if environ is None else environ):
         if name.upper().startswith("EASEL_") and name.upper() not in known and name not in NOT_SETTINGS:

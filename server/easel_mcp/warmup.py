@@ -10,7 +10,6 @@ part of it done; a warm-up that fails costs only the first call's speed, never t
 
 from __future__ import annotations
 
-import gc
 import importlib
 import logging
 from collections.abc import Callable
@@ -71,7 +70,6 @@ class WarmUp(ServerMiddleware[Any]):
             await anyio.to_thread.run_sync(_prepare, register_tools)
             _ = studio.engine  # on the event loop: built once, by whoever comes first
             await studio.provider().warm_up()
-            await anyio.to_thread.run_sync(_settle_heap)
         except Exception as e:  # only the first call's speed is at stake
             log.warning(
                 "warm-up after the handshake stopped (%s: %s); the first call builds what is left", type(e).__name__, e
@@ -84,13 +82,6 @@ class WarmUp(ServerMiddleware[Any]):
 def _prepare(register_tools: Callable[[], None]) -> None:
     register_tools()
     prepare_imports()
-
-
-def _settle_heap() -> None:
-    """Move what start-up and the warm-up built (modules, schemas, the SDK client: long-lived) out of the
-    collector's way: without this, each full collection during a burst of calls walks them all again."""
-    gc.collect()
-    gc.freeze()
 
 
 def prepare_imports(*extra: str) -> None:

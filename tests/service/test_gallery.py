@@ -230,3 +230,18 @@ def test_a_preview_cut_while_the_answer_was_checked_is_used_before_any_file_is_r
     assert note is None and shown is not None and shown.mime_type == "image/jpeg" and workspace.asked == []
     [(_, again)] = result_previews(result, "auto", 200_000, 70_000, workspace)  # taken once: now the file is read
     assert again is not None and again.startswith(f"no preview of {rel}") and workspace.asked == [rel]
+
+
+def test_a_kept_preview_is_dropped_when_the_result_asks_for_none(tmp_path: Path) -> None:
+    """preview=none takes the kept cut too: it does not linger in memory for a result that will never show it."""
+    from easel_mcp.imaging.preview import preview_source
+
+    workspace = CacheWorkspace.open(tmp_path / "ws")
+    workspace.asked = []
+    image_id, rel = written(workspace)
+    result = result_of(workspace, rel, image_id)
+    keep_previews(result.images, [preview_source(Image.new("RGB", (8, 8), (0, 90, 200)))])
+    assert result_previews(result, "none", 200_000, 70_000, workspace) == [(None, None)]
+    (workspace.root / rel).unlink()
+    [(shown, note)] = result_previews(result, "auto", 200_000, 70_000, workspace)  # nothing kept: the file is read
+    assert shown is None and note is not None and note.startswith(f"no preview of {rel}")

@@ -91,11 +91,15 @@ def preview_source(img: Image.Image, *, max_edge: int = PREVIEW_MAX_EDGE, fmt: s
     return PreviewSource(small.copy() if small is img else small, out_fmt)  # its own pixels: img may be closed
 
 
+def _check_budget(max_bytes: int) -> None:
+    if max_bytes < MIN_PREVIEW_BYTES:
+        raise ImagingError(f"a preview budget of {max_bytes} bytes is too small: allow at least 2048 bytes.")
+
+
 def encode_preview(source: PreviewSource, max_bytes: int) -> Preview:
     """The preview of `source` in at most `max_bytes` bytes: quality is lowered in steps first, then the
     size, until it fits; the last resort keeps shrinking (down to 1 px), so any budget of 2 KB is met."""
-    if max_bytes < MIN_PREVIEW_BYTES:
-        raise ImagingError(f"a preview budget of {max_bytes} bytes is too small: allow at least 2048 bytes.")
+    _check_budget(max_bytes)
     small, out_fmt = source.image, source.fmt
     out = b""
     for quality in _QUALITIES:
@@ -116,8 +120,7 @@ def encode_preview(source: PreviewSource, max_bytes: int) -> Preview:
 def make_preview(data: bytes, max_bytes: int, *, max_edge: int = PREVIEW_MAX_EDGE, fmt: str = "webp") -> Preview:
     """A WebP (alpha kept) or JPEG (alpha flattened onto white) preview of `data`, long edge at most
     `max_edge` (never upscaled), at most `max_bytes` bytes (see `preview_source` and `encode_preview`)."""
-    if max_bytes < MIN_PREVIEW_BYTES:
-        raise ImagingError(f"a preview budget of {max_bytes} bytes is too small: allow at least 2048 bytes.")
+    _check_budget(max_bytes)  # before anything is decoded
     img, _ = imgio.open_header(data, what="the image")
     return encode_preview(preview_source(img, max_edge=max_edge, fmt=fmt), max_bytes)
 

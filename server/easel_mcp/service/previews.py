@@ -71,13 +71,13 @@ def result_previews(
     from easel_mcp.imaging.io import MAX_INPUT_BYTES
     from easel_mcp.imaging.preview import encode_preview, make_preview, preview_budget_split
 
+    sources = [_ready.take(image.id) for image in result.images]  # taken whatever the mode: none lingers
     if mode == "none" or not result.images:
         return [(None, None) for _ in result.images]
     out: list[tuple[Shown | None, str | None]] = []
     per_image = min(per_image_cap, preview_budget_split(budget_bytes, len(result.images)))
     full_total = sum(i.bytes for i in result.images)
-    for image in result.images:
-        source = _ready.take(image.id)
+    for image, source in zip(result.images, sources, strict=True):
         if source is not None and mode == "auto":
             try:
                 p = encode_preview(source, per_image)
