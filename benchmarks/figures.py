@@ -25,7 +25,7 @@ def measure_all(*, quick: bool) -> list[Figure]:
     figures += _safe("per-call overhead", lambda: list(calls.per_call(5 if quick else 20)))
     figures += _safe("per-call parts", lambda: overhead.breakdown(5 if quick else 20))
     figures += _safe("first calls", lambda: overhead.first_calls(quick))
-    figures += _safe("preview", lambda: [resources.preview(3 if quick else 9)])
+    figures += _safe("preview", lambda: resources.preview(3 if quick else 9))
     figures += _safe("concurrency", lambda: calls.concurrency(quick))
     figures += _safe("memory", lambda: [resources.memory()])
     figures += _safe("ledger", lambda: resources.ledger(quick))

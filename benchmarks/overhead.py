@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -53,6 +54,7 @@ def first_calls(quick: bool) -> list[Figure]:
             server.close()
             failed = sum(1 for a in answers if "error" in a or a.get("result", {}).get("isError"))
             raw = _raw_concurrent(fake.base_url, n, n)
+            floor = _pixel_floor(fake.base_url, n) if think > 0 and n > 8 else None
         timed = think > 0
         figures.append(
             Figure(
@@ -67,12 +69,49 @@ def first_calls(quick: bool) -> list[Figure]:
                 f"the server warms up; baseline: the same {n} requests posted raw, {n} at a time; {failed} failed",
             )
         )
+        if floor is not None:
+            figures.append(
+                Figure(
+                    f"  of which the pixel floor: the {n} answers decoded and cut, on every core",
+                    floor,
+                    None,
+                    "s",
+                    "(information)",
+                    True,
+                    f"the decode check and preview cut of the fake's 1024x1024 answer, {n} times in "
+                    f"{os.cpu_count()} threads (Pillow releases the GIL): work every call's result needs, done "
+                    "after its answer arrives; the raw baseline does none of it",
+                )
+            )
     return figures
+
+
+def _answer_png(base_url: str) -> bytes:
+    """One 1024x1024 answer of the fake, as the upstream sends it (the PNG inside its b64_json)."""
+    import httpx2
+
+    with httpx2.Client(base_url=base_url, headers={"Authorization": "Bearer sk-test"}, timeout=60) as http:
+        body = http.post("/images/generations", json={"model": "gpt-image-1.5", "prompt": "a lighthouse", **ARGS})
+    return base64.b64decode(body.json()["data"][0]["b64_json"])
+
+
+def _pixel_floor(base_url: str, n: int) -> float:
+    """The wall time of the pixel work alone for N answers, spread over every core: the least any server that
+    checks every pixel and returns a preview adds to N answers arriving together."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from easel_mcp.service.settling import usable_images
+
+    data = _answer_png(base_url)
+    usable_images([data])  # codecs loaded, as the warmed server has them
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        started = time.perf_counter()
+        list(pool.map(lambda _: usable_images([data]), range(n)))
+        return time.perf_counter() - started
 
 
 def breakdown(reps: int) -> list[Figure]:
     """Each piece of Easel's per-call work on one 1024x1024 answer of the fake, timed on its own (median)."""
-    import httpx2
     from tests.fakes.openai_images import FakeOpenAIImages
 
     from easel_mcp.budgets import Budgets
@@ -83,9 +122,7 @@ def breakdown(reps: int) -> list[Figure]:
     from easel_mcp.workspace import Workspace
 
     with FakeOpenAIImages() as fake:
-        with httpx2.Client(base_url=fake.base_url, headers={"Authorization": "Bearer sk-test"}, timeout=60) as http:
-            body = http.post("/images/generations", json={"model": "gpt-image-1.5", "prompt": "a lighthouse", **ARGS})
-        data = base64.b64decode(body.json()["data"][0]["b64_json"])
+        data = _answer_png(fake.base_url)
     budget = min(Settings().preview_budget_bytes, Settings().preview_max_bytes_per_image)
     timings: dict[str, list[float]] = {}
 

@@ -28,14 +28,17 @@ def _photo_png(size: tuple[int, int]) -> bytes:
     return buf.getvalue()
 
 
-def preview(reps: int) -> Figure:
-    from PIL import Image
+def preview(reps: int) -> list[Figure]:
+    from PIL import Image, features
 
     from easel_mcp.imaging.preview import make_preview
 
     data = _photo_png((3840, 2160))
-    ours, naive = [], []
+    ours, naive, decode = [], [], []
     for _ in range(reps):
+        started = time.perf_counter()
+        Image.open(io.BytesIO(data)).load()
+        decode.append(time.perf_counter() - started)
         started = time.perf_counter()
         p = make_preview(data, 200_000, fmt="auto")  # what the server does
         ours.append(time.perf_counter() - started)
@@ -46,15 +49,27 @@ def preview(reps: int) -> Figure:
         img.save(buf, "WEBP", quality=80)
         naive.append(time.perf_counter() - started)
     e = median(ours)
-    return Figure(
-        "preview of a 3840x2160 PNG",
-        e,
-        median(naive),
-        "ms",
-        "<= 150 ms, within budget",
-        e <= 0.150 and len(p.data) <= 200_000,
-        f"{len(p.data):,} bytes, {p.width}x{p.height} {p.mime_type}; baseline: plain LANCZOS thumbnail",
-    )
+    return [
+        Figure(
+            "preview of a 3840x2160 PNG",
+            e,
+            median(naive),
+            "ms",
+            "<= 150 ms, within budget",
+            e <= 0.150 and len(p.data) <= 200_000,
+            f"{len(p.data):,} bytes, {p.width}x{p.height} {p.mime_type}; baseline: plain LANCZOS thumbnail",
+        ),
+        Figure(
+            "  of which the PNG decode alone",
+            median(decode),
+            None,
+            "ms",
+            "(information)",
+            True,
+            f"Image.open(...).load() of the same {len(data) / 2**20:.1f} MB file: the floor of any preview of it; "
+            f"Pillow {features.version('pil')} inflating with zlib {features.version('zlib')}",
+        ),
+    ]
 
 
 def memory() -> Figure:
@@ -155,7 +170,7 @@ def ledger(quick: bool) -> list[Figure]:
             median(cli),
             median(version),
             "s",
-            "report part <= 300 ms",
+            "<= --version + 0.3 s",
             median(cli) - median(version) <= 0.3,
             "baseline: `easel-mcp --version` (interpreter and CLI start-up)",
         ),
