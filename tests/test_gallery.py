@@ -19,8 +19,9 @@ import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
-from easel_mcp.gallery.app import build_gallery_app, cookie_value
+from easel_mcp.gallery.app import build_gallery_app
 from easel_mcp.gallery.cli import gallery_url, run_gallery
+from easel_mcp.gallery.http_util import cookie_value
 from easel_mcp.ledger import Budgets, Ledger
 from easel_mcp.workspace import Workspace
 from tests.helpers import png

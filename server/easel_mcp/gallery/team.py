@@ -12,22 +12,23 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode
 
 import anyio.to_thread
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.responses import RedirectResponse, Response
 
 from easel_mcp.errors import ConfigurationError
-from easel_mcp.gallery.app import SECURITY_HEADERS, LedgerSource, _error, _Gallery, gallery_routes, host_allowed
+from easel_mcp.gallery.app import _Gallery, gallery_routes
+from easel_mcp.gallery.http_util import cookie_of, error_response, secured, wrong_host
 
 if TYPE_CHECKING:
     from mcp.server.auth.provider import AccessToken, TokenVerifier
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
     from easel_mcp.service.local import UserAreas
+    from easel_mcp.service.spend import LedgerSource
     from easel_mcp.workspace import Workspace
 
 TOKEN_COOKIE = "easel_gallery_token"
@@ -64,16 +65,11 @@ class TeamGallery:
         if scope["type"] != "http":
             return
 
-        async def send_secured(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                MutableHeaders(scope=message).raw.extend(SECURITY_HEADERS)
-            await send(message)
-
+        send_secured = secured(send)
         headers = Headers(scope=scope)
-        if self.allowed_hosts is not None and not host_allowed(headers.get("host"), self.allowed_hosts):
-            response = _error(421, f"this gallery answers only to {', '.join(self.allowed_hosts)}")
-            await response(scope, receive, send_secured)
+        refused = wrong_host(headers, self.allowed_hosts)
+        if refused is not None:
+            await refused(scope, receive, send_secured)
             return
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         given = next((v for k, v in query if k == "token"), None)
@@ -83,7 +79,9 @@ class TeamGallery:
             await _unauthorized(given is not None or bool(token))(scope, receive, send_secured)
             return
         if missing := [s for s in self.scopes if s not in access.scopes]:
-            response = _error(403, f"the token lacks the scope(s) {' '.join(missing)}: ask for a token with them")
+            response = error_response(
+                403, f"the token lacks the scope(s) {' '.join(missing)}: ask for a token with them"
+            )
             response.headers["www-authenticate"] = f'Bearer error="insufficient_scope", scope="{" ".join(self.scopes)}"'
             await response(scope, receive, send_secured)
             return
@@ -93,7 +91,7 @@ class TeamGallery:
         try:
             app = await anyio.to_thread.run_sync(self._app_of, str(access.subject))
         except ConfigurationError as e:
-            await _error(500, str(e))(scope, receive, send_secured)
+            await error_response(500, str(e))(scope, receive, send_secured)
             return
         await app(scope, receive, send_secured)
 
@@ -132,13 +130,7 @@ def _bearer(headers: Headers) -> str | None:
 
 
 def _cookie(headers: Headers) -> str | None:
-    jar = SimpleCookie()
-    try:
-        jar.load(headers.get("cookie", ""))
-    except CookieError:  # a malformed Cookie header is just no cookie
-        return None
-    morsel = jar.get(TOKEN_COOKIE)
-    return morsel.value if morsel is not None and morsel.value else None
+    return cookie_of(headers, TOKEN_COOKIE) or None
 
 
 def _unauthorized(token_given: bool) -> Response:
@@ -148,6 +140,6 @@ def _unauthorized(token_given: bool) -> Response:
     else:
         message = "sign in: open the gallery with ?token=<your access token>, or send 'Authorization: Bearer <token>'"
         challenge = 'Bearer realm="easel"'
-    response = _error(401, message)
+    response = error_response(401, message)
     response.headers["www-authenticate"] = challenge
     return response
